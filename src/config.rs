@@ -1,0 +1,627 @@
+//! config: built-in defaults, then the user's TOML file, then `OUTCRY__SECTION__KEY`
+//! environment overrides. [`Config::load`] reports every problem at once.
+
+use crate::identity::{load_snapshot, IdentityIndex};
+use crate::intent::{Classifier, RulePack};
+use crate::route::{Priority, Router};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A duration written the human way in the config: `"15m"`, `"24h"`, `"7days"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map(HumanDuration)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
+    }
+}
+
+fn dur(s: &str) -> HumanDuration {
+    HumanDuration(humantime::parse_duration(s).expect("built-in duration"))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub redis: RedisConfig,
+    pub crm: CrmConfig,
+    pub rules: RulesConfig,
+    pub routing: RoutingConfig,
+    pub sla: SlaConfig,
+    pub claim: ClaimConfig,
+    pub http: HttpConfig,
+    pub limits: LimitsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kafka: KafkaConfig::default(),
+            redis: RedisConfig::default(),
+            crm: CrmConfig::default(),
+            rules: RulesConfig::default(),
+            routing: RoutingConfig::default(),
+            sla: SlaConfig::default(),
+            claim: ClaimConfig::default(),
+            http: HttpConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    pub group_id: String,
+    pub topics: Topics,
+    /// Extra librdkafka properties for the consumer (override outcry's own).
+    pub consumer: BTreeMap<String, String>,
+    /// Extra librdkafka properties for the producer.
+    pub producer: BTreeMap<String, String>,
+    /// Events read but whose outputs are not yet acknowledged, at most.
+    pub max_in_flight: usize,
+    /// On shutdown or revoke, how long to wait for in-flight outputs.
+    pub drain_timeout: HumanDuration,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "localhost:9092".into(),
+            group_id: "outcry".into(),
+            topics: Topics::default(),
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            max_in_flight: 1000,
+            drain_timeout: dur("20s"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    pub raw: String,
+    pub customers: String,
+    pub assignments: String,
+    pub interactions: String,
+    pub deadletter: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics {
+            raw: "social.raw".into(),
+            customers: "crm.customers".into(),
+            assignments: "outcry.assignments".into(),
+            interactions: "outcry.interactions".into(),
+            deadletter: "outcry.deadletter".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    pub url: String,
+    /// Prefix of every key outcry writes.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "outcry".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmConfig {
+    /// JSONL customer snapshot loaded at start (relative paths: relative to the config file).
+    pub snapshot: Option<PathBuf>,
+    /// Read `crm.customers` from the beginning before consuming events.
+    pub follow_topic: bool,
+    /// Give up waiting for the CRM topic to catch up after this long (then start anyway).
+    pub catch_up_timeout: HumanDuration,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig {
+            snapshot: None,
+            follow_topic: true,
+            catch_up_timeout: dur("60s"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Rule pack files (TOML), relative to the config file.
+    pub packs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTarget {
+    pub department: String,
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRule {
+    pub intent: String,
+    pub department: String,
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Where events go when no rule names their intent (including `general`).
+    pub default: RouteTarget,
+    pub rule: Vec<RouteRule>,
+    /// CRM tiers whose events get one step more priority.
+    pub vip_tiers: Vec<String>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            default: RouteTarget {
+                department: "support".into(),
+                priority: Priority::P3,
+            },
+            rule: Vec::new(),
+            vip_tiers: vec!["platinum".into()],
+        }
+    }
+}
+
+/// First-response SLA per priority.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    pub p1: HumanDuration,
+    pub p2: HumanDuration,
+    pub p3: HumanDuration,
+    pub p4: HumanDuration,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        SlaConfig {
+            p1: dur("15m"),
+            p2: dur("1h"),
+            p3: dur("4h"),
+            p4: dur("24h"),
+        }
+    }
+}
+
+impl SlaConfig {
+    pub fn by_priority(&self) -> [Duration; 4] {
+        [self.p1.0, self.p2.0, self.p3.0, self.p4.0]
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaimConfig {
+    /// How long an ownership lasts without new events; each attached event extends it.
+    pub lease: HumanDuration,
+    /// How long the decision for an event id is remembered (redelivery window).
+    pub remember_events: HumanDuration,
+}
+
+impl Default for ClaimConfig {
+    fn default() -> Self {
+        ClaimConfig {
+            lease: dur("24h"),
+            remember_events: dur("7days"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of `/metrics`, `/healthz`, `/readyz`; empty to disable.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "0.0.0.0:9464".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Larger payloads are dead-lettered before parsing.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_payload_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Every problem found in a config and what it points to.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} problem(s) in the configuration:", self.0.len())?;
+        for p in &self.0 {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A config with everything it points to loaded and compiled: what the worker runs with.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub classifier: Classifier,
+    pub router: Router,
+    pub index: IdentityIndex,
+}
+
+impl Config {
+    /// Parse TOML text and apply `OUTCRY__…` overrides from `env`.
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let mut value: toml::Table = toml::from_str(text).map_err(|e| ConfigErrors(vec![e.to_string()]))?;
+        let mut problems = Vec::new();
+        for (k, v) in env {
+            let Some(path) = k.strip_prefix("OUTCRY__") else {
+                continue;
+            };
+            let keys: Vec<String> = path.split("__").map(|s| s.to_ascii_lowercase()).collect();
+            if keys.iter().any(String::is_empty) {
+                problems.push(format!("environment {k}: empty key segment"));
+                continue;
+            }
+            set_path(&mut value, &keys, parse_scalar(&v));
+        }
+        if !problems.is_empty() {
+            return Err(ConfigErrors(problems));
+        }
+        let config: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigErrors(vec![e.to_string()]))?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+
+    /// Semantic checks that don't need any file: every problem, not the first.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            p.push("kafka.brokers is empty".into());
+        }
+        if k.group_id.trim().is_empty() {
+            p.push("kafka.group_id is empty".into());
+        }
+        if k.max_in_flight == 0 {
+            p.push("kafka.max_in_flight must be at least 1".into());
+        }
+        let t = &k.topics;
+        let topics = [
+            ("raw", &t.raw),
+            ("customers", &t.customers),
+            ("assignments", &t.assignments),
+            ("interactions", &t.interactions),
+            ("deadletter", &t.deadletter),
+        ];
+        for (name, topic) in topics {
+            if topic.trim().is_empty() {
+                p.push(format!("kafka.topics.{name} is empty"));
+            }
+        }
+        for (name, topic) in &topics[2..] {
+            if *topic == &t.raw {
+                p.push(format!(
+                    "kafka.topics.{name} is the input topic {:?}: outcry would read its own output",
+                    t.raw
+                ));
+            }
+        }
+        if !self.redis.url.starts_with("redis://")
+            && !self.redis.url.starts_with("rediss://")
+            && !self.redis.url.starts_with("unix://")
+        {
+            p.push(format!(
+                "redis.url {:?} must start with redis://, rediss:// or unix://",
+                self.redis.url
+            ));
+        }
+        let dept_ok = |d: &str| {
+            !d.is_empty()
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !dept_ok(&self.routing.default.department) {
+            p.push(format!(
+                "routing.default.department {:?}: use letters, digits, '_', '-', '.'",
+                self.routing.default.department
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in self.routing.rule.iter().enumerate() {
+            if !dept_ok(&r.department) {
+                p.push(format!(
+                    "routing.rule[{i}].department {:?}: use letters, digits, '_', '-', '.'",
+                    r.department
+                ));
+            }
+            if !seen.insert(r.intent.as_str()) {
+                p.push(format!(
+                    "routing.rule[{i}]: intent `{}` is routed twice",
+                    r.intent
+                ));
+            }
+        }
+        let sla = self.sla.by_priority();
+        for (i, w) in sla.windows(2).enumerate() {
+            if w[0] > w[1] {
+                p.push(format!(
+                    "sla.p{} ({:?}) is longer than sla.p{} ({:?}): a more urgent priority must not get more time",
+                    i + 1,
+                    w[0],
+                    i + 2,
+                    w[1]
+                ));
+            }
+        }
+        if sla.iter().any(Duration::is_zero) {
+            p.push("sla durations must be more than zero".into());
+        }
+        if self.claim.lease.0.is_zero() {
+            p.push("claim.lease must be more than zero".into());
+        }
+        if self.claim.remember_events.0 < Duration::from_secs(60) {
+            p.push("claim.remember_events must be at least 1m (the redelivery window)".into());
+        }
+        if self.limits.max_payload_bytes == 0 {
+            p.push("limits.max_payload_bytes must be more than zero".into());
+        }
+        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            p.push(format!(
+                "http.listen {:?} is not an address like 0.0.0.0:9464",
+                self.http.listen
+            ));
+        }
+        p
+    }
+
+    /// Load a config file, then everything it points to. All problems are reported together.
+    pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
+        let config = Config::parse(&text, std::env::vars())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve(|p| {
+            let full = base.join(p);
+            std::fs::read_to_string(&full).map_err(|e| format!("{}: {e}", full.display()))
+        })
+    }
+
+    /// Load rule packs and the CRM snapshot through `read` (files, or embedded text for the
+    /// demo), compile and cross-check them.
+    pub fn resolve(
+        self,
+        read: impl Fn(&Path) -> Result<String, String>,
+    ) -> Result<Loaded, ConfigErrors> {
+        let mut problems = Vec::new();
+        let mut packs = Vec::new();
+        if self.rules.packs.is_empty() {
+            problems.push("rules.packs is empty: name at least one rule pack".into());
+        }
+        for path in &self.rules.packs {
+            match read(path).map_err(|e| vec![e]).and_then(|text| {
+                RulePack::from_toml(&path.display().to_string(), &text)
+            }) {
+                Ok(pack) => packs.push(pack),
+                Err(e) => problems.extend(e),
+            }
+        }
+        let classifier = match Classifier::compile(&packs) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.extend(e);
+                None
+            }
+        };
+        if let Some(c) = &classifier {
+            let known: Vec<&str> = c.intent_names().collect();
+            for (i, r) in self.routing.rule.iter().enumerate() {
+                if r.intent != crate::intent::GENERAL && !known.contains(&r.intent.as_str()) {
+                    problems.push(format!(
+                        "routing.rule[{i}]: intent `{}` is not defined by any rule pack (known: {})",
+                        r.intent,
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        let mut index = IdentityIndex::new();
+        if let Some(path) = &self.crm.snapshot {
+            match read(path) {
+                Ok(text) => {
+                    if let Err(e) = load_snapshot(&path.display().to_string(), &text, &mut index) {
+                        problems.extend(
+                            e.problems
+                                .into_iter()
+                                .map(|p| format!("{}: {p}", path.display())),
+                        );
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        match classifier {
+            Some(classifier) if problems.is_empty() => {
+                let router = Router::new(&self.routing, self.sla.by_priority());
+                Ok(Loaded {
+                    config: self,
+                    classifier,
+                    router,
+                    index,
+                })
+            }
+            _ => Err(ConfigErrors(problems)),
+        }
+    }
+}
+
+/// Environment values are TOML scalars when they parse as one (`42`, `true`), else strings.
+fn parse_scalar(v: &str) -> toml::Value {
+    let probe = format!("x = {v}");
+    match toml::from_str::<toml::Table>(&probe) {
+        Ok(mut t) => t.remove("x").unwrap_or_else(|| toml::Value::String(v.to_owned())),
+        Err(_) => toml::Value::String(v.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) {
+    let (last, parents) = keys.split_last().expect("non-empty path");
+    let mut cur = table;
+    for k in parents {
+        let entry = cur
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        cur = entry.as_table_mut().expect("just made a table");
+    }
+    cur.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let c = Config::parse(
+            "[kafka]\nbrokers = \"file:9092\"\nmax_in_flight = 5\n",
+            env(&[
+                ("OUTCRY__KAFKA__BROKERS", "env:9092"),
+                ("OUTCRY__KAFKA__TOPICS__RAW", "in"),
+                ("OUTCRY__CLAIM__LEASE", "2h"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.kafka.brokers, "env:9092");
+        assert_eq!(c.kafka.max_in_flight, 5);
+        assert_eq!(c.kafka.topics.raw, "in");
+        assert_eq!(c.kafka.topics.assignments, "outcry.assignments");
+        assert_eq!(c.claim.lease.0, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn every_semantic_problem_is_listed() {
+        let text = r#"
+[kafka]
+brokers = ""
+max_in_flight = 0
+[kafka.topics]
+assignments = "social.raw"
+[redis]
+url = "http://nope"
+[routing.default]
+department = "sup|port"
+priority = "p3"
+[sla]
+p1 = "2h"
+"#;
+        let err = Config::parse(text, env(&[])).unwrap_err();
+        let all = err.to_string();
+        for needle in [
+            "kafka.brokers",
+            "max_in_flight",
+            "read its own output",
+            "redis.url",
+            "routing.default.department",
+            "sla.p1",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in {all}");
+        }
+        assert_eq!(err.0.len(), 6, "{all}");
+    }
+
+    #[test]
+    fn typos_are_refused_by_name() {
+        let err = Config::parse("[kafka]\nbroker = \"x\"\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("broker"), "{err}");
+        let err = Config::parse("[claim]\nlease = \"soon\"\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bad duration"), "{err}");
+    }
+
+    #[test]
+    fn resolve_lists_problems_across_files() {
+        let mut c = Config::default();
+        c.rules.packs = vec!["a.toml".into(), "missing.toml".into()];
+        c.routing.rule.push(RouteRule {
+            intent: "nope".into(),
+            department: "x".into(),
+            priority: Priority::P1,
+        });
+        c.crm.snapshot = Some("crm.jsonl".into());
+        let err = c
+            .resolve(|p| match p.to_str() {
+                Some("a.toml") => Ok("name = \"a\"\n[[intent]]\nname = \"billing\"\nkeywords = [\"bill\"]\n".into()),
+                Some("crm.jsonl") => Ok("{\"id\":\"C1\"}\nbroken\n".into()),
+                _ => Err(format!("{}: not found", p.display())),
+            })
+            .unwrap_err();
+        let all = err.to_string();
+        assert!(all.contains("missing.toml: not found"), "{all}");
+        assert!(all.contains("intent `nope` is not defined"), "{all}");
+        assert!(all.contains("crm.jsonl: line 2"), "{all}");
+    }
+}

@@ -1,0 +1,173 @@
+//! The canonical event (what normalize produces) and the events outcry emits.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an input message came from; carried through so every output can point back at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourceCoords {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Post,
+    Reply,
+    Comment,
+    Dm,
+    Mention,
+    Review,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    #[default]
+    Public,
+    Private,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Community {
+    #[default]
+    Public,
+    Owned,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Author {
+    /// The platform's own user id.
+    pub id: String,
+    #[serde(default)]
+    pub handle: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub followers: Option<u64>,
+    #[serde(default)]
+    pub verified: bool,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// One social event, whatever platform it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanonicalEvent {
+    /// Platform-prefixed and stable across replays, e.g. `x:1860000000000000001`.
+    pub event_id: String,
+    pub platform: String,
+    pub kind: Kind,
+    pub created_at: String,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    pub author: Author,
+    pub text: String,
+    #[serde(default)]
+    pub lang: Option<String>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    #[serde(default)]
+    pub community: Community,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    #[serde(default)]
+    pub rating: Option<f64>,
+    /// Filled in by the worker, never trusted from the payload.
+    #[serde(default, skip_deserializing)]
+    pub source: SourceCoords,
+}
+
+/// How an author was matched to a CRM customer. Ordered from weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Unknown,
+    Probable,
+    Strong,
+    Verified,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityMatch {
+    /// The matched CRM customer id, if any.
+    pub customer_id: Option<String>,
+    pub confidence: Confidence,
+    /// Why: which key matched (e.g. `identity x:1500000001 (verified)`), or why nothing did.
+    pub explanation: String,
+    #[serde(default)]
+    pub tier: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentMatch {
+    pub intent: String,
+    pub severity: u8,
+    /// The keywords that fired, deduplicated, in order of first appearance.
+    pub keywords: Vec<String>,
+}
+
+/// The outcome of the claim stage, as recorded in Redis and emitted on `outcry.assignments`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentOutcome {
+    New,
+    Attached,
+}
+
+impl AssignmentOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignmentOutcome::New => "new",
+            AssignmentOutcome::Attached => "attached",
+        }
+    }
+}
+
+/// One event per ownership decision, keyed by owner key on `outcry.assignments`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentEvent {
+    pub event_id: String,
+    pub owner_key: String,
+    pub outcome: AssignmentOutcome,
+    pub department: String,
+    pub priority: String,
+    pub fencing_token: u64,
+    pub sla_deadline_ms: i64,
+    pub lease_until_ms: i64,
+    /// The department routing asked for; differs from `department` when attached to an owner.
+    pub routed_department: String,
+    /// True when this event raised the owner's priority.
+    pub priority_bumped: bool,
+    /// True when the claim store had already decided this event (a redelivery).
+    pub replayed: bool,
+    pub intent: IntentMatch,
+    pub identity: IdentityMatch,
+    pub platform: String,
+    pub author_id: String,
+    pub created_at: String,
+    pub source: SourceCoords,
+}
+
+/// The canonical event plus match and intent, for the CRM's communication history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionEvent {
+    pub owner_key: String,
+    pub event: CanonicalEvent,
+    pub identity: IdentityMatch,
+    pub intent: IntentMatch,
+    pub department: String,
+    pub fencing_token: u64,
+}

@@ -1,0 +1,21 @@
+//! outcry: gives every customer who speaks up on social media exactly one owner inside the
+//! company.
+//!
+//! The crate is split along one line: everything from raw bytes to a routing decision
+//! ([`pipeline`]) is pure and synchronous; Kafka ([`kafka`]), Redis ([`claim`]) and HTTP
+//! ([`http`]) live at the edges and are wired together by [`worker`].
+
+pub mod claim;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod event;
+pub mod http;
+pub mod identity;
+pub mod intent;
+pub mod kafka;
+pub mod normalize;
+pub mod pipeline;
+pub mod route;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,174 @@
+//! pipeline: raw bytes -> routing decision. Pure and synchronous: no I/O, no clock, no async.
+//! This is the matching stage the benchmark measures.
+
+use crate::config::Loaded;
+use crate::event::{CanonicalEvent, Confidence, IdentityMatch, IntentMatch};
+use crate::identity::IdentityIndex;
+use crate::intent::{Classification, Classifier};
+use crate::normalize::{self, matching_text, Limits, Rejection};
+use crate::route::{Route, Router};
+
+/// Who owns a conversation: the matched customer, else the platform author.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OwnerKey(pub String);
+
+impl OwnerKey {
+    /// A customer matched with at least strong evidence owns the event; a probable match is
+    /// only a hint (never presented as verified), so the author keeps their own key.
+    pub fn for_event(event: &CanonicalEvent, identity: &IdentityMatch) -> OwnerKey {
+        match &identity.customer_id {
+            Some(id) if identity.confidence >= Confidence::Strong => {
+                OwnerKey(format!("customer:{id}"))
+            }
+            _ => OwnerKey(format!("author:{}:{}", event.platform, event.author.id)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A routed event, ready for the claim stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub event: CanonicalEvent,
+    pub identity: IdentityMatch,
+    pub intent: IntentMatch,
+    pub owner_key: OwnerKey,
+    pub route: Route,
+}
+
+/// What the pipeline made of one input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Routed(Box<Decision>),
+    /// Banter or spam: counted, never assigned.
+    Noise {
+        event: Box<CanonicalEvent>,
+        keywords: Vec<String>,
+    },
+}
+
+/// The compiled rules and tables one worker runs with.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub limits: Limits,
+    pub classifier: Classifier,
+    pub router: Router,
+}
+
+impl Pipeline {
+    pub fn from_loaded(loaded: &Loaded) -> Pipeline {
+        Pipeline {
+            limits: Limits {
+                max_payload_bytes: loaded.config.limits.max_payload_bytes,
+            },
+            classifier: loaded.classifier.clone(),
+            router: loaded.router.clone(),
+        }
+    }
+
+    /// Raw bytes (plus the `platform` header, if any) to a verdict, or the reason it can't be.
+    pub fn process(
+        &self,
+        index: &IdentityIndex,
+        raw: &[u8],
+        platform_header: Option<&str>,
+    ) -> Result<Verdict, Rejection> {
+        let event = normalize::normalize(raw, platform_header, &self.limits)?;
+        Ok(self.decide(index, event))
+    }
+
+    /// The stages after normalize: identity, classify, route.
+    pub fn decide(&self, index: &IdentityIndex, event: CanonicalEvent) -> Verdict {
+        let identity = index.match_author(&event.platform, &event.author);
+        let intent = match self.classifier.classify(&matching_text(&event.text)) {
+            Classification::Intent(m) => m,
+            Classification::Noise { keywords } => {
+                return Verdict::Noise {
+                    event: Box::new(event),
+                    keywords,
+                }
+            }
+        };
+        let route = self.router.route(&intent.intent, identity.tier.as_deref());
+        let owner_key = OwnerKey::for_event(&event, &identity);
+        Verdict::Routed(Box::new(Decision {
+            event,
+            identity,
+            intent,
+            owner_key,
+            route,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::normalize::Reason;
+    use crate::route::Priority;
+
+    pub(crate) fn pipeline_and_index() -> (Pipeline, IdentityIndex) {
+        let mut c = Config::default();
+        c.rules.packs = vec!["p.toml".into()];
+        c.crm.snapshot = Some("crm.jsonl".into());
+        c.routing.rule.push(crate::config::RouteRule {
+            intent: "outage".into(),
+            department: "network".into(),
+            priority: Priority::P2,
+        });
+        let loaded = c
+            .resolve(|p| {
+                Ok(match p.to_str().unwrap() {
+                    "p.toml" => "name = \"p\"\n[[intent]]\nname = \"outage\"\nseverity = 3\nkeywords = [\"down\"]\n[noise]\nkeywords = [\"giveaway\"]\n".into(),
+                    _ => "{\"id\":\"C1\",\"tier\":\"platinum\",\"identities\":[{\"platform\":\"x\",\"user_id\":\"15\",\"verified\":true}]}\n{\"id\":\"C2\",\"identities\":[{\"platform\":\"x\",\"handle\":\"bob\"}]}\n".into(),
+                })
+            })
+            .unwrap();
+        (Pipeline::from_loaded(&loaded), loaded.index)
+    }
+
+    fn tweet(author: &str, handle: &str, text: &str) -> Vec<u8> {
+        format!(
+            r#"{{"data":{{"id":"9","text":"{text}","author_id":"{author}","created_at":"2026-11-20T09:00:00Z"}},"includes":{{"users":[{{"id":"{author}","username":"{handle}"}}]}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn known_customer_is_routed_with_their_key_and_tier() {
+        let (p, ix) = pipeline_and_index();
+        let Verdict::Routed(d) = p.process(&ix, &tweet("15", "maria", "internet DOWN"), None).unwrap() else {
+            panic!("not routed")
+        };
+        assert_eq!(d.owner_key.as_str(), "customer:C1");
+        assert_eq!(d.intent.intent, "outage");
+        assert_eq!(d.route.department, "network");
+        assert_eq!(d.route.priority, Priority::P1, "platinum raises p2 to p1");
+    }
+
+    #[test]
+    fn probable_match_keeps_the_author_key() {
+        let (p, ix) = pipeline_and_index();
+        let Verdict::Routed(d) = p.process(&ix, &tweet("77", "Bob", "hello"), None).unwrap() else {
+            panic!("not routed")
+        };
+        assert_eq!(d.identity.confidence, Confidence::Probable);
+        assert_eq!(d.identity.customer_id.as_deref(), Some("C2"));
+        assert_eq!(d.owner_key.as_str(), "author:x:77");
+        assert_eq!(d.route.department, "support");
+    }
+
+    #[test]
+    fn noise_and_garbage() {
+        let (p, ix) = pipeline_and_index();
+        assert!(matches!(
+            p.process(&ix, &tweet("1", "a", "giveaway!!"), None).unwrap(),
+            Verdict::Noise { .. }
+        ));
+        assert_eq!(p.process(&ix, b"nope", None).unwrap_err().reason, Reason::InvalidJson);
+    }
+}
