@@ -1,1 +1,307 @@
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! cli: the `outcry` command line. Each subcommand is a thin call into the library.
+
+use crate::claim::{ClaimStore, RedisClaimStore};
+use crate::config::{Config, Loaded};
+use crate::demo::{self, DemoOptions};
+use crate::event::Author;
+use crate::intent::Classification;
+use crate::normalize::matching_text;
+use crate::pipeline::Pipeline;
+use crate::telemetry::{init_tracing, Metrics};
+use crate::worker::{Status, Worker};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+
+const DEFAULT_CONFIG: &str = "config/outcry.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "outcry",
+    version,
+    about = "Social-CRM routing daemon: every customer who speaks up gets exactly one owner",
+    long_about = "outcry reads raw social events from Kafka, normalizes them, matches their authors to CRM \
+customers, classifies intent with keyword automata, routes them to a department, claims \
+ownership atomically in Redis and emits assignment events back to Kafka.\n\n\
+Start with `outcry demo` (no servers needed). Configuration: config/outcry.toml, overridable \
+with OUTCRY__SECTION__KEY environment variables."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: consume `social.raw`, claim in Redis, produce assignments.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Replay the bundled sample feed through the real worker on an in-process Kafka; no
+    /// servers needed. Prints what was assigned.
+    Demo {
+        /// Use this Redis (e.g. redis://127.0.0.1:6379) instead of the in-memory claim store.
+        #[arg(long)]
+        redis: Option<String>,
+        /// Replay this JSONL file (one raw event per line) instead of the bundled feed.
+        #[arg(long)]
+        feed: Option<String>,
+    },
+    /// Check a configuration and everything it points to; lists every problem.
+    Check {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Classify a text with the configured rule packs and show where it would be routed.
+    Classify {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// The text (several arguments are joined with spaces).
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Look an author up in the identity index (the configured CRM snapshot).
+    Match {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Platform of the author (x, facebook, reddit, ...).
+        #[arg(long, default_value = "x")]
+        platform: String,
+        /// The platform's user id.
+        #[arg(long, default_value = "")]
+        id: String,
+        #[arg(long)]
+        handle: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Benchmark the matching stage (raw bytes to decision) beside JSON parsing alone.
+    Bench {
+        /// JSONL corpus (one raw event per line); default: the bundled sample feed.
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Seconds to measure each case.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The daemon logs its life; the tools only their warnings (RUST_LOG overrides both).
+    init_tracing(match cli.command {
+        Command::Run { .. } => "info,librdkafka=warn,rdkafka=warn",
+        _ => "warn",
+    });
+    match cli.command {
+        Command::Run { config } => run(&config),
+        Command::Demo { redis, feed } => runtime().block_on(async {
+            match demo::run(DemoOptions {
+                redis,
+                feed,
+                ..DemoOptions::default()
+            })
+            .await
+            {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("demo failed: {e}")),
+            }
+        }),
+        Command::Check { config } => match load(&config) {
+            Ok(l) => {
+                println!("{} is valid", config.display());
+                println!("  rule packs: {}", l.classifier.packs.join(", "));
+                println!(
+                    "  intents: {}",
+                    l.classifier.intent_names().collect::<Vec<_>>().join(", ")
+                );
+                println!("  departments: {}", l.router.departments().join(", "));
+                println!("  customers in snapshot: {}", l.index.len());
+                println!(
+                    "  kafka: {} (group {}), redis: {}",
+                    l.config.kafka.brokers, l.config.kafka.group_id, l.config.redis.url
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Classify { config, text } => match load(&config) {
+            Ok(l) => {
+                let text = text.join(" ");
+                match l.classifier.classify(&matching_text(&text)) {
+                    Classification::Noise { keywords } => {
+                        println!("noise (dropped, never assigned); keywords: {}", keywords.join(", "))
+                    }
+                    Classification::Intent(m) => {
+                        let r = l.router.route(&m.intent, None);
+                        println!(
+                            "intent {} (severity {}); keywords: {}",
+                            m.intent,
+                            m.severity,
+                            if m.keywords.is_empty() { "-".into() } else { m.keywords.join(", ") }
+                        );
+                        println!(
+                            "route: {} at {} (first response within {})",
+                            r.department,
+                            r.priority,
+                            humantime::format_duration(r.sla)
+                        );
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Match {
+            config,
+            platform,
+            id,
+            handle,
+            email,
+            phone,
+            name,
+        } => match load(&config) {
+            Ok(l) => {
+                let author = Author {
+                    id,
+                    handle,
+                    display_name: name,
+                    email,
+                    phone,
+                    ..Author::default()
+                };
+                let m = l.index.match_author(&platform, &author);
+                println!("{}", serde_json::to_string_pretty(&m).expect("serializes"));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Bench { corpus, seconds } => bench(corpus.as_deref(), seconds),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+fn load(path: &Path) -> Result<Loaded, ExitCode> {
+    Config::load_file(path).map_err(|e| {
+        eprint!("error: {}: {e}", path.display());
+        ExitCode::from(2)
+    })
+}
+
+fn run(config: &Path) -> ExitCode {
+    let loaded = match load(config) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    runtime().block_on(async move {
+        let metrics = Metrics::new();
+        let status = Arc::new(Status::default());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested: draining");
+            let _ = stop_tx.send(true);
+        });
+        if !loaded.config.http.listen.is_empty() {
+            match crate::http::serve(
+                &loaded.config.http.listen,
+                Arc::clone(&metrics),
+                Arc::clone(&status),
+                stop_rx.clone(),
+            )
+            .await
+            {
+                Ok((addr, _)) => tracing::info!(%addr, "serving /metrics /healthz /readyz"),
+                Err(e) => return fail(&format!("http.listen {}: {e}", loaded.config.http.listen)),
+            }
+        }
+        let store: Arc<dyn ClaimStore> =
+            match RedisClaimStore::connect(&loaded.config.redis.url, &loaded.config.redis.key_prefix).await {
+                Ok(s) => Arc::new(s),
+                Err(e) => return fail(&e.to_string()),
+            };
+        tracing::info!(
+            customers = loaded.index.len(),
+            packs = %loaded.classifier.packs.join(","),
+            "configuration loaded"
+        );
+        let worker = Worker {
+            config: loaded.config.clone(),
+            pipeline: Pipeline::from_loaded(&loaded),
+            index: Arc::new(RwLock::new(loaded.index)),
+            store,
+            metrics,
+            status,
+        };
+        match worker.run(stop_rx).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e.to_string()),
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn bench(corpus: Option<&Path>, seconds: f64) -> ExitCode {
+    let loaded = match demo::embedded_config() {
+        Ok(l) => l,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let text = match corpus {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("{}: {e}", p.display())),
+        },
+        None => demo::FEED.to_owned(),
+    };
+    let events: Vec<Vec<u8>> = demo::feed_lines(&text)
+        .into_iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    if events.is_empty() {
+        return fail("the corpus has no events");
+    }
+    let pipeline = Pipeline::from_loaded(&loaded);
+    let results = crate::bench::run(
+        &pipeline,
+        &loaded.index,
+        &events,
+        Duration::from_secs_f64(seconds.max(0.1)),
+    );
+    print!("{}", crate::bench::render(&results, events.len()));
+    ExitCode::SUCCESS
+}

@@ -5,6 +5,7 @@
 //! ([`pipeline`]) is pure and synchronous; Kafka ([`kafka`]), Redis ([`claim`]) and HTTP
 //! ([`http`]) live at the edges and are wired together by [`worker`].
 
+pub mod bench;
 pub mod claim;
 pub mod cli;
 pub mod config;

@@ -1,1 +1,174 @@
-//! placeholder
+//! telemetry: the metrics registry (one struct, fixed names, bounded label values) and tracing
+//! setup. Metric names are listed in the README and used by `dashboards/` and `deploy/`.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use std::sync::Arc;
+
+/// Stages of the event path, the `stage` label of `outcry_stage_events_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    Normalize,
+    Identity,
+    Classify,
+    Route,
+    Claim,
+    Produce,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Normalize => "normalize",
+            Stage::Identity => "identity",
+            Stage::Classify => "classify",
+            Stage::Route => "route",
+            Stage::Claim => "claim",
+            Stage::Produce => "produce",
+        }
+    }
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub stage_events: IntCounterVec,
+    pub match_duration: Histogram,
+    pub claim_duration: Histogram,
+    pub dead_letters: IntCounterVec,
+    pub assignments: IntCounterVec,
+    pub identity_customers: IntGauge,
+    pub customer_changes: IntCounterVec,
+    pub inflight: IntGauge,
+    pub ready: IntGauge,
+    pub offsets_stored: IntCounter,
+    pub claim_retries: IntCounter,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let registry = Registry::new();
+        let stage_events = IntCounterVec::new(
+            Opts::new(
+                "outcry_stage_events_total",
+                "Events leaving each stage, by outcome",
+            ),
+            &["stage", "outcome"],
+        )
+        .expect("metric");
+        // Buckets from 1µs to ~65ms: the matching stage lives in the microseconds.
+        let match_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "outcry_match_duration_seconds",
+                "Matching stage (raw bytes to routing decision) per event",
+            )
+            .buckets(prometheus::exponential_buckets(1e-6, 2.0, 17).expect("buckets")),
+        )
+        .expect("metric");
+        let claim_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "outcry_claim_duration_seconds",
+                "Claim store round trip per event",
+            )
+            .buckets(prometheus::exponential_buckets(50e-6, 2.0, 16).expect("buckets")),
+        )
+        .expect("metric");
+        let dead_letters = IntCounterVec::new(
+            Opts::new("outcry_dead_letters_total", "Dead letters by reason"),
+            &["reason"],
+        )
+        .expect("metric");
+        let assignments = IntCounterVec::new(
+            Opts::new(
+                "outcry_assignments_total",
+                "Assignment events by owning department and outcome",
+            ),
+            &["department", "outcome"],
+        )
+        .expect("metric");
+        let identity_customers = IntGauge::new(
+            "outcry_identity_index_customers",
+            "Customers in the identity index",
+        )
+        .expect("metric");
+        let customer_changes = IntCounterVec::new(
+            Opts::new(
+                "outcry_customer_changes_total",
+                "Changes read from the CRM topic, by outcome",
+            ),
+            &["outcome"],
+        )
+        .expect("metric");
+        let inflight = IntGauge::new(
+            "outcry_inflight_events",
+            "Events read whose outputs are not yet acknowledged",
+        )
+        .expect("metric");
+        let ready = IntGauge::new("outcry_ready", "1 once the worker is consuming").expect("metric");
+        let offsets_stored = IntCounter::new(
+            "outcry_offsets_stored_total",
+            "Offset stores after every output of the events below was acknowledged",
+        )
+        .expect("metric");
+        let claim_retries = IntCounter::new(
+            "outcry_claim_retries_total",
+            "Claim attempts retried because the claim store was unavailable",
+        )
+        .expect("metric");
+        for c in [
+            Box::new(stage_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(match_duration.clone()),
+            Box::new(claim_duration.clone()),
+            Box::new(dead_letters.clone()),
+            Box::new(assignments.clone()),
+            Box::new(identity_customers.clone()),
+            Box::new(customer_changes.clone()),
+            Box::new(inflight.clone()),
+            Box::new(ready.clone()),
+            Box::new(offsets_stored.clone()),
+            Box::new(claim_retries.clone()),
+        ] {
+            registry.register(c).expect("unique metric names");
+        }
+        Arc::new(Metrics {
+            registry,
+            stage_events,
+            match_duration,
+            claim_duration,
+            dead_letters,
+            assignments,
+            identity_customers,
+            customer_changes,
+            inflight,
+            ready,
+            offsets_stored,
+            claim_retries,
+        })
+    }
+
+    pub fn stage(&self, stage: Stage, outcome: &str) {
+        self.stage_events
+            .with_label_values(&[stage.as_str(), outcome])
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding never fails");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the `default` filter.
+pub fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,1 +1,515 @@
-//! placeholder
+//! worker: wires source -> pipeline -> claim -> sink.
+//!
+//! One consumer-group member. Each event read is entered in the [`OffsetTracker`]; its outputs
+//! (assignment + interaction, or a dead letter, or none for noise) are produced concurrently
+//! up to `kafka.max_in_flight`, and its offset becomes storable only once every output was
+//! acknowledged by the broker. Claims run in read order, so events of one owner key (one
+//! partition) are decided in order. On shutdown: stop reading, drain within
+//! `kafka.drain_timeout`, commit synchronously.
+
+use crate::claim::{ClaimError, ClaimRequest, ClaimStore};
+use crate::config::Config;
+use crate::event::{AssignmentEvent, AssignmentOutcome, InteractionEvent, SourceCoords};
+use crate::identity::IdentityIndex;
+use crate::kafka::offsets::OffsetTracker;
+use crate::kafka::records::{self, Output};
+use crate::kafka::{consumer_config, customers, producer_config};
+use crate::pipeline::{Decision, Pipeline, Verdict};
+use crate::telemetry::{Metrics, Stage};
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientContext, Message, TopicPartitionList};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+
+/// Live counters of one worker, read by the HTTP endpoints, the demo and the tests.
+#[derive(Debug, Default)]
+pub struct Status {
+    pub ready: AtomicBool,
+    /// Messages read from the input topic.
+    pub consumed: AtomicU64,
+    /// Events whose every output was acknowledged.
+    pub finished: AtomicU64,
+    pub assigned_new: AtomicU64,
+    pub assigned_attached: AtomicU64,
+    pub replayed: AtomicU64,
+    pub noise: AtomicU64,
+    pub dead_letters: AtomicU64,
+}
+
+impl Status {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("outputs of {topic}/{partition}@{offset} could not be delivered: {reason}")]
+    Delivery {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        reason: String,
+    },
+}
+
+/// Everything a worker runs with.
+pub struct Worker {
+    pub config: Config,
+    pub pipeline: Pipeline,
+    pub index: Arc<RwLock<IdentityIndex>>,
+    pub store: Arc<dyn ClaimStore>,
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<Status>,
+}
+
+/// Records partition assignment changes, so the worker forgets offsets it no longer owns.
+#[derive(Default)]
+struct WorkerContext {
+    changed: Mutex<Vec<(String, i32)>>,
+}
+
+impl ClientContext for WorkerContext {}
+
+impl ConsumerContext for WorkerContext {
+    fn post_rebalance(
+        &self,
+        _consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &Rebalance<'_>,
+    ) {
+        let (what, tpl) = match rebalance {
+            Rebalance::Assign(tpl) => ("assigned", *tpl),
+            Rebalance::Revoke(tpl) => ("revoked", *tpl),
+            Rebalance::Error(e) => {
+                tracing::warn!(error = %e, "rebalance error");
+                return;
+            }
+        };
+        let parts: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        tracing::info!(?parts, "partitions {what}");
+        if let Ok(mut changed) = self.changed.lock() {
+            changed.extend(parts);
+        }
+    }
+
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => tracing::warn!(error = %e, "offset commit failed"),
+        }
+    }
+}
+
+/// One event's outputs, produced; resolves when all are acknowledged (or finally failed).
+struct Finished {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    result: Result<(), String>,
+}
+
+/// What processing one message produced.
+enum Processed {
+    Outputs(Vec<Output>),
+    /// Shutdown arrived while the claim store was unavailable: leave the event unfinished so
+    /// it is read again.
+    Abandoned,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Worker {
+    /// Run until `shutdown` turns true (or its sender is dropped), then drain and commit.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), WorkerError> {
+        let cfg = &self.config;
+        self.metrics
+            .identity_customers
+            .set(self.index.read().map(|ix| ix.len() as i64).unwrap_or(0));
+
+        if cfg.crm.follow_topic {
+            let (tx, rx) = oneshot::channel();
+            let follower = customers::follow(
+                cfg.clone(),
+                Arc::clone(&self.index),
+                Arc::clone(&self.metrics),
+                tx,
+                shutdown.clone(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = follower.await {
+                    tracing::error!(error = %e, "customers topic follower stopped");
+                }
+            });
+            match tokio::time::timeout(cfg.crm.catch_up_timeout.0, rx).await {
+                Ok(Ok(n)) => tracing::info!(customers = n, "identity index caught up"),
+                Ok(Err(_)) => tracing::warn!("customers follower ended before catching up"),
+                Err(_) => tracing::warn!(
+                    timeout = ?cfg.crm.catch_up_timeout.0,
+                    "customers topic not caught up in time; starting with what is loaded"
+                ),
+            }
+        }
+
+        let producer: FutureProducer = producer_config(&cfg.kafka).create()?;
+        let consumer: StreamConsumer<WorkerContext> =
+            consumer_config(&cfg.kafka).create_with_context(WorkerContext::default())?;
+        consumer.subscribe(&[&cfg.kafka.topics.raw])?;
+        self.status.ready.store(true, Ordering::Relaxed);
+        self.metrics.ready.set(1);
+        tracing::info!(topic = %cfg.kafka.topics.raw, group = %cfg.kafka.group_id, "consuming");
+
+        let mut tracker = OffsetTracker::new();
+        let mut in_flight: FuturesUnordered<BoxFuture<'static, Finished>> = FuturesUnordered::new();
+        let mut failure: Option<WorkerError> = None;
+
+        loop {
+            self.apply_rebalances(&consumer, &mut tracker);
+            if *shutdown.borrow() {
+                break;
+            }
+            let can_read = in_flight.len() < cfg.kafka.max_in_flight;
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Err(e) = self.finish(&consumer, &mut tracker, done) {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                msg = consumer.recv(), if can_read => {
+                    let msg = match msg {
+                        Ok(m) => m.detach(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "consume error");
+                            continue;
+                        }
+                    };
+                    tracker.begin(msg.topic(), msg.partition(), msg.offset());
+                    self.status.consumed.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.inflight.set(tracker.in_flight() as i64);
+                    match self.process(&msg, &mut shutdown).await {
+                        Processed::Outputs(outputs) => in_flight.push(Box::pin(deliver(
+                            producer.clone(),
+                            msg.topic().to_owned(),
+                            msg.partition(),
+                            msg.offset(),
+                            outputs,
+                        ))),
+                        Processed::Abandoned => break,
+                    }
+                }
+            }
+        }
+
+        // Draining: no more reads; wait for what is in flight, then commit what is stored.
+        self.status.ready.store(false, Ordering::Relaxed);
+        self.metrics.ready.set(0);
+        let drain = async {
+            while let Some(done) = in_flight.next().await {
+                if let Err(e) = self.finish(&consumer, &mut tracker, done) {
+                    failure.get_or_insert(e);
+                }
+            }
+        };
+        if tokio::time::timeout(cfg.kafka.drain_timeout.0, drain).await.is_err() {
+            tracing::warn!("drain timed out; unfinished events will be read again");
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => tracing::warn!(error = %e, "final commit failed"),
+        }
+        let _ = producer.flush(Timeout::After(Duration::from_secs(5)));
+        tracing::info!(
+            consumed = Status::get(&self.status.consumed),
+            finished = Status::get(&self.status.finished),
+            "worker stopped"
+        );
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_rebalances(&self, consumer: &StreamConsumer<WorkerContext>, tracker: &mut OffsetTracker) {
+        let changed = match consumer.context().changed.lock() {
+            Ok(mut c) => std::mem::take(&mut *c),
+            Err(_) => return,
+        };
+        for (topic, partition) in changed {
+            tracker.forget(&topic, partition);
+        }
+    }
+
+    /// An event's outputs were acknowledged (or failed for good): move its partition's stored
+    /// offset forward if that is now safe.
+    fn finish(
+        &self,
+        consumer: &StreamConsumer<WorkerContext>,
+        tracker: &mut OffsetTracker,
+        done: Finished,
+    ) -> Result<(), WorkerError> {
+        if let Err(reason) = done.result {
+            self.metrics.stage(Stage::Produce, "error");
+            return Err(WorkerError::Delivery {
+                topic: done.topic,
+                partition: done.partition,
+                offset: done.offset,
+                reason,
+            });
+        }
+        self.status.finished.fetch_add(1, Ordering::Relaxed);
+        if let Some(next) = tracker.finish(&done.topic, done.partition, done.offset) {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&done.topic, done.partition, rdkafka::Offset::Offset(next))?;
+            match consumer.store_offsets(&tpl) {
+                Ok(()) => self.metrics.offsets_stored.inc(),
+                // The partition was revoked meanwhile: its new owner reads the event again and
+                // the claim store repeats the same decision.
+                Err(e) => tracing::debug!(error = %e, partition = done.partition, "offset not stored"),
+            }
+        }
+        self.metrics.inflight.set(tracker.in_flight() as i64);
+        Ok(())
+    }
+
+    /// Run one message through the pipeline and the claim store; return the records to produce.
+    async fn process(&self, msg: &OwnedMessage, shutdown: &mut watch::Receiver<bool>) -> Processed {
+        let source = SourceCoords {
+            topic: msg.topic().to_owned(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+        };
+        let headers: Vec<(String, Vec<u8>)> = msg
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let platform = headers
+            .iter()
+            .find(|(k, _)| k == "platform")
+            .and_then(|(_, v)| std::str::from_utf8(v).ok());
+        let payload = msg.payload().unwrap_or_default();
+
+        let started = Instant::now();
+        let verdict = {
+            let index = self.index.read().expect("identity index lock");
+            self.pipeline.process(&index, payload, platform)
+        };
+        self.metrics.match_duration.observe(started.elapsed().as_secs_f64());
+
+        let topics = &self.config.kafka.topics;
+        let dead_letter = |reason: &str, stage: Stage, message: &str| {
+            self.metrics.stage(stage, "dead_letter");
+            self.metrics.dead_letters.with_label_values(&[reason]).inc();
+            self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
+            records::dead_letter(
+                &topics.deadletter,
+                msg.key(),
+                payload,
+                &headers,
+                reason,
+                stage.as_str(),
+                message,
+                &source,
+            )
+        };
+        let decision = match verdict {
+            Err(rejection) => {
+                tracing::debug!(%rejection, ?source, "dead letter");
+                return Processed::Outputs(vec![dead_letter(
+                    rejection.reason.as_str(),
+                    Stage::Normalize,
+                    &rejection.message,
+                )]);
+            }
+            Ok(Verdict::Noise { .. }) => {
+                self.metrics.stage(Stage::Normalize, "ok");
+                self.metrics.stage(Stage::Classify, "noise");
+                self.status.noise.fetch_add(1, Ordering::Relaxed);
+                return Processed::Outputs(Vec::new());
+            }
+            Ok(Verdict::Routed(d)) => d,
+        };
+        self.metrics.stage(Stage::Normalize, "ok");
+        self.metrics.stage(
+            Stage::Identity,
+            if decision.identity.customer_id.is_some() {
+                "matched"
+            } else {
+                "unknown"
+            },
+        );
+        self.metrics.stage(Stage::Classify, "ok");
+        self.metrics.stage(Stage::Route, "ok");
+
+        let request = ClaimRequest {
+            owner_key: decision.owner_key.0.clone(),
+            event_id: decision.event.event_id.clone(),
+            department: decision.route.department.clone(),
+            priority: decision.route.priority,
+            now_ms: now_ms(),
+            lease: self.config.claim.lease.0,
+            sla: decision.route.sla,
+            remember: self.config.claim.remember_events.0,
+        };
+        let mut backoff = Duration::from_millis(50);
+        let claim = loop {
+            let started = Instant::now();
+            match self.store.claim(&request).await {
+                Ok(claim) => {
+                    self.metrics.claim_duration.observe(started.elapsed().as_secs_f64());
+                    break claim;
+                }
+                Err(ClaimError::Unavailable(e)) => {
+                    self.metrics.claim_retries.inc();
+                    tracing::warn!(error = %e, retry_in = ?backoff, "claim store unavailable");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => return Processed::Abandoned,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e @ ClaimError::Protocol(_)) => {
+                    return Processed::Outputs(vec![dead_letter(
+                        "claim_failed",
+                        Stage::Claim,
+                        &e.to_string(),
+                    )]);
+                }
+            }
+        };
+        let outcome = if claim.replayed {
+            "replayed"
+        } else {
+            claim.outcome.as_str()
+        };
+        self.metrics.stage(Stage::Claim, outcome);
+        self.metrics
+            .assignments
+            .with_label_values(&[&claim.department, claim.outcome.as_str()])
+            .inc();
+        match (claim.replayed, claim.outcome) {
+            (true, _) => &self.status.replayed,
+            (false, AssignmentOutcome::New) => &self.status.assigned_new,
+            (false, AssignmentOutcome::Attached) => &self.status.assigned_attached,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+
+        let Decision {
+            mut event,
+            identity,
+            intent,
+            owner_key,
+            route,
+        } = *decision;
+        event.source = source.clone();
+        let assignment = AssignmentEvent {
+            event_id: event.event_id.clone(),
+            owner_key: owner_key.0.clone(),
+            outcome: claim.outcome,
+            department: claim.department.clone(),
+            priority: claim.priority.as_str().to_owned(),
+            fencing_token: claim.token,
+            sla_deadline_ms: claim.sla_deadline_ms,
+            lease_until_ms: claim.lease_until_ms,
+            routed_department: route.department,
+            priority_bumped: claim.bumped,
+            replayed: claim.replayed,
+            intent: intent.clone(),
+            identity: identity.clone(),
+            platform: event.platform.clone(),
+            author_id: event.author.id.clone(),
+            created_at: event.created_at.clone(),
+            source,
+        };
+        let interaction = InteractionEvent {
+            owner_key: owner_key.0,
+            event,
+            identity,
+            intent,
+            department: claim.department,
+            fencing_token: claim.token,
+        };
+        let time = records::now_rfc3339();
+        Processed::Outputs(vec![
+            records::assignment(&topics.assignments, &assignment, &time),
+            records::interaction(&topics.interactions, &interaction, &time),
+        ])
+    }
+}
+
+/// Produce every output of one event; each is retried a few times before the event fails.
+async fn deliver(
+    producer: FutureProducer,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    outputs: Vec<Output>,
+) -> Finished {
+    let sends = outputs.iter().map(|o| send_with_retry(&producer, o));
+    let result = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, String>>()
+        .map(|_| ());
+    Finished {
+        topic,
+        partition,
+        offset,
+        result,
+    }
+}
+
+async fn send_with_retry(producer: &FutureProducer, o: &Output) -> Result<(), String> {
+    const ATTEMPTS: u32 = 3;
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        let mut headers = OwnedHeaders::new_with_capacity(o.headers.len());
+        for (k, v) in &o.headers {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v),
+            });
+        }
+        let mut record = FutureRecord::<[u8], [u8]>::to(&o.topic)
+            .payload(&o.payload)
+            .headers(headers);
+        if let Some(k) = &o.key {
+            record = record.key(k);
+        }
+        // The queue timeout applies backpressure while librdkafka's queue is full.
+        match producer.send(record, Timeout::After(Duration::from_secs(30))).await {
+            Ok(_) => return Ok(()),
+            Err((e, _)) => {
+                tracing::warn!(error = %e, topic = %o.topic, attempt, "produce failed");
+                last = e.to_string();
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+    }
+    Err(last)
+}

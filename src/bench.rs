@@ -1,0 +1,90 @@
+//! bench: the matching stage (raw bytes -> routing decision) measured beside JSON parsing alone
+//! on the same corpus, in the same run, so the ratio shows where the time goes.
+
+use crate::identity::IdentityIndex;
+use crate::pipeline::Pipeline;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    pub name: &'static str,
+    pub events: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl Measurement {
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn ns_per_event(&self) -> f64 {
+        self.elapsed.as_nanos() as f64 / self.events as f64
+    }
+    pub fn mib_per_sec(&self) -> f64 {
+        self.bytes as f64 / self.elapsed.as_secs_f64() / (1024.0 * 1024.0)
+    }
+}
+
+/// Run `f` over the corpus until at least `min_time` has passed; return the measurement of the
+/// last, fully timed pass set (after one warm-up pass).
+fn measure(name: &'static str, corpus: &[Vec<u8>], min_time: Duration, mut f: impl FnMut(&[u8])) -> Measurement {
+    for e in corpus {
+        f(e);
+    }
+    let bytes_per_pass: u64 = corpus.iter().map(|e| e.len() as u64).sum();
+    let mut passes = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < min_time || passes == 0 {
+        for e in corpus {
+            f(e);
+        }
+        passes += 1;
+    }
+    Measurement {
+        name,
+        events: passes * corpus.len() as u64,
+        bytes: passes * bytes_per_pass,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// JSON parsing alone (into a generic value), then the whole matching stage.
+pub fn run(
+    pipeline: &Pipeline,
+    index: &IdentityIndex,
+    corpus: &[Vec<u8>],
+    min_time: Duration,
+) -> Vec<Measurement> {
+    let parse = measure("json parse only (serde_json::Value)", corpus, min_time, |e| {
+        let _ = black_box(serde_json::from_slice::<serde_json::Value>(black_box(e)));
+    });
+    let matching = measure("matching stage (bytes -> decision)", corpus, min_time, |e| {
+        let _ = black_box(pipeline.process(index, black_box(e), None));
+    });
+    vec![parse, matching]
+}
+
+pub fn render(results: &[Measurement], corpus_len: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "corpus: {corpus_len} events; single thread");
+    for m in results {
+        let _ = writeln!(
+            s,
+            "{:<38} {:>12.0} events/s {:>9.0} ns/event {:>8.1} MiB/s",
+            m.name,
+            m.events_per_sec(),
+            m.ns_per_event(),
+            m.mib_per_sec()
+        );
+    }
+    if let [parse, matching] = results {
+        let _ = writeln!(
+            s,
+            "matching costs {:.2}x JSON parsing alone",
+            matching.ns_per_event() / parse.ns_per_event()
+        );
+    }
+    s
+}

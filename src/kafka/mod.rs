@@ -1,0 +1,57 @@
+//! kafka: the thin edge to Kafka. Client settings ([`consumer_config`], [`producer_config`]),
+//! output records ([`records`]), offset bookkeeping ([`offsets`]), the CRM topic follower
+//! ([`customers`]) and the in-process broker for the demo and tests ([`embedded`]).
+
+pub mod customers;
+pub mod embedded;
+pub mod offsets;
+pub mod records;
+
+use crate::config::KafkaConfig;
+use rdkafka::ClientConfig;
+
+/// The worker's consumer: offsets are stored by outcry only after every output an event caused
+/// was acknowledged (`enable.auto.offset.store=false`), then committed in the background and
+/// synchronously at shutdown. Prefetch is bounded; a missing committed offset starts at the
+/// beginning so nothing is skipped silently.
+pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers)
+        .set("group.id", &k.group_id)
+        .set("enable.auto.offset.store", "false")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("queued.max.messages.kbytes", "16384")
+        .set("session.timeout.ms", "30000");
+    for (key, value) in &k.consumer {
+        c.set(key, value);
+    }
+    c
+}
+
+/// The producer: idempotent (no duplicates or reordering from its own retries), acks from all
+/// in-sync replicas.
+pub fn producer_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .set("message.timeout.ms", "60000");
+    for (key, value) in &k.producer {
+        c.set(key, value);
+    }
+    c
+}
+
+/// A name unique to this process and moment, for throwaway groups and test topics.
+pub fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{:x}", std::process::id(), nanos)
+}
