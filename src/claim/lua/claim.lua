@@ -30,7 +30,8 @@ if o[1] and tonumber(o[3]) > now then
   end
   local lease_until = math.max(tonumber(o[3]), now + lease_ms)
   redis.call('HSET', KEYS[1], 'lease_until', lease_until)
-  redis.call('PEXPIREAT', KEYS[1], lease_until)
+  -- Relative expiry: the worker's clock decides the lease, Redis's only counts it down.
+  redis.call('PEXPIRE', KEYS[1], lease_until - now)
   result = 'attached|' .. o[1] .. '|' .. o[2] .. '|' .. priority .. '|' .. o[4] .. '|' .. lease_until .. '|' .. bumped
 else
   -- No owner (or the lease ran out): open a new ownership with a fresh fencing token.
@@ -42,7 +43,7 @@ else
     'department', ARGV[2], 'token', token, 'lease_until', lease_until,
     'sla_deadline', sla_deadline, 'rank', ARGV[3], 'priority', ARGV[4],
     'opened_at', now, 'event_id', ARGV[8])
-  redis.call('PEXPIREAT', KEYS[1], lease_until)
+  redis.call('PEXPIRE', KEYS[1], lease_ms)
   result = 'new|' .. ARGV[2] .. '|' .. token .. '|' .. ARGV[4] .. '|' .. sla_deadline .. '|' .. lease_until .. '|0'
 end
 

@@ -1,0 +1,176 @@
+//! Shared test support: real servers started per test suite (redis-server, tansu), with a
+//! deadline on every wait. A missing server fails the test with how to install it.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Wait for `cond` with a deadline; panic with `what` if it never holds.
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Async flavour of [`wait_for`].
+pub async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    timeout: Duration,
+    mut cond: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + timeout;
+    while !cond().await {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn require(binary: &str, install: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(binary))
+            .find(|p| p.is_file())
+    });
+    let home_cargo = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(binary));
+    found
+        .or_else(|| home_cargo.filter(|p| p.is_file()))
+        .unwrap_or_else(|| panic!("`{binary}` is not installed; the tests need it. Install it with: {install} (or run scripts/test.sh, which does)"))
+}
+
+/// A real `redis-server` on a free port, killed on drop. `persistent` turns on the append-only
+/// file in a private directory, so a restart keeps the data (as production Redis would).
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+    dir: PathBuf,
+    persistent: bool,
+    cluster: bool,
+}
+
+impl RedisServer {
+    pub fn start(persistent: bool) -> RedisServer {
+        Self::start_with(persistent, false)
+    }
+
+    /// A node with cluster support on (and no slots): for `CLUSTER KEYSLOT` questions.
+    pub fn start_cluster_node() -> RedisServer {
+        Self::start_with(false, true)
+    }
+
+    fn start_with(persistent: bool, cluster: bool) -> RedisServer {
+        let dir = std::env::temp_dir().join(format!("outcry-redis-{}", outcry::kafka::unique_suffix()));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let mut s = RedisServer {
+            port: free_port(),
+            child: None,
+            dir,
+            persistent,
+            cluster,
+        };
+        s.spawn();
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let bin = require("redis-server", "sudo apt-get install -y redis-server");
+        let mut cmd = Command::new(bin);
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--save")
+            .arg("")
+            .arg("--appendonly")
+            .arg(if self.persistent { "yes" } else { "no" })
+            .arg("--appendfsync")
+            .arg("always")
+            .arg("--cluster-enabled")
+            .arg(if self.cluster { "yes" } else { "no" })
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.child = Some(cmd.spawn().expect("start redis-server"));
+        let port = self.port;
+        wait_for("redis-server to answer PING", Duration::from_secs(10), || {
+            redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        });
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same port (and, if persistent, with the same data).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A standalone Kafka-compatible broker (tansu, memory storage), killed on drop.
+pub struct Tansu {
+    pub port: u16,
+    child: Child,
+}
+
+impl Tansu {
+    pub fn start() -> Tansu {
+        let bin = require(
+            "tansu",
+            "cargo install tansu --version 0.6.0 --features dynostore --locked",
+        );
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        wait_for("tansu to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Tansu { port, child }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
