@@ -183,7 +183,6 @@ impl Worker {
         let mut failure: Option<WorkerError> = None;
 
         loop {
-            self.apply_rebalances(&consumer, &mut tracker);
             if *shutdown.borrow() {
                 break;
             }
@@ -198,6 +197,9 @@ impl Worker {
                     }
                 }
                 msg = consumer.recv(), if can_read => {
+                    // Rebalance callbacks ran inside this poll, before the message it returns:
+                    // apply them first so a new assignment's offsets are tracked from scratch.
+                    self.apply_rebalances(&consumer, &mut tracker);
                     let msg = match msg {
                         Ok(m) => m.detach(),
                         Err(e) => {

@@ -2,7 +2,8 @@
 //! localhost port. Used by `outcry demo` and the tests; nothing here is a hand-written fake.
 
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, DefaultProducerContext, Producer};
 use rdkafka::ClientConfig;
 
 pub struct EmbeddedKafka {
@@ -35,25 +36,43 @@ impl EmbeddedKafka {
         Ok(EmbeddedKafka { owner, bootstrap })
     }
 
+    fn mock(&self) -> KafkaResult<MockCluster<'_, DefaultProducerContext>> {
+        self.owner
+            .client()
+            .mock_cluster()
+            .ok_or(KafkaError::MockCluster(rdkafka::types::RDKafkaErrorCode::Fail))
+    }
+
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) -> KafkaResult<()> {
-        self.owner
-            .client()
-            .mock_cluster()
-            .ok_or(KafkaError::MockCluster(rdkafka::types::RDKafkaErrorCode::Fail))?
+        self.mock()?
             .create_topic(name, partitions, 1)
+    }
+
+    /// Make the next `errors.len()` requests of this kind fail with these errors, in order
+    /// (fault injection, e.g. produce requests failing while the worker holds claims).
+    pub fn fail_requests(
+        &self,
+        api_key: rdkafka::types::RDKafkaApiKey,
+        errors: &[rdkafka::types::RDKafkaRespErr],
+    ) -> KafkaResult<()> {
+        self.mock()?
+            .request_errors(api_key, errors);
+        Ok(())
+    }
+
+    pub fn clear_request_errors(&self, api_key: rdkafka::types::RDKafkaApiKey) -> KafkaResult<()> {
+        self.mock()?
+            .clear_request_errors(api_key);
+        Ok(())
     }
 
     /// Take a broker down or bring it back (fault-injection tests).
     pub fn set_broker_up(&self, broker_id: i32, up: bool) -> KafkaResult<()> {
-        let mock = self
-            .owner
-            .client()
-            .mock_cluster()
-            .ok_or(KafkaError::MockCluster(rdkafka::types::RDKafkaErrorCode::Fail))?;
+        let mock = self.mock()?;
         if up {
             mock.broker_up(broker_id)
         } else {
