@@ -60,6 +60,9 @@ fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
     t.deadletter = format!("dlq-{s}");
     c.kafka.drain_timeout.0 = Duration::from_secs(5);
     c.kafka.producer.insert("message.timeout.ms".into(), "2000".into());
+    // A restarted member waits for the old one's session to expire: keep that short here.
+    c.kafka.consumer.insert("session.timeout.ms".into(), "6000".into());
+    c.kafka.consumer.insert("heartbeat.interval.ms".into(), "500".into());
     c.http.listen = String::new();
     c.rules.packs = vec!["rules.toml".into()];
     c.crm.snapshot = Some("crm.jsonl".into());
@@ -100,6 +103,7 @@ struct Run {
 
 /// Run a worker until `done` says so (or it stops by itself), then shut it down.
 async fn run_worker(l: &Loaded, store: Arc<dyn ClaimStore>, done: impl Fn(&Status) -> bool) -> Run {
+    common::logs();
     let status = Arc::new(Status::default());
     let worker = Worker {
         config: l.config.clone(),

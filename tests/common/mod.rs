@@ -174,3 +174,13 @@ impl Drop for Tansu {
         let _ = self.child.wait();
     }
 }
+
+/// Worker logs in test output (shown for failing tests); `RUST_LOG` filters, default `info`.
+pub fn logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
