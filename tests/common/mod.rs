@@ -150,11 +150,16 @@ impl Tansu {
         );
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
+        // Its log goes to a file named in the test output (shown when a test fails).
+        let log = std::env::temp_dir().join(format!("outcry-tansu-{port}.log"));
+        eprintln!("tansu on {url}, log in {}", log.display());
+        let out = std::fs::File::create(&log).expect("tansu log file");
         let child = Command::new(bin)
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .env("RUST_LOG", std::env::var("TANSU_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(out.try_clone().expect("tansu log file"))
+            .stderr(out)
             .spawn()
             .expect("start tansu");
         wait_for("tansu to listen", Duration::from_secs(20), || {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need when it is missing
+# (scripts/install-test-deps.sh), then formatting, clippy with warnings as errors, and every test
+# (unit, claim-store contract against a real redis-server, worker on librdkafka's mock cluster,
+# end to end against the standalone tansu broker). `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+start=$(date +%s)
+
+bash scripts/install-test-deps.sh
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy (warnings are errors)"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "==> cargo test"
+cargo test --locked
+
+echo "==> all tests passed in $(( $(date +%s) - start )) s"
