@@ -28,7 +28,12 @@ impl Measurement {
 
 /// Run `f` over the corpus until at least `min_time` has passed; return the measurement of the
 /// last, fully timed pass set (after one warm-up pass).
-fn measure(name: &'static str, corpus: &[Vec<u8>], min_time: Duration, mut f: impl FnMut(&[u8])) -> Measurement {
+fn measure(
+    name: &'static str,
+    corpus: &[Vec<u8>],
+    min_time: Duration,
+    mut f: impl FnMut(&[u8]),
+) -> Measurement {
     for e in corpus {
         f(e);
     }
@@ -56,12 +61,22 @@ pub fn run(
     corpus: &[Vec<u8>],
     min_time: Duration,
 ) -> Vec<Measurement> {
-    let parse = measure("json parse only (serde_json::Value)", corpus, min_time, |e| {
-        let _ = black_box(serde_json::from_slice::<serde_json::Value>(black_box(e)));
-    });
-    let matching = measure("matching stage (bytes -> decision)", corpus, min_time, |e| {
-        let _ = black_box(pipeline.process(index, black_box(e), None));
-    });
+    let parse = measure(
+        "json parse only (serde_json::Value)",
+        corpus,
+        min_time,
+        |e| {
+            let _ = black_box(serde_json::from_slice::<serde_json::Value>(black_box(e)));
+        },
+    );
+    let matching = measure(
+        "matching stage (bytes -> decision)",
+        corpus,
+        min_time,
+        |e| {
+            let _ = black_box(pipeline.process(index, black_box(e), None));
+        },
+    );
     vec![parse, matching]
 }
 

@@ -139,7 +139,10 @@ pub fn main() -> ExitCode {
                 let text = text.join(" ");
                 match l.classifier.classify(&matching_text(&text)) {
                     Classification::Noise { keywords } => {
-                        println!("noise (dropped, never assigned); keywords: {}", keywords.join(", "))
+                        println!(
+                            "noise (dropped, never assigned); keywords: {}",
+                            keywords.join(", ")
+                        )
                     }
                     Classification::Intent(m) => {
                         let r = l.router.route(&m.intent, None);
@@ -147,7 +150,11 @@ pub fn main() -> ExitCode {
                             "intent {} (severity {}); keywords: {}",
                             m.intent,
                             m.severity,
-                            if m.keywords.is_empty() { "-".into() } else { m.keywords.join(", ") }
+                            if m.keywords.is_empty() {
+                                "-".into()
+                            } else {
+                                m.keywords.join(", ")
+                            }
                         );
                         println!(
                             "route: {} at {} (first response within {})",
@@ -235,11 +242,15 @@ fn run(config: &Path) -> ExitCode {
                 Err(e) => return fail(&format!("http.listen {}: {e}", loaded.config.http.listen)),
             }
         }
-        let store: Arc<dyn ClaimStore> =
-            match RedisClaimStore::connect(&loaded.config.redis.url, &loaded.config.redis.key_prefix).await {
-                Ok(s) => Arc::new(s),
-                Err(e) => return fail(&e.to_string()),
-            };
+        let store: Arc<dyn ClaimStore> = match RedisClaimStore::connect(
+            &loaded.config.redis.url,
+            &loaded.config.redis.key_prefix,
+        )
+        .await
+        {
+            Ok(s) => Arc::new(s),
+            Err(e) => return fail(&e.to_string()),
+        };
         tracing::info!(
             customers = loaded.index.len(),
             packs = %loaded.classifier.packs.join(","),

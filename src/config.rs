@@ -27,7 +27,7 @@ fn dur(s: &str) -> HumanDuration {
     HumanDuration(humantime::parse_duration(s).expect("built-in duration"))
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub kafka: KafkaConfig,
@@ -39,22 +39,6 @@ pub struct Config {
     pub claim: ClaimConfig,
     pub http: HttpConfig,
     pub limits: LimitsConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            kafka: KafkaConfig::default(),
-            redis: RedisConfig::default(),
-            crm: CrmConfig::default(),
-            rules: RulesConfig::default(),
-            routing: RoutingConfig::default(),
-            sla: SlaConfig::default(),
-            claim: ClaimConfig::default(),
-            http: HttpConfig::default(),
-            limits: LimitsConfig::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -299,7 +283,8 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigErrors> {
-        let mut value: toml::Table = toml::from_str(text).map_err(|e| ConfigErrors(vec![e.to_string()]))?;
+        let mut value: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigErrors(vec![e.to_string()]))?;
         let mut problems = Vec::new();
         for (k, v) in env {
             let Some(path) = k.strip_prefix("OUTCRY__") else {
@@ -453,9 +438,10 @@ impl Config {
             problems.push("rules.packs is empty: name at least one rule pack".into());
         }
         for path in &self.rules.packs {
-            match read(path).map_err(|e| vec![e]).and_then(|text| {
-                RulePack::from_toml(&path.display().to_string(), &text)
-            }) {
+            match read(path)
+                .map_err(|e| vec![e])
+                .and_then(|text| RulePack::from_toml(&path.display().to_string(), &text))
+            {
                 Ok(pack) => packs.push(pack),
                 Err(e) => problems.extend(e),
             }
@@ -513,7 +499,9 @@ impl Config {
 fn parse_scalar(v: &str) -> toml::Value {
     let probe = format!("x = {v}");
     match toml::from_str::<toml::Table>(&probe) {
-        Ok(mut t) => t.remove("x").unwrap_or_else(|| toml::Value::String(v.to_owned())),
+        Ok(mut t) => t
+            .remove("x")
+            .unwrap_or_else(|| toml::Value::String(v.to_owned())),
         Err(_) => toml::Value::String(v.to_owned()),
     }
 }
@@ -614,7 +602,9 @@ p1 = "2h"
         c.crm.snapshot = Some("crm.jsonl".into());
         let err = c
             .resolve(|p| match p.to_str() {
-                Some("a.toml") => Ok("name = \"a\"\n[[intent]]\nname = \"billing\"\nkeywords = [\"bill\"]\n".into()),
+                Some("a.toml") => Ok(
+                    "name = \"a\"\n[[intent]]\nname = \"billing\"\nkeywords = [\"bill\"]\n".into(),
+                ),
                 Some("crm.jsonl") => Ok("{\"id\":\"C1\"}\nbroken\n".into()),
                 _ => Err(format!("{}: not found", p.display())),
             })

@@ -101,7 +101,11 @@ impl DemoReport {
         let new = self.by_department().values().map(|v| v.0).sum::<usize>();
         let attached = self.assignments.len() - new;
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let _ = writeln!(s, "outcry demo: {} events in (claim store: {})", self.events_in, self.store);
+        let _ = writeln!(
+            s,
+            "outcry demo: {} events in (claim store: {})",
+            self.events_in, self.store
+        );
         let _ = writeln!(
             s,
             "  assigned      {:>5}  ({} new ownerships, {} attached to the current owner)",
@@ -109,7 +113,11 @@ impl DemoReport {
             new,
             attached
         );
-        let _ = writeln!(s, "  noise         {:>5}  (counted and dropped)", self.noise);
+        let _ = writeln!(
+            s,
+            "  noise         {:>5}  (counted and dropped)",
+            self.noise
+        );
         let _ = writeln!(s, "  dead letters  {:>5}", self.dead_letter_count());
         for (reason, n) in &self.dead_letters {
             let _ = writeln!(s, "      {reason:<20} {n:>4}");
@@ -136,11 +144,7 @@ impl DemoReport {
             s,
             "  owners: {customers} CRM customers, {prospects} unknown authors (prospects)"
         );
-        let _ = writeln!(
-            s,
-            "  interactions stored: {}",
-            self.interactions
-        );
+        let _ = writeln!(s, "  interactions stored: {}", self.interactions);
         let _ = writeln!(
             s,
             "  throughput: {:.0} events/s end to end ({:.2} s, Kafka round trips included)",
@@ -153,11 +157,19 @@ impl DemoReport {
 
 fn topic_names(cfg: &Config) -> [&str; 5] {
     let t = &cfg.kafka.topics;
-    [&t.raw, &t.customers, &t.assignments, &t.interactions, &t.deadletter]
+    [
+        &t.raw,
+        &t.customers,
+        &t.assignments,
+        &t.interactions,
+        &t.deadletter,
+    ]
 }
 
 /// Run the demo end to end.
-pub async fn run(opts: DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn run(
+    opts: DemoOptions,
+) -> Result<DemoReport, Box<dyn std::error::Error + Send + Sync>> {
     let feed_text = match &opts.feed {
         Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
         None => FEED.to_owned(),
@@ -238,7 +250,10 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport, Box<dyn std::error::Er
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
         if opts.verbose && last_print.elapsed() > Duration::from_secs(1) {
-            eprintln!("  … {} / {total} events done", Status::get(&status.finished));
+            eprintln!(
+                "  … {} / {total} events done",
+                Status::get(&status.finished)
+            );
             last_print = Instant::now();
         }
     }

@@ -141,7 +141,10 @@ mod tests {
     #[test]
     fn known_customer_is_routed_with_their_key_and_tier() {
         let (p, ix) = pipeline_and_index();
-        let Verdict::Routed(d) = p.process(&ix, &tweet("15", "maria", "internet DOWN"), None).unwrap() else {
+        let Verdict::Routed(d) = p
+            .process(&ix, &tweet("15", "maria", "internet DOWN"), None)
+            .unwrap()
+        else {
             panic!("not routed")
         };
         assert_eq!(d.owner_key.as_str(), "customer:C1");
@@ -166,9 +169,13 @@ mod tests {
     fn noise_and_garbage() {
         let (p, ix) = pipeline_and_index();
         assert!(matches!(
-            p.process(&ix, &tweet("1", "a", "giveaway!!"), None).unwrap(),
+            p.process(&ix, &tweet("1", "a", "giveaway!!"), None)
+                .unwrap(),
             Verdict::Noise { .. }
         ));
-        assert_eq!(p.process(&ix, b"nope", None).unwrap_err().reason, Reason::InvalidJson);
+        assert_eq!(
+            p.process(&ix, b"nope", None).unwrap_err().reason,
+            Reason::InvalidJson
+        );
     }
 }

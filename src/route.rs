@@ -34,7 +34,9 @@ impl Priority {
     }
 
     pub fn from_rank(rank: u8) -> Option<Priority> {
-        Priority::ALL.get(usize::from(rank).checked_sub(1)?).copied()
+        Priority::ALL
+            .get(usize::from(rank).checked_sub(1)?)
+            .copied()
     }
 
     pub fn parse(s: &str) -> Option<Priority> {

@@ -105,7 +105,8 @@ impl Metrics {
             "Events read whose outputs are not yet acknowledged",
         )
         .expect("metric");
-        let ready = IntGauge::new("outcry_ready", "1 once the worker is consuming").expect("metric");
+        let ready =
+            IntGauge::new("outcry_ready", "1 once the worker is consuming").expect("metric");
         let offsets_stored = IntCounter::new(
             "outcry_offsets_stored_total",
             "Offset stores after every output of the events below was acknowledged",

@@ -107,9 +107,14 @@ impl ConsumerContext for WorkerContext {
         }
     }
 
-    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _offsets: &TopicPartitionList) {
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        _offsets: &TopicPartitionList,
+    ) {
         match result {
-            Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Ok(())
+            | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => tracing::warn!(error = %e, "offset commit failed"),
         }
     }
@@ -234,11 +239,15 @@ impl Worker {
                 }
             }
         };
-        if tokio::time::timeout(cfg.kafka.drain_timeout.0, drain).await.is_err() {
+        if tokio::time::timeout(cfg.kafka.drain_timeout.0, drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("drain timed out; unfinished events will be read again");
         }
         match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Ok(())
+            | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => tracing::warn!(error = %e, "final commit failed"),
         }
         let _ = producer.flush(Timeout::After(Duration::from_secs(5)));
@@ -253,7 +262,11 @@ impl Worker {
         }
     }
 
-    fn apply_rebalances(&self, consumer: &StreamConsumer<WorkerContext>, tracker: &mut OffsetTracker) {
+    fn apply_rebalances(
+        &self,
+        consumer: &StreamConsumer<WorkerContext>,
+        tracker: &mut OffsetTracker,
+    ) {
         let changed = match consumer.context().changed.lock() {
             Ok(mut c) => std::mem::take(&mut *c),
             Err(_) => return,
@@ -288,7 +301,9 @@ impl Worker {
                 Ok(()) => self.metrics.offsets_stored.inc(),
                 // The partition was revoked meanwhile: its new owner reads the event again and
                 // the claim store repeats the same decision.
-                Err(e) => tracing::debug!(error = %e, partition = done.partition, "offset not stored"),
+                Err(e) => {
+                    tracing::debug!(error = %e, partition = done.partition, "offset not stored")
+                }
             }
         }
         self.metrics.inflight.set(tracker.in_flight() as i64);
@@ -306,7 +321,12 @@ impl Worker {
             .headers()
             .map(|h| {
                 h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -321,7 +341,9 @@ impl Worker {
             let index = self.index.read().expect("identity index lock");
             self.pipeline.process(&index, payload, platform)
         };
-        self.metrics.match_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .match_duration
+            .observe(started.elapsed().as_secs_f64());
 
         let topics = &self.config.kafka.topics;
         let dead_letter = |reason: &str, stage: Stage, message: &str| {
@@ -333,9 +355,11 @@ impl Worker {
                 msg.key(),
                 payload,
                 &headers,
-                reason,
-                stage.as_str(),
-                message,
+                records::Cause {
+                    reason,
+                    stage: stage.as_str(),
+                    message,
+                },
                 &source,
             )
         };
@@ -383,7 +407,9 @@ impl Worker {
             let started = Instant::now();
             match self.store.claim(&request).await {
                 Ok(claim) => {
-                    self.metrics.claim_duration.observe(started.elapsed().as_secs_f64());
+                    self.metrics
+                        .claim_duration
+                        .observe(started.elapsed().as_secs_f64());
                     break claim;
                 }
                 Err(ClaimError::Unavailable(e)) => {
@@ -504,7 +530,10 @@ async fn send_with_retry(producer: &FutureProducer, o: &Output) -> Result<(), St
             record = record.key(k);
         }
         // The queue timeout applies backpressure while librdkafka's queue is full.
-        match producer.send(record, Timeout::After(Duration::from_secs(30))).await {
+        match producer
+            .send(record, Timeout::After(Duration::from_secs(30)))
+            .await
+        {
             Ok(_) => return Ok(()),
             Err((e, _)) => {
                 tracing::warn!(error = %e, topic = %o.topic, attempt, "produce failed");

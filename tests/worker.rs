@@ -38,7 +38,8 @@ keywords = ["refund"]
 [noise]
 keywords = ["giveaway"]
 "#;
-const CRM: &str = r#"{"id":"C1","tier":"gold","identities":[{"platform":"x","user_id":"111","verified":true}]}"#;
+const CRM: &str =
+    r#"{"id":"C1","tier":"gold","identities":[{"platform":"x","user_id":"111","verified":true}]}"#;
 
 fn tweet(id: u64, author: &str, text: &str) -> String {
     format!(
@@ -59,10 +60,16 @@ fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
     t.interactions = format!("inter-{s}");
     t.deadletter = format!("dlq-{s}");
     c.kafka.drain_timeout.0 = Duration::from_secs(5);
-    c.kafka.producer.insert("message.timeout.ms".into(), "2000".into());
+    c.kafka
+        .producer
+        .insert("message.timeout.ms".into(), "2000".into());
     // A restarted member waits for the old one's session to expire: keep that short here.
-    c.kafka.consumer.insert("session.timeout.ms".into(), "6000".into());
-    c.kafka.consumer.insert("heartbeat.interval.ms".into(), "500".into());
+    c.kafka
+        .consumer
+        .insert("session.timeout.ms".into(), "6000".into());
+    c.kafka
+        .consumer
+        .insert("heartbeat.interval.ms".into(), "500".into());
     c.http.listen = String::new();
     c.rules.packs = vec!["rules.toml".into()];
     c.crm.snapshot = Some("crm.jsonl".into());
@@ -73,26 +80,46 @@ fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
     });
     let crm = crm.to_owned();
     let l = c
-        .resolve(|p| Ok(if p.ends_with("rules.toml") { RULES.into() } else { crm.clone() }))
+        .resolve(|p| {
+            Ok(if p.ends_with("rules.toml") {
+                RULES.into()
+            } else {
+                crm.clone()
+            })
+        })
         .unwrap();
     kafka.create_topic(&l.config.kafka.topics.raw, 3).unwrap();
-    for t in [&l.config.kafka.topics.customers, &l.config.kafka.topics.assignments, &l.config.kafka.topics.interactions, &l.config.kafka.topics.deadletter] {
+    for t in [
+        &l.config.kafka.topics.customers,
+        &l.config.kafka.topics.assignments,
+        &l.config.kafka.topics.interactions,
+        &l.config.kafka.topics.deadletter,
+    ] {
         kafka.create_topic(t, 1).unwrap();
     }
     l
 }
 
 async fn produce(bootstrap: &str, topic: &str, events: &[(Option<&str>, Vec<u8>, Option<&str>)]) {
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
     for (key, payload, platform) in events {
         let mut r = FutureRecord::<str, [u8]>::to(topic).payload(payload);
         if let Some(k) = key {
             r = r.key(*k);
         }
         if let Some(p) = platform {
-            r = r.headers(OwnedHeaders::new().insert(Header { key: "platform", value: Some(*p) }));
+            r = r.headers(OwnedHeaders::new().insert(Header {
+                key: "platform",
+                value: Some(*p),
+            }));
         }
-        producer.send(r, Timeout::After(Duration::from_secs(10))).await.unwrap();
+        producer
+            .send(r, Timeout::After(Duration::from_secs(10)))
+            .await
+            .unwrap();
     }
 }
 
@@ -121,7 +148,10 @@ async fn run_worker(l: &Loaded, store: Arc<dyn ClaimStore>, done: impl Fn(&Statu
             let _ = stop.send(true);
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "worker did not get there in 30 s: {status:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "worker did not get there in 30 s: {status:?}"
+        );
         tokio::select! {
             r = &mut task => return Run { status, result: r.unwrap() },
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
@@ -175,9 +205,21 @@ fn committed_total(l: &Loaded) -> i64 {
 
 fn mixed_events() -> Vec<(Option<&'static str>, Vec<u8>, Option<&'static str>)> {
     vec![
-        (Some("111"), tweet(1, "111", "internet down").into_bytes(), None),
-        (Some("111"), tweet(2, "111", "I want a refund").into_bytes(), None),
-        (Some("222"), tweet(3, "222", "hello there").into_bytes(), Some("x")),
+        (
+            Some("111"),
+            tweet(1, "111", "internet down").into_bytes(),
+            None,
+        ),
+        (
+            Some("111"),
+            tweet(2, "111", "I want a refund").into_bytes(),
+            None,
+        ),
+        (
+            Some("222"),
+            tweet(3, "222", "hello there").into_bytes(),
+            Some("x"),
+        ),
         (None, b"this is not json".to_vec(), Some("x")),
         (Some("333"), tweet(4, "333", "giveaway!").into_bytes(), None),
     ]
@@ -198,7 +240,14 @@ async fn end_to_end(store: Arc<dyn ClaimStore>) {
     a.sort_by(|x, y| x.event_id.cmp(&y.event_id));
     let summary: Vec<(&str, &str, AssignmentOutcome, &str)> = a
         .iter()
-        .map(|a| (a.event_id.as_str(), a.owner_key.as_str(), a.outcome, a.department.as_str()))
+        .map(|a| {
+            (
+                a.event_id.as_str(),
+                a.owner_key.as_str(),
+                a.outcome,
+                a.department.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -217,14 +266,22 @@ async fn end_to_end(store: Arc<dyn ClaimStore>) {
     assert_eq!(inter.len(), 3);
     assert_eq!(header(&inter[0], "ce_specversion").as_deref(), Some("1.0"));
     let raw = outcry::demo::read_all(kafka.bootstrap_servers(), &t.assignments).unwrap();
-    assert!(raw.iter().all(|m| header(m, "ce_type").unwrap().starts_with("io.outcry.assignment.")));
-    assert!(raw.iter().all(|m| m.key() == Some(header(m, "ce_subject").unwrap().as_bytes())));
+    assert!(raw.iter().all(|m| header(m, "ce_type")
+        .unwrap()
+        .starts_with("io.outcry.assignment.")));
+    assert!(raw
+        .iter()
+        .all(|m| m.key() == Some(header(m, "ce_subject").unwrap().as_bytes())));
 
     let dl = outcry::demo::read_all(kafka.bootstrap_servers(), &t.deadletter).unwrap();
     assert_eq!(dl.len(), 1);
     assert_eq!(dl[0].payload(), Some(&b"this is not json"[..]));
     assert_eq!(header(&dl[0], dlq::REASON).as_deref(), Some("invalid_json"));
-    assert_eq!(header(&dl[0], "platform").as_deref(), Some("x"), "original headers kept");
+    assert_eq!(
+        header(&dl[0], "platform").as_deref(),
+        Some("x"),
+        "original headers kept"
+    );
 
     // Every input's offset was committed: five events, five offsets.
     assert_eq!(committed_total(&l), 5);
@@ -238,18 +295,25 @@ async fn end_to_end_with_memory_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_to_end_with_redis() {
     let redis = RedisServer::start(false);
-    end_to_end(Arc::new(RedisClaimStore::connect(&redis.url(), "w").await.unwrap())).await;
+    end_to_end(Arc::new(
+        RedisClaimStore::connect(&redis.url(), "w").await.unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivered_events_get_the_same_decision() {
     let redis = RedisServer::start(false);
-    let store: Arc<dyn ClaimStore> = Arc::new(RedisClaimStore::connect(&redis.url(), "r").await.unwrap());
+    let store: Arc<dyn ClaimStore> =
+        Arc::new(RedisClaimStore::connect(&redis.url(), "r").await.unwrap());
     let kafka = EmbeddedKafka::start(1).unwrap();
     let mut l = loaded(&kafka, CRM);
     let t = l.config.kafka.topics.clone();
     produce(kafka.bootstrap_servers(), &t.raw, &mixed_events()).await;
-    run_worker(&l, Arc::clone(&store), finished(5)).await.result.unwrap();
+    run_worker(&l, Arc::clone(&store), finished(5))
+        .await
+        .result
+        .unwrap();
     let first = assignments(kafka.bootstrap_servers(), &t.assignments);
 
     // A new group reads everything again, as after a lost commit.
@@ -257,48 +321,85 @@ async fn redelivered_events_get_the_same_decision() {
     let again = run_worker(&l, store, finished(5)).await;
     again.result.unwrap();
     assert_eq!(Status::get(&again.status.replayed), 3);
-    assert_eq!(Status::get(&again.status.assigned_new) + Status::get(&again.status.assigned_attached), 0);
+    assert_eq!(
+        Status::get(&again.status.assigned_new) + Status::get(&again.status.assigned_attached),
+        0
+    );
     let all = assignments(kafka.bootstrap_servers(), &t.assignments);
     assert_eq!(all.len(), 6);
-    let by_id: HashMap<&str, &AssignmentEvent> = first.iter().map(|a| (a.event_id.as_str(), a)).collect();
+    let by_id: HashMap<&str, &AssignmentEvent> =
+        first.iter().map(|a| (a.event_id.as_str(), a)).collect();
     for a in &all[3..] {
         let b = by_id[a.event_id.as_str()];
         assert!(a.replayed);
-        assert_eq!((a.outcome, &a.department, a.fencing_token, a.sla_deadline_ms), (b.outcome, &b.department, b.fencing_token, b.sla_deadline_ms));
+        assert_eq!(
+            (a.outcome, &a.department, a.fencing_token, a.sla_deadline_ms),
+            (b.outcome, &b.department, b.fencing_token, b.sla_deadline_ms)
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_claim_and_produce_loses_nothing() {
     let redis = RedisServer::start(false);
-    let store: Arc<dyn ClaimStore> = Arc::new(RedisClaimStore::connect(&redis.url(), "c").await.unwrap());
+    let store: Arc<dyn ClaimStore> =
+        Arc::new(RedisClaimStore::connect(&redis.url(), "c").await.unwrap());
     let kafka = EmbeddedKafka::start(1).unwrap();
     let l = loaded(&kafka, CRM);
     let t = l.config.kafka.topics.clone();
     let events = vec![
-        (Some("111"), tweet(10, "111", "internet down").into_bytes(), None),
-        (Some("444"), tweet(11, "444", "refund please").into_bytes(), None),
+        (
+            Some("111"),
+            tweet(10, "111", "internet down").into_bytes(),
+            None,
+        ),
+        (
+            Some("444"),
+            tweet(11, "444", "refund please").into_bytes(),
+            None,
+        ),
     ];
     produce(kafka.bootstrap_servers(), &t.raw, &events).await;
 
     // Every produce request fails: the worker claims, cannot deliver, and stops with an error.
     kafka
-        .fail_requests(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 10_000])
+        .fail_requests(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 10_000],
+        )
         .unwrap();
     let crashed = run_worker(&l, Arc::clone(&store), |_| false).await;
-    assert!(matches!(crashed.result, Err(WorkerError::Delivery { .. })), "{:?}", crashed.result);
-    assert_eq!(Status::get(&crashed.status.assigned_new), 2, "both events were claimed");
+    assert!(
+        matches!(crashed.result, Err(WorkerError::Delivery { .. })),
+        "{:?}",
+        crashed.result
+    );
+    assert_eq!(
+        Status::get(&crashed.status.assigned_new),
+        2,
+        "both events were claimed"
+    );
     assert_eq!(Status::get(&crashed.status.finished), 0);
-    assert_eq!(committed_total(&l), 0, "no offset stored for undelivered outputs");
+    assert_eq!(
+        committed_total(&l),
+        0,
+        "no offset stored for undelivered outputs"
+    );
 
     // The broker recovers; the worker restarts in the same group and reads both again.
     kafka.clear_request_errors(RDKafkaApiKey::Produce).unwrap();
     let restarted = run_worker(&l, store, finished(2)).await;
     restarted.result.unwrap();
-    assert_eq!(Status::get(&restarted.status.replayed), 2, "the same decisions, not new ones");
+    assert_eq!(
+        Status::get(&restarted.status.replayed),
+        2,
+        "the same decisions, not new ones"
+    );
     let a = assignments(kafka.bootstrap_servers(), &t.assignments);
     assert_eq!(a.len(), 2, "{a:?}");
-    assert!(a.iter().all(|a| a.replayed && a.outcome == AssignmentOutcome::New && a.fencing_token == 1));
+    assert!(a
+        .iter()
+        .all(|a| a.replayed && a.outcome == AssignmentOutcome::New && a.fencing_token == 1));
     assert_eq!(committed_total(&l), 2);
 }
 
@@ -307,13 +408,25 @@ async fn customers_topic_updates_the_index_before_events_are_read() {
     let kafka = EmbeddedKafka::start(1).unwrap();
     let l = loaded(&kafka, "");
     let t = l.config.kafka.topics.clone();
-    let crm = br#"{"id":"C9","identities":[{"platform":"x","user_id":"999","verified":false}]}"#.to_vec();
+    let crm =
+        br#"{"id":"C9","identities":[{"platform":"x","user_id":"999","verified":false}]}"#.to_vec();
     let gone = br#"{"id":"C8","identities":[{"platform":"x","user_id":"888"}]}"#.to_vec();
-    produce(kafka.bootstrap_servers(), &t.customers, &[(Some("C9"), crm, None), (Some("C8"), gone, None)]).await;
+    produce(
+        kafka.bootstrap_servers(),
+        &t.customers,
+        &[(Some("C9"), crm, None), (Some("C8"), gone, None)],
+    )
+    .await;
     // A tombstone deletes C8 again.
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", kafka.bootstrap_servers()).create().unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
     producer
-        .send(FutureRecord::<str, [u8]>::to(&t.customers).key("C8"), Timeout::After(Duration::from_secs(5)))
+        .send(
+            FutureRecord::<str, [u8]>::to(&t.customers).key("C8"),
+            Timeout::After(Duration::from_secs(5)),
+        )
         .await
         .unwrap();
     produce(
@@ -325,12 +438,18 @@ async fn customers_topic_updates_the_index_before_events_are_read() {
         ],
     )
     .await;
-    run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(2)).await.result.unwrap();
+    run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(2))
+        .await
+        .result
+        .unwrap();
     let mut a = assignments(kafka.bootstrap_servers(), &t.assignments);
     a.sort_by(|x, y| x.event_id.cmp(&y.event_id));
     assert_eq!(a[0].owner_key, "customer:C9");
     assert_eq!(a[0].identity.confidence, Confidence::Strong);
-    assert_eq!(a[1].owner_key, "author:x:888", "deleted customer no longer matches");
+    assert_eq!(
+        a[1].owner_key, "author:x:888",
+        "deleted customer no longer matches"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,14 +462,26 @@ async fn poison_goes_to_the_dead_letter_topic_with_its_coordinates() {
         (Some("k1"), vec![b'x'; 5000], None),
         (Some("k2"), b"\xff\xfe not utf-8".to_vec(), None),
         (Some("k3"), br#"{"hello":"world"}"#.to_vec(), None),
-        (Some("k4"), br#"{"data":{"id":"1","author_id":"2","created_at":"2026-11-20T09:00:00Z"}}"#.to_vec(), None),
+        (
+            Some("k4"),
+            br#"{"data":{"id":"1","author_id":"2","created_at":"2026-11-20T09:00:00Z"}}"#.to_vec(),
+            None,
+        ),
     ];
     produce(kafka.bootstrap_servers(), &t.raw, &events).await;
-    run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(4)).await.result.unwrap();
+    run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(4))
+        .await
+        .result
+        .unwrap();
     let dl = outcry::demo::read_all(kafka.bootstrap_servers(), &t.deadletter).unwrap();
     let mut got: Vec<(String, String)> = dl
         .iter()
-        .map(|m| (String::from_utf8(m.key().unwrap().to_vec()).unwrap(), header(m, dlq::REASON).unwrap()))
+        .map(|m| {
+            (
+                String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
+                header(m, dlq::REASON).unwrap(),
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(
@@ -363,7 +494,10 @@ async fn poison_goes_to_the_dead_letter_topic_with_its_coordinates() {
         ]
     );
     for m in &dl {
-        let original = events.iter().find(|e| e.0.map(str::as_bytes) == m.key()).unwrap();
+        let original = events
+            .iter()
+            .find(|e| e.0.map(str::as_bytes) == m.key())
+            .unwrap();
         assert_eq!(m.payload().unwrap(), &original.1[..], "original bytes kept");
         assert_eq!(header(m, dlq::STAGE).as_deref(), Some("normalize"));
         assert_eq!(header(m, dlq::TOPIC).as_deref(), Some(t.raw.as_str()));

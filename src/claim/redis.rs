@@ -17,7 +17,8 @@ pub struct RedisClaimStore {
 impl RedisClaimStore {
     /// Connect (failing fast if Redis is not there at start).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, ClaimError> {
-        let client = redis::Client::open(url).map_err(|e| ClaimError::Unavailable(e.to_string()))?;
+        let client =
+            redis::Client::open(url).map_err(|e| ClaimError::Unavailable(e.to_string()))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_number_of_retries(3)
             .set_connection_timeout(std::time::Duration::from_secs(5))

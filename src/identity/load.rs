@@ -9,7 +9,7 @@ use std::path::Path;
 /// One change to the customer table.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CustomerChange {
-    Upsert(Customer),
+    Upsert(Box<Customer>),
     Delete(String),
 }
 
@@ -99,7 +99,10 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
     };
     let value: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
     // Debezium: {"payload":{"op":..,"before":..,"after":..}} or the unwrapped {"op":..,"after":..}
-    let envelope = value.get("payload").filter(|p| p.get("op").is_some()).unwrap_or(&value);
+    let envelope = value
+        .get("payload")
+        .filter(|p| p.get("op").is_some())
+        .unwrap_or(&value);
     if let Some(op) = envelope.get("op").and_then(Value::as_str) {
         return match op {
             "c" | "u" | "r" => {
@@ -107,7 +110,7 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
                     .get("after")
                     .filter(|a| !a.is_null())
                     .ok_or_else(|| format!("debezium op {op} without `after`"))?;
-                customer(after.clone()).map(CustomerChange::Upsert)
+                customer(after.clone()).map(|c| CustomerChange::Upsert(Box::new(c)))
             }
             "d" => envelope
                 .get("before")
@@ -120,7 +123,7 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
             other => Err(format!("unknown debezium op `{other}`")),
         };
     }
-    customer(value).map(CustomerChange::Upsert)
+    customer(value).map(|c| CustomerChange::Upsert(Box::new(c)))
 }
 
 fn customer(value: Value) -> Result<Customer, String> {
@@ -151,12 +154,20 @@ mod tests {
         assert!(matches!(plain, CustomerChange::Upsert(ref c) if c.id == "C1"));
 
         let dbz = br#"{"payload":{"op":"u","before":null,"after":{"id":"C2","name":"Ann"}}}"#;
-        assert!(matches!(parse_change(None, Some(dbz)).unwrap(), CustomerChange::Upsert(ref c) if c.id == "C2"));
+        assert!(
+            matches!(parse_change(None, Some(dbz)).unwrap(), CustomerChange::Upsert(ref c) if c.id == "C2")
+        );
 
         let del = br#"{"op":"d","before":{"id":"C3"},"after":null}"#;
-        assert_eq!(parse_change(None, Some(del)).unwrap(), CustomerChange::Delete("C3".into()));
+        assert_eq!(
+            parse_change(None, Some(del)).unwrap(),
+            CustomerChange::Delete("C3".into())
+        );
 
-        assert_eq!(parse_change(Some(b"C4"), None).unwrap(), CustomerChange::Delete("C4".into()));
+        assert_eq!(
+            parse_change(Some(b"C4"), None).unwrap(),
+            CustomerChange::Delete("C4".into())
+        );
         assert_eq!(
             parse_change(Some(br#"{"id":"C5"}"#), Some(b"")).unwrap(),
             CustomerChange::Delete("C5".into())

@@ -148,7 +148,10 @@ impl IdentityIndex {
             }
         }
         if let Some(n) = customer.name.as_deref() {
-            self.by_name.entry(name_key(n)).or_default().push(id.clone());
+            self.by_name
+                .entry(name_key(n))
+                .or_default()
+                .push(id.clone());
         }
         self.customers.insert(id, customer);
     }
@@ -178,7 +181,7 @@ impl IdentityIndex {
     /// Apply one change read from the CRM topic.
     pub fn apply(&mut self, change: CustomerChange) {
         match change {
-            CustomerChange::Upsert(c) => self.upsert(c),
+            CustomerChange::Upsert(c) => self.upsert(*c),
             CustomerChange::Delete(id) => {
                 self.remove(&id);
             }
@@ -208,7 +211,11 @@ impl IdentityIndex {
         }
         if let Some(email) = author.email.as_deref() {
             if let Some(id) = self.by_email.get(&email_key(email)) {
-                return found(id, Confidence::Strong, format!("email {}", email_key(email)));
+                return found(
+                    id,
+                    Confidence::Strong,
+                    format!("email {}", email_key(email)),
+                );
             }
         }
         if let Some(phone) = author.phone.as_deref() {
@@ -282,16 +289,25 @@ mod tests {
     fn confidence_follows_the_evidence() {
         let ix = index();
         let m = ix.match_author("x", &author("15"));
-        assert_eq!((m.customer_id.as_deref(), m.confidence), (Some("C1"), Confidence::Verified));
+        assert_eq!(
+            (m.customer_id.as_deref(), m.confidence),
+            (Some("C1"), Confidence::Verified)
+        );
         assert_eq!(m.tier.as_deref(), Some("gold"));
 
         let m = ix.match_author("reddit", &author("t2_abc"));
-        assert_eq!((m.customer_id.as_deref(), m.confidence), (Some("C2"), Confidence::Strong));
+        assert_eq!(
+            (m.customer_id.as_deref(), m.confidence),
+            (Some("C2"), Confidence::Strong)
+        );
 
         let mut a = author("999");
         a.email = Some(" maria@example.COM".into());
         let m = ix.match_author("facebook", &a);
-        assert_eq!((m.customer_id.as_deref(), m.confidence), (Some("C1"), Confidence::Strong));
+        assert_eq!(
+            (m.customer_id.as_deref(), m.confidence),
+            (Some("C1"), Confidence::Strong)
+        );
         assert!(m.explanation.contains("email"));
 
         let mut a = author("999");
@@ -301,7 +317,10 @@ mod tests {
         let mut a = author("999");
         a.handle = Some("@mariag".into());
         let m = ix.match_author("x", &a);
-        assert_eq!((m.customer_id.as_deref(), m.confidence), (Some("C1"), Confidence::Probable));
+        assert_eq!(
+            (m.customer_id.as_deref(), m.confidence),
+            (Some("C1"), Confidence::Probable)
+        );
     }
 
     #[test]
@@ -321,10 +340,19 @@ mod tests {
         ix.upsert(customer(
             r#"{"id":"C1","identities":[{"platform":"x","user_id":"16"}]}"#,
         ));
-        assert_eq!(ix.match_author("x", &author("15")).confidence, Confidence::Unknown);
-        assert_eq!(ix.match_author("x", &author("16")).customer_id.as_deref(), Some("C1"));
+        assert_eq!(
+            ix.match_author("x", &author("15")).confidence,
+            Confidence::Unknown
+        );
+        assert_eq!(
+            ix.match_author("x", &author("16")).customer_id.as_deref(),
+            Some("C1")
+        );
         assert!(ix.remove("C1"));
-        assert_eq!(ix.match_author("x", &author("16")).confidence, Confidence::Unknown);
+        assert_eq!(
+            ix.match_author("x", &author("16")).confidence,
+            Confidence::Unknown
+        );
         assert_eq!(ix.len(), 2);
         // the name index forgot C1 but still knows both Toms
         let mut a = author("1");

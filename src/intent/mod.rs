@@ -63,12 +63,17 @@ impl RulePack {
             if n.is_empty() {
                 out.push(format!("{origin}: an intent has an empty name"));
             } else if n == GENERAL {
-                out.push(format!("{origin}: intent `{GENERAL}` is reserved for texts no rule matches"));
+                out.push(format!(
+                    "{origin}: intent `{GENERAL}` is reserved for texts no rule matches"
+                ));
             } else if names.insert(n.to_owned(), ()).is_some() {
                 out.push(format!("{origin}: intent `{n}` is defined twice"));
             }
             if rule.severity > 3 {
-                out.push(format!("{origin}: intent `{n}` has severity {} (0..=3)", rule.severity));
+                out.push(format!(
+                    "{origin}: intent `{n}` has severity {} (0..=3)",
+                    rule.severity
+                ));
             }
             if rule.keywords.is_empty() {
                 out.push(format!("{origin}: intent `{n}` has no keywords"));
@@ -89,7 +94,9 @@ impl RulePack {
             if k.is_empty() {
                 out.push(format!("{origin}: noise has an empty keyword"));
             } else if let Some(prev) = owner.insert(k.clone(), "noise") {
-                out.push(format!("{origin}: keyword \"{k}\" is in both `{prev}` and noise"));
+                out.push(format!(
+                    "{origin}: keyword \"{k}\" is in both `{prev}` and noise"
+                ));
             }
         }
         out
@@ -112,7 +119,9 @@ enum Target {
 pub enum Classification {
     Intent(IntentMatch),
     /// Banter or spam: counted and dropped, never assigned.
-    Noise { keywords: Vec<String> },
+    Noise {
+        keywords: Vec<String>,
+    },
 }
 
 /// One or more rule packs, compiled.
@@ -243,7 +252,10 @@ impl Classifier {
                 })
             }
             None if !noise.is_empty() => Classification::Noise {
-                keywords: noise.into_iter().map(|p| self.keywords[p].clone()).collect(),
+                keywords: noise
+                    .into_iter()
+                    .map(|p| self.keywords[p].clone())
+                    .collect(),
             },
             None => Classification::Intent(IntentMatch {
                 intent: GENERAL.to_owned(),

@@ -23,12 +23,15 @@ impl EmbeddedKafka {
         let bootstrap = owner
             .client()
             .mock_cluster()
-            .ok_or(KafkaError::MockCluster(rdkafka::types::RDKafkaErrorCode::Fail))?
+            .ok_or(KafkaError::MockCluster(
+                rdkafka::types::RDKafkaErrorCode::Fail,
+            ))?
             .bootstrap_servers();
         // SAFETY: the mock cluster handle belongs to `owner`, which is alive here; the call only
         // sets an integer on it.
         unsafe {
-            let handle = rdkafka::bindings::rd_kafka_handle_mock_cluster(owner.client().native_ptr());
+            let handle =
+                rdkafka::bindings::rd_kafka_handle_mock_cluster(owner.client().native_ptr());
             if !handle.is_null() {
                 rdkafka::bindings::rd_kafka_mock_group_initial_rebalance_delay_ms(handle, 0);
             }
@@ -40,7 +43,9 @@ impl EmbeddedKafka {
         self.owner
             .client()
             .mock_cluster()
-            .ok_or(KafkaError::MockCluster(rdkafka::types::RDKafkaErrorCode::Fail))
+            .ok_or(KafkaError::MockCluster(
+                rdkafka::types::RDKafkaErrorCode::Fail,
+            ))
     }
 
     pub fn bootstrap_servers(&self) -> &str {
@@ -48,8 +53,7 @@ impl EmbeddedKafka {
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) -> KafkaResult<()> {
-        self.mock()?
-            .create_topic(name, partitions, 1)
+        self.mock()?.create_topic(name, partitions, 1)
     }
 
     /// Make the next `errors.len()` requests of this kind fail with these errors, in order
@@ -59,14 +63,12 @@ impl EmbeddedKafka {
         api_key: rdkafka::types::RDKafkaApiKey,
         errors: &[rdkafka::types::RDKafkaRespErr],
     ) -> KafkaResult<()> {
-        self.mock()?
-            .request_errors(api_key, errors);
+        self.mock()?.request_errors(api_key, errors);
         Ok(())
     }
 
     pub fn clear_request_errors(&self, api_key: rdkafka::types::RDKafkaApiKey) -> KafkaResult<()> {
-        self.mock()?
-            .clear_request_errors(api_key);
+        self.mock()?.clear_request_errors(api_key);
         Ok(())
     }
 

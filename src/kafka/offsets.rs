@@ -72,7 +72,11 @@ mod tests {
         }
         // 12 finishes first: 10 is still in flight, so the position stays at 10.
         assert_eq!(t.finish("t", 0, 12), Some(10));
-        assert_eq!(t.finish("t", 0, 11), None, "10 still in flight, position unchanged");
+        assert_eq!(
+            t.finish("t", 0, 11),
+            None,
+            "10 still in flight, position unchanged"
+        );
         assert_eq!(t.finish("t", 0, 10), Some(13));
         assert_eq!(t.finish("t", 0, 14), None, "13 still in flight");
         assert_eq!(t.finish("t", 0, 13), Some(15));

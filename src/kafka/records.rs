@@ -23,7 +23,12 @@ pub mod dlq {
     pub const OFFSET: &str = "outcry.dlq.source.offset";
 }
 
-fn cloudevent_headers(id: &str, ce_type: &str, subject: &str, time: &str) -> Vec<(String, Vec<u8>)> {
+fn cloudevent_headers(
+    id: &str,
+    ce_type: &str,
+    subject: &str,
+    time: &str,
+) -> Vec<(String, Vec<u8>)> {
     [
         ("ce_specversion", "1.0"),
         ("ce_id", id),
@@ -69,22 +74,29 @@ pub fn interaction(topic: &str, i: &InteractionEvent, time: &str) -> Output {
     }
 }
 
+/// Why an event became a dead letter: a reason code from the closed set, the stage that refused
+/// it, and a short message for people.
+#[derive(Debug, Clone, Copy)]
+pub struct Cause<'a> {
+    pub reason: &'a str,
+    pub stage: &'a str,
+    pub message: &'a str,
+}
+
 /// A dead letter: the original bytes, key and headers, plus why and where from.
 pub fn dead_letter(
     topic: &str,
     original_key: Option<&[u8]>,
     original_payload: &[u8],
     original_headers: &[(String, Vec<u8>)],
-    reason: &str,
-    stage: &str,
-    message: &str,
+    cause: Cause<'_>,
     source: &SourceCoords,
 ) -> Output {
     let mut headers = original_headers.to_vec();
     for (k, v) in [
-        (dlq::REASON, reason.to_owned()),
-        (dlq::STAGE, stage.to_owned()),
-        (dlq::MESSAGE, message.chars().take(512).collect()),
+        (dlq::REASON, cause.reason.to_owned()),
+        (dlq::STAGE, cause.stage.to_owned()),
+        (dlq::MESSAGE, cause.message.chars().take(512).collect()),
         (dlq::TOPIC, source.topic.clone()),
         (dlq::PARTITION, source.partition.to_string()),
         (dlq::OFFSET, source.offset.to_string()),
@@ -116,7 +128,18 @@ mod tests {
             offset: 99,
         };
         let orig = vec![("platform".to_owned(), b"x".to_vec())];
-        let out = dead_letter("dlq", Some(b"k"), b"\xffraw", &orig, "invalid_utf8", "normalize", "bad", &src);
+        let out = dead_letter(
+            "dlq",
+            Some(b"k"),
+            b"\xffraw",
+            &orig,
+            Cause {
+                reason: "invalid_utf8",
+                stage: "normalize",
+                message: "bad",
+            },
+            &src,
+        );
         assert_eq!(out.payload, b"\xffraw");
         assert_eq!(out.key.as_deref(), Some(&b"k"[..]));
         let h = |name: &str| {

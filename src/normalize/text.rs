@@ -74,13 +74,19 @@ mod tests {
     fn decodes_entities_x_sends() {
         assert_eq!(decode_html_entities("AT&amp;T &lt;3"), "AT&T <3");
         assert_eq!(decode_html_entities("&#39;hi&#x27;"), "'hi'");
-        assert_eq!(decode_html_entities("a & b &unknown; &"), "a & b &unknown; &");
+        assert_eq!(
+            decode_html_entities("a & b &unknown; &"),
+            "a & b &unknown; &"
+        );
         assert_eq!(decode_html_entities("caf\u{e9} &amp;"), "caf\u{e9} &");
     }
 
     #[test]
     fn matching_text_folds_case_and_space() {
-        assert_eq!(matching_text("  My WiFi is\n\nNOT   working "), "my wifi is not working");
+        assert_eq!(
+            matching_text("  My WiFi is\n\nNOT   working "),
+            "my wifi is not working"
+        );
         assert_eq!(matching_text("ÉCOLE"), "école");
     }
 }

@@ -82,7 +82,11 @@ pub(super) fn normalize(text: &str) -> Result<CanonicalEvent, Rejection> {
     let author_id = required(tweet.author_id, "data.author_id")?;
     let created_at = required(tweet.created_at, "data.created_at")?;
 
-    let user = envelope.includes.users.into_iter().find(|u| u.id == author_id);
+    let user = envelope
+        .includes
+        .users
+        .into_iter()
+        .find(|u| u.id == author_id);
     let in_reply_to = tweet
         .referenced_tweets
         .iter()
@@ -127,7 +131,12 @@ pub(super) fn normalize(text: &str) -> Result<CanonicalEvent, Rejection> {
         visibility: Visibility::Public,
         community: Community::Public,
         url,
-        mentions: tweet.entities.mentions.into_iter().map(|m| m.username).collect(),
+        mentions: tweet
+            .entities
+            .mentions
+            .into_iter()
+            .map(|m| m.username)
+            .collect(),
         hashtags: tweet.entities.hashtags.into_iter().map(|h| h.tag).collect(),
         rating: None,
         source: Default::default(),
@@ -154,7 +163,10 @@ mod tests {
         assert_eq!(e.text, "@acmehelp AT&T is down again \u{1f621} #outage");
         assert_eq!(e.mentions, vec!["acmehelp"]);
         assert_eq!(e.hashtags, vec!["outage"]);
-        assert_eq!(e.url.as_deref(), Some("https://x.com/mariag/status/1860000000000000002"));
+        assert_eq!(
+            e.url.as_deref(),
+            Some("https://x.com/mariag/status/1860000000000000002")
+        );
     }
 
     #[test]

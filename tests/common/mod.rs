@@ -18,7 +18,10 @@ pub fn free_port() -> u16 {
 pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -31,7 +34,10 @@ pub async fn wait_until<F: std::future::Future<Output = bool>>(
 ) {
     let deadline = Instant::now() + timeout;
     while !cond().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -42,7 +48,8 @@ fn require(binary: &str, install: &str) -> PathBuf {
             .map(|p| p.join(binary))
             .find(|p| p.is_file())
     });
-    let home_cargo = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(binary));
+    let home_cargo =
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(binary));
     found
         .or_else(|| home_cargo.filter(|p| p.is_file()))
         .unwrap_or_else(|| panic!("`{binary}` is not installed; the tests need it. Install it with: {install} (or run scripts/test.sh, which does)"))
@@ -69,7 +76,8 @@ impl RedisServer {
     }
 
     fn start_with(persistent: bool, cluster: bool) -> RedisServer {
-        let dir = std::env::temp_dir().join(format!("outcry-redis-{}", outcry::kafka::unique_suffix()));
+        let dir =
+            std::env::temp_dir().join(format!("outcry-redis-{}", outcry::kafka::unique_suffix()));
         std::fs::create_dir_all(&dir).expect("redis dir");
         let mut s = RedisServer {
             port: free_port(),
@@ -107,12 +115,16 @@ impl RedisServer {
             .stderr(Stdio::null());
         self.child = Some(cmd.spawn().expect("start redis-server"));
         let port = self.port;
-        wait_for("redis-server to answer PING", Duration::from_secs(10), || {
-            redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok()
-        });
+        wait_for(
+            "redis-server to answer PING",
+            Duration::from_secs(10),
+            || {
+                redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .and_then(|c| c.get_connection())
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                    .is_ok()
+            },
+        );
     }
 
     pub fn stop(&mut self) {
@@ -155,9 +167,18 @@ impl Tansu {
         eprintln!("tansu on {url}, log in {}", log.display());
         let out = std::fs::File::create(&log).expect("tansu log file");
         let child = Command::new(bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
-            .env("RUST_LOG", std::env::var("TANSU_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("TANSU_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(out.try_clone().expect("tansu log file"))
             .stderr(out)
             .spawn()

@@ -1,0 +1,312 @@
+//! End to end against a standalone Kafka-compatible broker (tansu) and a real redis-server:
+//! the `outcry run` binary as a user runs it, fed and read by clients outcry didn't write.
+
+mod common;
+
+use common::{free_port, wait_for, RedisServer, Tansu};
+use outcry::event::{AssignmentEvent, AssignmentOutcome};
+use outcry::kafka::unique_suffix;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Topics {
+    raw: String,
+    customers: String,
+    assignments: String,
+    interactions: String,
+    deadletter: String,
+    group: String,
+}
+
+impl Topics {
+    fn new() -> Topics {
+        let s = unique_suffix();
+        Topics {
+            raw: format!("social.raw.{s}"),
+            customers: format!("crm.customers.{s}"),
+            assignments: format!("outcry.assignments.{s}"),
+            interactions: format!("outcry.interactions.{s}"),
+            deadletter: format!("outcry.deadletter.{s}"),
+            group: format!("outcry-{s}"),
+        }
+    }
+}
+
+async fn create_topics(bootstrap: &str, t: &Topics) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let specs: Vec<NewTopic> = [
+        (&t.raw, 3),
+        (&t.customers, 1),
+        (&t.assignments, 1),
+        (&t.interactions, 1),
+        (&t.deadletter, 1),
+    ]
+    .into_iter()
+    .map(|(name, parts)| NewTopic::new(name, parts, TopicReplication::Fixed(1)))
+    .collect();
+    for r in admin
+        .create_topics(&specs, &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `outcry run` with the bundled config, pointed at these servers through the environment.
+fn start_outcry(bootstrap: &str, redis: &str, http_port: u16, t: &Topics) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_outcry"))
+        .args(["run", "--config"])
+        .arg(repo().join("config/outcry.toml"))
+        .env("OUTCRY__KAFKA__BROKERS", bootstrap)
+        .env("OUTCRY__KAFKA__GROUP_ID", &t.group)
+        .env("OUTCRY__KAFKA__TOPICS__RAW", &t.raw)
+        .env("OUTCRY__KAFKA__TOPICS__CUSTOMERS", &t.customers)
+        .env("OUTCRY__KAFKA__TOPICS__ASSIGNMENTS", &t.assignments)
+        .env("OUTCRY__KAFKA__TOPICS__INTERACTIONS", &t.interactions)
+        .env("OUTCRY__KAFKA__TOPICS__DEADLETTER", &t.deadletter)
+        .env("OUTCRY__REDIS__URL", redis)
+        .env("OUTCRY__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start outcry")
+}
+
+/// A plain HTTP/1.0 GET: (status code, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    Some((code, body))
+}
+
+fn sigterm_and_wait(mut child: Child) -> std::process::ExitStatus {
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("outcry did not exit within 30 s of SIGTERM");
+}
+
+fn metric(text: &str, line_prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no metric line starting with {line_prefix:?}"))
+}
+
+fn committed(bootstrap: &str, t: &Topics) -> i64 {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", &t.group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition(&t.raw, p);
+    }
+    c.committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap()
+        .elements()
+        .iter()
+        .map(|e| {
+            if let Offset::Offset(o) = e.offset() {
+                o
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+const EVENTS: [&str; 4] = [
+    r#"{"data":{"id":"7001","text":"@acme my internet is down","author_id":"4242","created_at":"2026-11-20T09:00:00Z"},"includes":{"users":[{"id":"4242","username":"dora"}]}}"#,
+    r#"{"data":{"id":"7002","text":"@acme and I was charged twice &amp; want a refund","author_id":"4242","created_at":"2026-11-20T09:05:00Z"},"includes":{"users":[{"id":"4242","username":"dora"}]}}"#,
+    r#"{"data":{"id":"7003","text":"how much is the new plan?","author_id":"5151","created_at":"2026-11-20T09:06:00Z"}}"#,
+    "not json at all",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcry_run_against_tansu_and_redis() {
+    common::logs();
+    let tansu = Tansu::start();
+    let redis = RedisServer::start(false);
+    let t = Topics::new();
+    create_topics(&tansu.bootstrap(), &t).await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", tansu.bootstrap())
+        .create()
+        .unwrap();
+    for e in EVENTS {
+        producer
+            .send(
+                FutureRecord::<str, str>::to(&t.raw).payload(e),
+                Timeout::After(Duration::from_secs(10)),
+            )
+            .await
+            .unwrap();
+    }
+
+    let http = free_port();
+    let outcry = start_outcry(&tansu.bootstrap(), &redis.url(), http, &t);
+    wait_for("/readyz to answer 200", Duration::from_secs(60), || {
+        http_get(http, "/readyz").is_some_and(|(code, _)| code == 200)
+    });
+    assert_eq!(http_get(http, "/healthz").map(|r| r.0), Some(200));
+
+    let bootstrap = tansu.bootstrap();
+    let mut assignments: Vec<AssignmentEvent> = Vec::new();
+    wait_for("3 assignments", Duration::from_secs(60), || {
+        assignments = outcry::demo::read_all(&bootstrap, &t.assignments)
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assignments.len() >= 3
+    });
+    assignments.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    let got: Vec<(&str, AssignmentOutcome, &str)> = assignments
+        .iter()
+        .map(|a| (a.event_id.as_str(), a.outcome, a.department.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("x:7001", AssignmentOutcome::New, "tech-support"),
+            ("x:7002", AssignmentOutcome::Attached, "tech-support"),
+            ("x:7003", AssignmentOutcome::New, "sales"),
+        ]
+    );
+    wait_for("the dead letter", Duration::from_secs(30), || {
+        outcry::demo::read_all(&bootstrap, &t.deadletter).is_ok_and(|m| m.len() == 1)
+    });
+
+    let (code, metrics) = http_get(http, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        metric(
+            &metrics,
+            "outcry_dead_letters_total{reason=\"invalid_json\"}"
+        ),
+        1.0
+    );
+    assert_eq!(metric(&metrics, "outcry_match_duration_seconds_count"), 4.0);
+    assert_eq!(
+        metric(
+            &metrics,
+            "outcry_stage_events_total{outcome=\"new\",stage=\"claim\"}"
+        ),
+        2.0
+    );
+
+    let status = sigterm_and_wait(outcry);
+    assert!(status.success(), "outcry exited with {status}");
+    assert_eq!(
+        committed(&bootstrap, &t),
+        4,
+        "every input's offset committed at shutdown"
+    );
+}
+
+fn python_client(args: &[&str]) -> std::process::Output {
+    let script = repo().join("tests/kafka_python_client.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "kafka_python_client.py {args:?} failed: {}\n(install kafka-python with `pip install kafka-python`; scripts/test.sh does)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_python_in_outcry_run_out() {
+    common::logs();
+    let tansu = Tansu::start();
+    let redis = RedisServer::start(false);
+    let t = Topics::new();
+    create_topics(&tansu.bootstrap(), &t).await;
+    let feed = std::env::temp_dir().join(format!("outcry-e2e-{}.jsonl", unique_suffix()));
+    std::fs::write(&feed, EVENTS.join("\n")).unwrap();
+    python_client(&[
+        "produce",
+        "--bootstrap",
+        &tansu.bootstrap(),
+        "--topic",
+        &t.raw,
+        path(&feed),
+    ]);
+    let _ = std::fs::remove_file(&feed);
+
+    let http = free_port();
+    let outcry = start_outcry(&tansu.bootstrap(), &redis.url(), http, &t);
+    let out = python_client(&[
+        "consume",
+        "--bootstrap",
+        &tansu.bootstrap(),
+        "--topic",
+        &t.assignments,
+        "--count",
+        "3",
+        "--timeout",
+        "90",
+    ]);
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let mut ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["value"]["event_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["x:7001", "x:7002", "x:7003"]);
+    for l in &lines {
+        assert_eq!(l["headers"]["ce_specversion"], "1.0");
+        assert_eq!(l["key"], l["value"]["owner_key"]);
+    }
+    assert!(sigterm_and_wait(outcry).success());
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
