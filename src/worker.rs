@@ -436,10 +436,13 @@ impl Worker {
             claim.outcome.as_str()
         };
         self.metrics.stage(Stage::Claim, outcome);
-        self.metrics
-            .assignments
-            .with_label_values(&[&claim.department, claim.outcome.as_str()])
-            .inc();
+        // A replay repeats a decision already counted: count decisions, not deliveries.
+        if !claim.replayed {
+            self.metrics
+                .assignments
+                .with_label_values(&[&claim.department, claim.outcome.as_str()])
+                .inc();
+        }
         match (claim.replayed, claim.outcome) {
             (true, _) => &self.status.replayed,
             (false, AssignmentOutcome::New) => &self.status.assigned_new,

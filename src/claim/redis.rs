@@ -44,6 +44,28 @@ impl RedisClaimStore {
     }
 }
 
+/// Errors that a later attempt can get past — the connection, a Redis still loading its data, a
+/// failover in progress, a full memory — are `Unavailable` and retried; the rest (a script
+/// error, a wrong type under our key) are `Protocol` and will not go away by retrying.
+fn classify_error(e: redis::RedisError) -> ClaimError {
+    use redis::ErrorKind as K;
+    let transient = e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_cluster_error()
+        || matches!(
+            e.kind(),
+            K::BusyLoadingError | K::TryAgain | K::MasterDown | K::ReadOnly
+        )
+        || matches!(e.code(), Some("OOM" | "BUSY" | "NOREPLICAS" | "LOADING"));
+    if transient {
+        ClaimError::Unavailable(e.to_string())
+    } else {
+        ClaimError::Protocol(e.to_string())
+    }
+}
+
 impl ClaimStore for RedisClaimStore {
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, ClaimError>> {
         Box::pin(async move {
@@ -64,13 +86,7 @@ impl ClaimStore for RedisClaimStore {
                 .arg(&req.event_id)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(|e| {
-                    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
-                        ClaimError::Unavailable(e.to_string())
-                    } else {
-                        ClaimError::Protocol(e.to_string())
-                    }
-                })?;
+                .map_err(classify_error)?;
             Claim::decode(&record, replayed == 1)
         })
     }
