@@ -125,6 +125,7 @@ async fn produce(bootstrap: &str, topic: &str, events: &[(Option<&str>, Vec<u8>,
 
 struct Run {
     status: Arc<Status>,
+    metrics: Arc<Metrics>,
     result: Result<(), WorkerError>,
 }
 
@@ -132,12 +133,13 @@ struct Run {
 async fn run_worker(l: &Loaded, store: Arc<dyn ClaimStore>, done: impl Fn(&Status) -> bool) -> Run {
     common::logs();
     let status = Arc::new(Status::default());
+    let metrics = Metrics::new();
     let worker = Worker {
         config: l.config.clone(),
         pipeline: Pipeline::from_loaded(l),
         index: Arc::new(RwLock::new(l.index.clone())),
         store,
-        metrics: Metrics::new(),
+        metrics: Arc::clone(&metrics),
         status: Arc::clone(&status),
     };
     let (stop, stop_rx) = watch::channel(false);
@@ -153,12 +155,16 @@ async fn run_worker(l: &Loaded, store: Arc<dyn ClaimStore>, done: impl Fn(&Statu
             "worker did not get there in 30 s: {status:?}"
         );
         tokio::select! {
-            r = &mut task => return Run { status, result: r.unwrap() },
+            r = &mut task => return Run { status, metrics, result: r.unwrap() },
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
     }
     let result = task.await.unwrap();
-    Run { status, result }
+    Run {
+        status,
+        metrics,
+        result,
+    }
 }
 
 fn finished(n: u64) -> impl Fn(&Status) -> bool {
@@ -325,6 +331,14 @@ async fn redelivered_events_get_the_same_decision() {
         Status::get(&again.status.assigned_new) + Status::get(&again.status.assigned_attached),
         0
     );
+    // Metrics count decisions, not deliveries: a replay is a claim-stage outcome of its own and
+    // adds nothing to the assignments counter.
+    let text = again.metrics.render();
+    assert!(
+        text.contains(r#"outcry_stage_events_total{outcome="replayed",stage="claim"} 3"#),
+        "{text}"
+    );
+    assert!(!text.contains("outcry_assignments_total{"), "{text}");
     let all = assignments(kafka.bootstrap_servers(), &t.assignments);
     assert_eq!(all.len(), 6);
     let by_id: HashMap<&str, &AssignmentEvent> =
