@@ -3,7 +3,8 @@
 #   - redis-server (Debian package, via apt-get)
 #   - tansu 0.6.0, the standalone Kafka-compatible broker of the end-to-end suite (cargo install;
 #     it takes 8-10 minutes to build on 2 cores, so it is skipped when already installed)
-#   - kafka-python (PyPI), the non-librdkafka client of the end-to-end suite
+#   - kafka-python and lz4 (PyPI): the non-librdkafka client of the end-to-end suite (lz4 lets it
+#     read outcry's lz4-compressed output)
 # Safe to run again: each step checks first.
 set -euo pipefail
 
@@ -30,8 +31,9 @@ if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
 fi
 echo "==> tansu: $(tansu --version)"
 
-if ! python3 -c 'import kafka' 2>/dev/null; then
-    echo "==> installing kafka-python (pip)"
-    python3 -m pip install --quiet --disable-pip-version-check 'kafka-python>=2.2'
+if ! python3 -c 'import kafka, lz4' 2>/dev/null; then
+    echo "==> installing kafka-python and lz4 (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'kafka-python>=2.2' lz4 \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'kafka-python>=2.2' lz4
 fi
 echo "==> kafka-python: $(python3 -c 'import kafka; print(kafka.__version__)')"

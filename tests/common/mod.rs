@@ -152,6 +152,7 @@ impl Drop for RedisServer {
 pub struct Tansu {
     pub port: u16,
     child: Child,
+    log: PathBuf,
 }
 
 impl Tansu {
@@ -186,7 +187,7 @@ impl Tansu {
         wait_for("tansu to listen", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
-        Tansu { port, child }
+        Tansu { port, child, log }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -198,6 +199,10 @@ impl Drop for Tansu {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("---- tansu log ({}) ----\n{log}", self.log.display());
+        }
     }
 }
 
