@@ -18,4 +18,6 @@ fn main() {
     let pipeline = Pipeline::from_loaded(&loaded);
     let results = outcry::bench::run(&pipeline, &loaded.index, &events, Duration::from_secs(3));
     print!("{}", outcry::bench::render(&results, events.len()));
+    let outcomes = outcry::bench::outcomes(&pipeline, &loaded.index, &events);
+    print!("{}", outcry::bench::render_outcomes(&outcomes));
 }

@@ -80,6 +80,32 @@ pub fn run(
     vec![parse, matching]
 }
 
+/// What the matching stage made of each corpus event, once: `routed`, `noise`, or the
+/// dead-letter reason. Printed beside the timings so that a corpus that is mostly rejected
+/// (measuring the fast path of failure) is noticed.
+pub fn outcomes(
+    pipeline: &Pipeline,
+    index: &IdentityIndex,
+    corpus: &[Vec<u8>],
+) -> std::collections::BTreeMap<&'static str, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for e in corpus {
+        let outcome = match pipeline.process(index, e, None) {
+            Ok(crate::pipeline::Verdict::Routed(_)) => "routed",
+            Ok(crate::pipeline::Verdict::Noise { .. }) => "noise",
+            Err(r) => r.reason.as_str(),
+        };
+        *counts.entry(outcome).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// `outcomes: routed 2762, noise 16`
+pub fn render_outcomes(outcomes: &std::collections::BTreeMap<&'static str, usize>) -> String {
+    let parts: Vec<String> = outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!("outcomes: {}\n", parts.join(", "))
+}
+
 pub fn render(results: &[Measurement], corpus_len: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();

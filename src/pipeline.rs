@@ -5,8 +5,9 @@ use crate::config::Loaded;
 use crate::event::{CanonicalEvent, Confidence, IdentityMatch, IntentMatch};
 use crate::identity::IdentityIndex;
 use crate::intent::{Classification, Classifier};
-use crate::normalize::{self, matching_text, Limits, Rejection};
+use crate::normalize::{self, matching_text, Limits, Reason, Rejection};
 use crate::route::{Route, Router};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Who owns a conversation: the matched customer, else the platform author.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,14 +71,20 @@ impl Pipeline {
     }
 
     /// Raw bytes (plus the `platform` header, if any) to a verdict, or the reason it can't be.
+    ///
+    /// A panic anywhere in the stage (a bug) is caught and becomes an `internal_error`
+    /// rejection: the input goes to the dead-letter topic like any other poison, and the worker
+    /// goes on. Nothing here mutates shared state, so nothing is left half-changed.
     pub fn process(
         &self,
         index: &IdentityIndex,
         raw: &[u8],
         platform_header: Option<&str>,
     ) -> Result<Verdict, Rejection> {
-        let event = normalize::normalize(raw, platform_header, &self.limits)?;
-        Ok(self.decide(index, event))
+        guarded(|| {
+            let event = normalize::normalize(raw, platform_header, &self.limits)?;
+            Ok(self.decide(index, event))
+        })
     }
 
     /// The stages after normalize: identity, classify, route.
@@ -104,11 +111,25 @@ impl Pipeline {
     }
 }
 
+/// Run `f`, turning a panic into an `internal_error` rejection that carries the panic text.
+fn guarded<T>(f: impl FnOnce() -> Result<T, Rejection>) -> Result<T, Rejection> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Rejection::new(
+            Reason::InternalError,
+            format!("the matching stage panicked: {what}"),
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::normalize::Reason;
     use crate::route::Priority;
 
     pub(crate) fn pipeline_and_index() -> (Pipeline, IdentityIndex) {
@@ -129,6 +150,18 @@ mod tests {
             })
             .unwrap();
         (Pipeline::from_loaded(&loaded), loaded.index)
+    }
+
+    #[test]
+    fn a_panic_in_the_stage_becomes_an_internal_error_rejection() {
+        let r: Result<(), Rejection> = guarded(|| panic!("index {} out of range", 7));
+        let r = r.unwrap_err();
+        assert_eq!(r.reason, Reason::InternalError);
+        assert_eq!(
+            r.message,
+            "the matching stage panicked: index 7 out of range"
+        );
+        assert_eq!(guarded(|| Ok(5)), Ok(5));
     }
 
     fn tweet(author: &str, handle: &str, text: &str) -> Vec<u8> {

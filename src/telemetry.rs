@@ -10,6 +10,8 @@ use std::sync::Arc;
 /// Stages of the event path, the `stage` label of `outcry_stage_events_total`.
 #[derive(Debug, Clone, Copy)]
 pub enum Stage {
+    /// The whole pure matching stage (normalize to route), for what can't be pinned to one part.
+    Match,
     Normalize,
     Identity,
     Classify,
@@ -21,6 +23,7 @@ pub enum Stage {
 impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
+            Stage::Match => "match",
             Stage::Normalize => "normalize",
             Stage::Identity => "identity",
             Stage::Classify => "classify",

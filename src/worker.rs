@@ -14,6 +14,7 @@ use crate::identity::IdentityIndex;
 use crate::kafka::offsets::OffsetTracker;
 use crate::kafka::records::{self, Output};
 use crate::kafka::{consumer_config, customers, producer_config};
+use crate::normalize::Reason;
 use crate::pipeline::{Decision, Pipeline, Verdict};
 use crate::telemetry::{Metrics, Stage};
 use futures::future::BoxFuture;
@@ -366,9 +367,13 @@ impl Worker {
         let decision = match verdict {
             Err(rejection) => {
                 tracing::debug!(%rejection, ?source, "dead letter");
+                let stage = match rejection.reason {
+                    Reason::InternalError => Stage::Match,
+                    _ => Stage::Normalize,
+                };
                 return Processed::Outputs(vec![dead_letter(
                     rejection.reason.as_str(),
-                    Stage::Normalize,
+                    stage,
                     &rejection.message,
                 )]);
             }

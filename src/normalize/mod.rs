@@ -25,16 +25,20 @@ pub enum Reason {
     UnknownShape,
     MissingField,
     InvalidValue,
+    /// The matching stage panicked on this input: a bug in outcry, caught so that one poison
+    /// event becomes a dead letter instead of a crash loop.
+    InternalError,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::PayloadTooLarge,
         Reason::InvalidUtf8,
         Reason::InvalidJson,
         Reason::UnknownShape,
         Reason::MissingField,
         Reason::InvalidValue,
+        Reason::InternalError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +49,7 @@ impl Reason {
             Reason::UnknownShape => "unknown_shape",
             Reason::MissingField => "missing_field",
             Reason::InvalidValue => "invalid_value",
+            Reason::InternalError => "internal_error",
         }
     }
 }

@@ -10,7 +10,9 @@ pub fn decode_html_entities(s: &str) -> String {
     while let Some(pos) = rest.find('&') {
         out.push_str(&rest[..pos]);
         rest = &rest[pos..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // Bytes, not a str slice: a fixed-width slice could end inside a multi-byte character
+        // (`&T 😭`); `;` is ASCII, so where it is found is a character boundary.
+        let end = rest.bytes().take(12).position(|b| b == b';');
         let decoded = end.and_then(|end| {
             let entity = &rest[1..end];
             let c = match entity {
@@ -69,6 +71,20 @@ pub fn matching_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ampersand_before_multibyte_text_is_kept() {
+        // Real tweet text: the old fixed-width lookahead split the emoji and panicked.
+        assert_eq!(
+            decode_html_entities("AT&amp;T 😭😭😭 #youlost"),
+            "AT&T 😭😭😭 #youlost"
+        );
+        // An `&` at every distance from multi-byte characters, with and without a `;` after.
+        for pad in 0..14 {
+            let s = format!("&{}é😭中;x&{}😭", "a".repeat(pad), "b".repeat(pad));
+            assert_eq!(decode_html_entities(&s), s);
+        }
+    }
 
     #[test]
     fn decodes_entities_x_sends() {
