@@ -61,6 +61,7 @@ pub fn run(
     corpus: &[Vec<u8>],
     min_time: Duration,
 ) -> Vec<Measurement> {
+    let now = crate::normalize::time::now_ms();
     let parse = measure(
         "json parse only (serde_json::Value)",
         corpus,
@@ -74,7 +75,7 @@ pub fn run(
         corpus,
         min_time,
         |e| {
-            let _ = black_box(pipeline.process(index, black_box(e), None));
+            let _ = black_box(pipeline.process(index, black_box(e), None, now));
         },
     );
     vec![parse, matching]
@@ -88,9 +89,10 @@ pub fn outcomes(
     index: &IdentityIndex,
     corpus: &[Vec<u8>],
 ) -> std::collections::BTreeMap<&'static str, usize> {
+    let now = crate::normalize::time::now_ms();
     let mut counts = std::collections::BTreeMap::new();
     for e in corpus {
-        let outcome = match pipeline.process(index, e, None) {
+        let outcome = match pipeline.process(index, e, None, now) {
             Ok(crate::pipeline::Verdict::Routed(_)) => "routed",
             Ok(crate::pipeline::Verdict::Noise { .. }) => "noise",
             Err(r) => r.reason.as_str(),

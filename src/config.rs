@@ -242,12 +242,16 @@ impl Default for HttpConfig {
 pub struct LimitsConfig {
     /// Larger payloads are dead-lettered before parsing.
     pub max_payload_bytes: usize,
+    /// An event whose `created_at` is later than this past the time it is read is an absurd
+    /// value (dead letter `invalid_value`); clocks disagree, so not zero.
+    pub max_future_skew: HumanDuration,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_payload_bytes: 1024 * 1024,
+            max_future_skew: dur("24h"),
         }
     }
 }

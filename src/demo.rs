@@ -191,7 +191,7 @@ pub async fn run(
         .create()?;
     let limits = Limits::default();
     let sends = lines.iter().map(|line| {
-        let key = normalize::normalize(line.as_bytes(), None, &limits)
+        let key = normalize::normalize(line.as_bytes(), None, &limits, normalize::time::now_ms())
             .ok()
             .map(|e| e.author.id);
         let producer = &producer;

@@ -84,6 +84,8 @@ pub struct CanonicalEvent {
     #[serde(default)]
     pub hashtags: Vec<String>,
     #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
     pub rating: Option<f64>,
     /// Filled in by the worker, never trusted from the payload.
     #[serde(default, skip_deserializing)]

@@ -64,6 +64,7 @@ impl Pipeline {
         Pipeline {
             limits: Limits {
                 max_payload_bytes: loaded.config.limits.max_payload_bytes,
+                max_future_skew_ms: loaded.config.limits.max_future_skew.0.as_millis() as i64,
             },
             classifier: loaded.classifier.clone(),
             router: loaded.router.clone(),
@@ -71,6 +72,7 @@ impl Pipeline {
     }
 
     /// Raw bytes (plus the `platform` header, if any) to a verdict, or the reason it can't be.
+    /// `now_ms` is the time of reading (unix ms), passed in so that the stage stays pure.
     ///
     /// A panic anywhere in the stage (a bug) is caught and becomes an `internal_error`
     /// rejection: the input goes to the dead-letter topic like any other poison, and the worker
@@ -80,9 +82,10 @@ impl Pipeline {
         index: &IdentityIndex,
         raw: &[u8],
         platform_header: Option<&str>,
+        now_ms: i64,
     ) -> Result<Verdict, Rejection> {
         guarded(|| {
-            let event = normalize::normalize(raw, platform_header, &self.limits)?;
+            let event = normalize::normalize(raw, platform_header, &self.limits, now_ms)?;
             Ok(self.decide(index, event))
         })
     }
@@ -175,7 +178,12 @@ mod tests {
     fn known_customer_is_routed_with_their_key_and_tier() {
         let (p, ix) = pipeline_and_index();
         let Verdict::Routed(d) = p
-            .process(&ix, &tweet("15", "maria", "internet DOWN"), None)
+            .process(
+                &ix,
+                &tweet("15", "maria", "internet DOWN"),
+                None,
+                crate::normalize::TEST_NOW_MS,
+            )
             .unwrap()
         else {
             panic!("not routed")
@@ -189,7 +197,15 @@ mod tests {
     #[test]
     fn probable_match_keeps_the_author_key() {
         let (p, ix) = pipeline_and_index();
-        let Verdict::Routed(d) = p.process(&ix, &tweet("77", "Bob", "hello"), None).unwrap() else {
+        let Verdict::Routed(d) = p
+            .process(
+                &ix,
+                &tweet("77", "Bob", "hello"),
+                None,
+                crate::normalize::TEST_NOW_MS,
+            )
+            .unwrap()
+        else {
             panic!("not routed")
         };
         assert_eq!(d.identity.confidence, Confidence::Probable);
@@ -202,12 +218,19 @@ mod tests {
     fn noise_and_garbage() {
         let (p, ix) = pipeline_and_index();
         assert!(matches!(
-            p.process(&ix, &tweet("1", "a", "giveaway!!"), None)
-                .unwrap(),
+            p.process(
+                &ix,
+                &tweet("1", "a", "giveaway!!"),
+                None,
+                crate::normalize::TEST_NOW_MS
+            )
+            .unwrap(),
             Verdict::Noise { .. }
         ));
         assert_eq!(
-            p.process(&ix, b"nope", None).unwrap_err().reason,
+            p.process(&ix, b"nope", None, crate::normalize::TEST_NOW_MS)
+                .unwrap_err()
+                .reason,
             Reason::InvalidJson
         );
     }

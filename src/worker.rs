@@ -340,7 +340,8 @@ impl Worker {
         let started = Instant::now();
         let verdict = {
             let index = self.index.read().expect("identity index lock");
-            self.pipeline.process(&index, payload, platform)
+            self.pipeline
+                .process(&index, payload, platform, crate::normalize::time::now_ms())
         };
         self.metrics
             .match_duration

@@ -5,8 +5,15 @@
 //! else by the payload's shape. A shape we don't recognise is rejected, never guessed.
 
 mod canonical;
+mod discourse;
+mod linkedin;
+mod meta;
+mod reddit;
+mod reviews;
 mod text;
+pub mod time;
 mod x;
+mod youtube;
 
 pub use text::{decode_html_entities, matching_text};
 
@@ -84,53 +91,148 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-/// The payload shapes outcry reads.
+/// The adapters: one per platform. Each reads that platform's own payload shapes (see the
+/// module docs) and returns a canonical event or a rejection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// X/Twitter API v2 tweet lookup or stream payload (`data` + `includes.users`).
-    XV2,
+    /// X/Twitter API v2 tweets (`data` + `includes`), and DMs in the Account Activity shape.
+    X,
+    /// Facebook Graph webhooks (`object: "page"`): feed posts and comments, Messenger.
+    Facebook,
+    /// Instagram Graph webhooks (`object: "instagram"`): comments, mentions, messaging.
+    Instagram,
+    /// LinkedIn organization social-action notifications (comments, mentions).
+    LinkedIn,
+    /// Reddit comments (`t1`) and submissions (`t3`) as the API returns them.
+    Reddit,
+    /// YouTube Data API `youtube#commentThread`.
+    YouTube,
+    /// Google Business Profile reviews.
+    GoogleReviews,
+    /// Trustpilot service reviews (the API's review object, or its webhook envelope).
+    Trustpilot,
+    /// The company's own community: the Discourse `post_created` webhook.
+    Discourse,
     /// outcry's own canonical event, for connectors that already normalize.
     Canonical,
 }
 
 impl Shape {
+    pub const ALL: [Shape; 10] = [
+        Shape::X,
+        Shape::Facebook,
+        Shape::Instagram,
+        Shape::LinkedIn,
+        Shape::Reddit,
+        Shape::YouTube,
+        Shape::GoogleReviews,
+        Shape::Trustpilot,
+        Shape::Discourse,
+        Shape::Canonical,
+    ];
+
+    /// The `platform` header value that selects this adapter (others are accepted too, see
+    /// [`Shape::from_header`]).
+    pub fn header(self) -> &'static str {
+        match self {
+            Shape::X => "x",
+            Shape::Facebook => "facebook",
+            Shape::Instagram => "instagram",
+            Shape::LinkedIn => "linkedin",
+            Shape::Reddit => "reddit",
+            Shape::YouTube => "youtube",
+            Shape::GoogleReviews => "google",
+            Shape::Trustpilot => "trustpilot",
+            Shape::Discourse => "discourse",
+            Shape::Canonical => "canonical",
+        }
+    }
+
     /// The adapter a `platform` header value names, if we have one.
-    fn from_header(value: &str) -> Option<Shape> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "x" | "twitter" | "x_v2" => Some(Shape::XV2),
-            "canonical" => Some(Shape::Canonical),
-            _ => None,
+    pub fn from_header(value: &str) -> Option<Shape> {
+        Some(match value.trim().to_ascii_lowercase().as_str() {
+            "x" | "twitter" | "x_v2" => Shape::X,
+            "facebook" | "fb" | "messenger" => Shape::Facebook,
+            "instagram" | "ig" => Shape::Instagram,
+            "linkedin" => Shape::LinkedIn,
+            "reddit" => Shape::Reddit,
+            "youtube" => Shape::YouTube,
+            "google" | "google_reviews" | "google_business_profile" | "gbp" => Shape::GoogleReviews,
+            "trustpilot" => Shape::Trustpilot,
+            "discourse" | "forum" | "community" => Shape::Discourse,
+            "canonical" => Shape::Canonical,
+            _ => return None,
+        })
+    }
+
+    fn adapter(self) -> fn(&str) -> Result<CanonicalEvent, Rejection> {
+        match self {
+            Shape::X => x::normalize,
+            Shape::Facebook => meta::facebook,
+            Shape::Instagram => meta::instagram,
+            Shape::LinkedIn => linkedin::normalize,
+            Shape::Reddit => reddit::normalize,
+            Shape::YouTube => youtube::normalize,
+            Shape::GoogleReviews => reviews::google,
+            Shape::Trustpilot => reviews::trustpilot,
+            Shape::Discourse => discourse::normalize,
+            Shape::Canonical => canonical::normalize,
         }
     }
 }
 
-/// Limits checked before anything is parsed.
+/// Limits checked before anything is parsed, and sanity bounds on what is.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_payload_bytes: usize,
+    /// `created_at` later than the time of reading by more than this is an absurd value.
+    pub max_future_skew_ms: i64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_payload_bytes: 1024 * 1024,
+            max_future_skew_ms: 24 * 3600 * 1000,
         }
     }
 }
 
-/// Just enough of a payload to tell its shape, read without allocating.
+/// `created_at` before this (2000-01-01T00:00:00Z) is an absurd value.
+pub const EARLIEST_CREATED_AT_MS: i64 = 946_684_800_000;
+
+/// Just enough of a payload to tell its shape: which top-level keys are present, and the two
+/// discriminating strings. Unknown keys are skipped without allocating.
 #[derive(Deserialize)]
 struct Probe {
     data: Option<IgnoredAny>,
     event_id: Option<IgnoredAny>,
     author: Option<IgnoredAny>,
+    kind: Option<serde_json::Value>,
+    object: Option<serde_json::Value>,
+    for_user_id: Option<IgnoredAny>,
+    direct_message_events: Option<IgnoredAny>,
+    notifications: Option<IgnoredAny>,
+    #[serde(rename = "organizationalEntity")]
+    organizational_entity: Option<IgnoredAny>,
+    #[serde(rename = "reviewId")]
+    review_id: Option<IgnoredAny>,
+    #[serde(rename = "starRating")]
+    star_rating: Option<IgnoredAny>,
+    stars: Option<IgnoredAny>,
+    consumer: Option<IgnoredAny>,
+    events: Option<IgnoredAny>,
+    post: Option<IgnoredAny>,
 }
 
-/// Raw bytes (and the optional `platform` header) to a canonical event.
+/// Raw bytes (and the optional `platform` header) to a canonical event. `now_ms` is the time
+/// of reading (unix ms), the reference for "far in the future"; it is a parameter so that this
+/// stays a pure function.
 pub fn normalize(
     raw: &[u8],
     platform_header: Option<&str>,
     limits: &Limits,
+    now_ms: i64,
 ) -> Result<CanonicalEvent, Rejection> {
     if raw.len() > limits.max_payload_bytes {
         return Err(Rejection::new(
@@ -152,25 +254,131 @@ pub fn normalize(
         Some(shape) => shape,
         None => detect(text)?,
     };
-    match shape {
-        Shape::XV2 => x::normalize(text),
-        Shape::Canonical => canonical::normalize(text),
-    }
+    finish(shape.adapter()(text)?, limits, now_ms)
 }
 
-/// Tell a payload's shape from its top-level keys.
+/// Tell a payload's shape from its top-level keys. Never a guess: a payload that matches no
+/// adapter's markers is an unknown shape.
 pub fn detect(text: &str) -> Result<Shape, Rejection> {
-    let probe: Probe = serde_json::from_str(text).map_err(json_error)?;
-    if probe.data.is_some() {
-        Ok(Shape::XV2)
-    } else if probe.event_id.is_some() && probe.author.is_some() {
-        Ok(Shape::Canonical)
-    } else {
-        Err(Rejection::new(
+    if !text.trim_start().starts_with('{') {
+        // Valid JSON that is not an object is no shape of ours; anything else is not JSON.
+        serde_json::from_str::<IgnoredAny>(text).map_err(json_error)?;
+        return Err(Rejection::new(
             Reason::UnknownShape,
-            "not a shape outcry reads (expected X v2 `data` or canonical `event_id`+`author`)",
-        ))
+            "the payload is JSON but not an object",
+        ));
     }
+    let p: Probe = serde_json::from_str(text).map_err(json_error)?;
+    let kind = p.kind.as_ref().and_then(|k| k.as_str()).unwrap_or("");
+    let object = p.object.as_ref().and_then(|o| o.as_str()).unwrap_or("");
+    Ok(if p.event_id.is_some() && p.author.is_some() {
+        Shape::Canonical
+    } else if p.for_user_id.is_some() && p.direct_message_events.is_some() {
+        Shape::X
+    } else if object == "page" {
+        Shape::Facebook
+    } else if object == "instagram" {
+        Shape::Instagram
+    } else if p.data.is_some() && (kind == "t1" || kind == "t3") {
+        Shape::Reddit
+    } else if kind.starts_with("youtube#comment") {
+        Shape::YouTube
+    } else if p.data.is_some() && p.kind.is_none() {
+        Shape::X
+    } else if p.notifications.is_some() || p.organizational_entity.is_some() {
+        Shape::LinkedIn
+    } else if p.review_id.is_some() || p.star_rating.is_some() {
+        Shape::GoogleReviews
+    } else if (p.stars.is_some() && p.consumer.is_some()) || p.events.is_some() {
+        Shape::Trustpilot
+    } else if p.post.is_some() {
+        Shape::Discourse
+    } else {
+        return Err(Rejection::new(
+            Reason::UnknownShape,
+            "no adapter recognises this payload (send a `platform` header, or see README, \
+             \"Input shapes\")",
+        ));
+    })
+}
+
+/// What every adapter's output goes through: one canonical timestamp form and its sanity
+/// bounds, the rating range, mentions, hashtags and URLs taken from the text when the platform
+/// did not list them, and no duplicates among them.
+fn finish(
+    mut e: CanonicalEvent,
+    limits: &Limits,
+    now_ms: i64,
+) -> Result<CanonicalEvent, Rejection> {
+    e.created_at = time::rfc3339(&e.created_at, "created_at")?;
+    let at = time::unix_millis_of(&e.created_at).unwrap_or_default();
+    if at > now_ms.saturating_add(limits.max_future_skew_ms) {
+        return Err(Rejection::new(
+            Reason::InvalidValue,
+            format!("created_at {} is in the future", e.created_at),
+        ));
+    }
+    if at < EARLIEST_CREATED_AT_MS {
+        return Err(Rejection::new(
+            Reason::InvalidValue,
+            format!("created_at {} is before 2000", e.created_at),
+        ));
+    }
+    if let Some(rating) = e.rating {
+        if !(0.0..=5.0).contains(&rating) {
+            return Err(Rejection::new(
+                Reason::InvalidValue,
+                format!("rating {rating} outside 0..=5"),
+            ));
+        }
+    }
+    if let Some(f) = e.author.followers {
+        // Deserialized as u64, so never negative; an i64-overflowing count is still absurd.
+        if f > i64::MAX as u64 {
+            return Err(Rejection::new(
+                Reason::InvalidValue,
+                format!("author.followers {f} is absurd"),
+            ));
+        }
+    }
+    let found = text::extract(&e.text);
+    if e.mentions.is_empty() {
+        e.mentions = found.mentions;
+    }
+    if e.hashtags.is_empty() {
+        e.hashtags = found.hashtags;
+    }
+    if e.urls.is_empty() {
+        e.urls = found.urls;
+    }
+    for list in [&mut e.mentions, &mut e.hashtags] {
+        for item in list.iter_mut() {
+            let trimmed = item.trim_start_matches(['@', '#']);
+            if trimmed.len() != item.len() {
+                *item = trimmed.to_owned();
+            }
+        }
+    }
+    for list in [&mut e.mentions, &mut e.hashtags, &mut e.urls] {
+        dedupe(list);
+    }
+    Ok(e)
+}
+
+/// Remove repeats (case-insensitively), keeping the first spelling and the order.
+fn dedupe(list: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|s| seen.insert(s.to_lowercase()));
+}
+
+/// A payload that batches several events (a webhook delivery with several entries): outcry
+/// reads one event per message, so the connector must split deliveries. Lossless: the whole
+/// delivery goes to the dead-letter topic with this reason, to be split and replayed.
+pub(crate) fn batched(what: &str, n: usize) -> Rejection {
+    Rejection::new(
+        Reason::InvalidValue,
+        format!("{what} holds {n} events; social.raw carries one event per message: split the delivery upstream"),
+    )
 }
 
 /// serde_json's error, classified: syntax errors are invalid JSON, the rest are shape problems.
@@ -214,20 +422,33 @@ fn required(value: Option<String>, field: &str) -> Result<String, Rejection> {
     }
 }
 
+/// For tests across the crate: "now" is 2026-11-25T00:00:00Z.
+#[cfg(test)]
+pub(crate) const TEST_NOW_MS: i64 = 1_795_564_800_000;
+
+/// For tests across the crate: normalize with the default limits at [`TEST_NOW_MS`].
+#[cfg(test)]
+pub(crate) fn parse(raw: &str, header: Option<&str>) -> Result<CanonicalEvent, Rejection> {
+    normalize(raw.as_bytes(), header, &Limits::default(), TEST_NOW_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn reason(raw: &[u8]) -> Reason {
-        normalize(raw, None, &Limits::default()).unwrap_err().reason
+        normalize(raw, None, &Limits::default(), TEST_NOW_MS)
+            .unwrap_err()
+            .reason
     }
 
     #[test]
     fn size_is_checked_before_parsing() {
         let limits = Limits {
             max_payload_bytes: 8,
+            ..Limits::default()
         };
-        let err = normalize(b"{not even json}", None, &limits).unwrap_err();
+        let err = normalize(b"{not even json}", None, &limits, TEST_NOW_MS).unwrap_err();
         assert_eq!(err.reason, Reason::PayloadTooLarge);
     }
 
@@ -241,16 +462,65 @@ mod tests {
         assert_eq!(reason(b"42"), Reason::UnknownShape);
     }
 
+    fn canonical(created_at: &str, extra: &str) -> String {
+        format!(
+            r#"{{"event_id":"forum:1","platform":"forum","kind":"post","created_at":"{created_at}","author":{{"id":"9"}},"text":"hi @Acme see https://acme.example/status #Outage #outage"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn absurd_values_are_invalid() {
+        let ok = parse(&canonical("2026-11-20T10:00:00+01:00", ""), None).unwrap();
+        assert_eq!(ok.created_at, "2026-11-20T09:00:00.000Z");
+        for (created_at, extra, why) in [
+            ("2030-01-01T00:00:00Z", "", "in the future"),
+            ("1970-01-01T00:00:00Z", "", "before 2000"),
+            ("last tuesday", "", "RFC 3339"),
+            ("2026-11-20T10:00:00Z", r#","rating":-1"#, "rating"),
+            ("2026-11-20T10:00:00Z", r#","rating":6"#, "rating"),
+        ] {
+            let err = parse(&canonical(created_at, extra), None).unwrap_err();
+            assert_eq!(err.reason, Reason::InvalidValue, "{created_at} {extra}");
+            assert!(err.message.contains(why), "{}", err.message);
+        }
+        let negative = canonical("2026-11-20T10:00:00Z", "")
+            .replace(r#""id":"9""#, r#""id":"9","followers":-5"#);
+        assert_eq!(
+            parse(&negative, None).unwrap_err().reason,
+            Reason::InvalidValue
+        );
+    }
+
+    #[test]
+    fn mentions_hashtags_and_urls_come_from_the_text_when_not_listed() {
+        let e = parse(&canonical("2026-11-20T10:00:00Z", ""), None).unwrap();
+        assert_eq!(e.mentions, vec!["Acme"]);
+        assert_eq!(
+            e.hashtags,
+            vec!["Outage"],
+            "repeats in another case are dropped"
+        );
+        assert_eq!(e.urls, vec!["https://acme.example/status"]);
+    }
+
     #[test]
     fn header_overrides_shape_detection() {
-        // A canonical-looking payload forced through the X adapter is judged as X, and fails.
-        let canonical = br#"{"event_id":"fb:1","platform":"facebook","kind":"comment","created_at":"2026-11-20T10:00:00Z","author":{"id":"9"},"text":"hi"}"#;
-        assert!(normalize(canonical, None, &Limits::default()).is_ok());
-        let err = normalize(canonical, Some("x"), &Limits::default()).unwrap_err();
+        // A canonical payload forced through the X adapter is judged as X, and fails.
+        let canonical = canonical("2026-11-20T10:00:00Z", "");
+        assert!(parse(&canonical, None).is_ok());
+        let err = parse(&canonical, Some("x")).unwrap_err();
         assert_eq!(err.reason, Reason::MissingField);
         assert!(err.message.contains("`data`"), "{}", err.message);
-        // A header naming a platform without its own adapter falls back to the shape.
-        assert!(normalize(canonical, Some("facebook"), &Limits::default()).is_ok());
+        assert!(parse(&canonical, Some("canonical")).is_ok());
+        // A header naming no adapter we have falls back to the shape.
+        assert!(parse(&canonical, Some("myspace")).is_ok());
+    }
+
+    #[test]
+    fn every_adapter_has_a_header_name() {
+        for shape in Shape::ALL {
+            assert_eq!(Shape::from_header(shape.header()), Some(shape));
+        }
     }
 
     #[test]

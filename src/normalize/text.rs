@@ -46,19 +46,24 @@ pub fn decode_html_entities(s: &str) -> String {
     out
 }
 
-/// The form of a text that keyword rules are matched against: lower-cased, with runs of
-/// whitespace collapsed to one space, so `Not   Working` matches `not working`.
+/// The form of a text that keyword rules are matched against: Unicode NFKC (full-width and
+/// styled letters become plain ones, ligatures split), default case folding (`Straße` and
+/// `STRASSE` agree), and runs of whitespace collapsed to one space, so `Not   Working` matches
+/// `not working`. Rule keywords go through the same function.
 pub fn matching_text(text: &str) -> String {
+    use caseless::Caseless;
+    use unicode_normalization::UnicodeNormalization;
     let mut out = String::with_capacity(text.len());
     let mut last_space = true;
-    for c in text.chars() {
+    let folded = text.chars().nfkc().default_case_fold();
+    for c in folded {
         if c.is_whitespace() {
             if !last_space {
                 out.push(' ');
                 last_space = true;
             }
         } else {
-            out.extend(c.to_lowercase());
+            out.push(c);
             last_space = false;
         }
     }
@@ -68,9 +73,76 @@ pub fn matching_text(text: &str) -> String {
     out
 }
 
+/// Mentions, hashtags and URLs found in a post's text, for platforms that don't list them.
+#[derive(Debug, Default, PartialEq)]
+pub struct Found {
+    pub mentions: Vec<String>,
+    pub hashtags: Vec<String>,
+    pub urls: Vec<String>,
+}
+
+fn patterns() -> &'static [regex::Regex; 3] {
+    static P: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        [
+            regex::Regex::new(r#"https?://[^\s<>"]+"#).expect("url pattern"),
+            // `@name` not inside a word (so not an email address).
+            regex::Regex::new(r"(?:^|[^\w@.])@(\w(?:[\w.]*\w)?)").expect("mention pattern"),
+            // `#tag` not inside a word nor an HTML entity (`&#39;`), with at least one letter.
+            regex::Regex::new(r"(?:^|[^\w&#])#(\w*[^\W\d_]\w*)").expect("hashtag pattern"),
+        ]
+    })
+}
+
+/// Take mentions (without `@`), hashtags (without `#`) and URLs out of a text, in order.
+pub fn extract(text: &str) -> Found {
+    if !text.contains(['@', '#', ':']) {
+        return Found::default();
+    }
+    let [url, mention, hashtag] = patterns();
+    let mut found = Found::default();
+    for m in url.find_iter(text) {
+        let u = m
+            .as_str()
+            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"']);
+        found.urls.push(u.to_owned());
+    }
+    // Mentions and hashtags outside URLs only (`https://site/#anchor` is not a hashtag).
+    let rest = url.replace_all(text, " ");
+    found.mentions = mention
+        .captures_iter(&rest)
+        .map(|c| c[1].to_owned())
+        .collect();
+    found.hashtags = hashtag
+        .captures_iter(&rest)
+        .map(|c| c[1].to_owned())
+        .collect();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matching_text_is_nfkc_and_case_folded() {
+        assert_eq!(matching_text("STRASSE  Straße"), "strasse strasse");
+        assert_eq!(matching_text("ｆｕｌｌ ｗｉｄｔｈ"), "full width");
+        assert_eq!(matching_text("ﬁle ΣΊΣΥΦΟΣ"), "file σίσυφοσ");
+        assert_eq!(matching_text(" \t\n "), "");
+    }
+
+    #[test]
+    fn extracts_mentions_hashtags_and_urls() {
+        let f = extract(
+            "@AcmeCare my order #A123 failed (see https://acme.example/o/1?x=2#top). mail me at a@b.co &#39;#Ünïcødé",
+        );
+        assert_eq!(f.mentions, vec!["AcmeCare"]);
+        assert_eq!(f.urls, vec!["https://acme.example/o/1?x=2#top"]);
+        assert_eq!(f.hashtags, vec!["A123", "Ünïcødé"]);
+        assert_eq!(extract("#123 is not a tag, nor is a#b"), Found::default());
+        assert_eq!(extract("plain text"), Found::default());
+    }
 
     #[test]
     fn an_ampersand_before_multibyte_text_is_kept() {

@@ -40,6 +40,14 @@ struct Entities {
     mentions: Vec<MentionEntity>,
     #[serde(default)]
     hashtags: Vec<HashtagEntity>,
+    #[serde(default)]
+    urls: Vec<UrlEntity>,
+}
+
+#[derive(Deserialize)]
+struct UrlEntity {
+    url: Option<String>,
+    expanded_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +146,12 @@ pub(super) fn normalize(text: &str) -> Result<CanonicalEvent, Rejection> {
             .map(|m| m.username)
             .collect(),
         hashtags: tweet.entities.hashtags.into_iter().map(|h| h.tag).collect(),
+        urls: tweet
+            .entities
+            .urls
+            .into_iter()
+            .filter_map(|u| u.expanded_url.or(u.url))
+            .collect(),
         rating: None,
         source: Default::default(),
     })
@@ -146,13 +160,13 @@ pub(super) fn normalize(text: &str) -> Result<CanonicalEvent, Rejection> {
 #[cfg(test)]
 mod tests {
     use crate::event::Kind;
-    use crate::normalize::{normalize, Limits, Reason};
+    use crate::normalize::{parse, Reason};
 
     const REPLY: &str = r#"{"data":{"id":"1860000000000000002","text":"@acmehelp AT&amp;T is down again \ud83d\ude21 #outage","author_id":"1500000001","created_at":"2026-11-20T09:15:02.000Z","conversation_id":"1860000000000000001","lang":"en","entities":{"mentions":[{"start":0,"end":9,"username":"acmehelp","id":"1400000000"}],"hashtags":[{"start":40,"end":47,"tag":"outage"}]},"referenced_tweets":[{"type":"replied_to","id":"1860000000000000001"}],"in_reply_to_user_id":"1400000000"},"includes":{"users":[{"id":"1500000001","name":"Maria Gonzalez","username":"mariag","verified":true,"location":"Austin, TX","public_metrics":{"followers_count":210}}]}}"#;
 
     #[test]
     fn reply_with_includes() {
-        let e = normalize(REPLY.as_bytes(), None, &Limits::default()).unwrap();
+        let e = parse(REPLY, None).unwrap();
         assert_eq!(e.event_id, "x:1860000000000000002");
         assert_eq!(e.kind, Kind::Reply);
         assert_eq!(e.in_reply_to.as_deref(), Some("x:1860000000000000001"));
@@ -172,7 +186,7 @@ mod tests {
     #[test]
     fn author_missing_from_includes_keeps_the_id() {
         let raw = r#"{"data":{"id":"5","text":"hello","author_id":"77","created_at":"2026-11-20T09:15:02.000Z"}}"#;
-        let e = normalize(raw.as_bytes(), Some("x"), &Limits::default()).unwrap();
+        let e = parse(raw, Some("x")).unwrap();
         assert_eq!(e.author.id, "77");
         assert_eq!(e.author.handle, None);
         assert_eq!(e.kind, Kind::Post);
@@ -181,7 +195,7 @@ mod tests {
     #[test]
     fn missing_text_is_a_missing_field() {
         let raw = r#"{"data":{"id":"5","author_id":"77","created_at":"2026-11-20T09:15:02.000Z"}}"#;
-        let err = normalize(raw.as_bytes(), None, &Limits::default()).unwrap_err();
+        let err = parse(raw, None).unwrap_err();
         assert_eq!(err.reason, Reason::MissingField);
         assert!(err.message.contains("data.text"), "{}", err.message);
     }
@@ -189,7 +203,7 @@ mod tests {
     #[test]
     fn data_of_the_wrong_type_is_rejected() {
         let raw = r#"{"data":[1,2]}"#;
-        let err = normalize(raw.as_bytes(), None, &Limits::default()).unwrap_err();
+        let err = parse(raw, None).unwrap_err();
         assert_eq!(err.reason, Reason::UnknownShape);
     }
 }

@@ -1,0 +1,11 @@
+//! PLACEHOLDER: a helper is writing this adapter now.
+
+use super::{Reason, Rejection};
+use crate::event::CanonicalEvent;
+
+pub(super) fn normalize(_text: &str) -> Result<CanonicalEvent, Rejection> {
+    Err(Rejection::new(
+        Reason::UnknownShape,
+        "adapter not written yet",
+    ))
+}

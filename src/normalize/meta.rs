@@ -1,0 +1,18 @@
+//! PLACEHOLDER: a helper is writing this adapter now.
+
+use super::{Reason, Rejection};
+use crate::event::CanonicalEvent;
+
+pub(super) fn facebook(_text: &str) -> Result<CanonicalEvent, Rejection> {
+    Err(Rejection::new(
+        Reason::UnknownShape,
+        "adapter not written yet",
+    ))
+}
+
+pub(super) fn instagram(_text: &str) -> Result<CanonicalEvent, Rejection> {
+    Err(Rejection::new(
+        Reason::UnknownShape,
+        "adapter not written yet",
+    ))
+}
