@@ -84,6 +84,35 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Publish a file of raw events into a topic (default: the configured `social.raw`), as a
+    /// connector would: keyed by author id, with a progress line and a summary.
+    ///
+    /// JSONL files hold one raw event per line. `.csv` files are read in the shape of the
+    /// Customer Support on Twitter corpus: inbound rows become X v2 events with their reply
+    /// threading; brand replies are skipped.
+    Replay {
+        /// The file: .jsonl (one event per line) or .csv (Customer Support on Twitter shape).
+        file: PathBuf,
+        /// Configuration file: brokers, topic and producer settings come from it.
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Kafka bootstrap servers (overrides the config).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Topic to publish to (default: the config's raw topic).
+        #[arg(long)]
+        topic: Option<String>,
+        /// At most this many events per second (default: as fast as the broker takes them).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Set this `platform` header on every message (x, facebook, reddit, canonical, ...).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Don't publish: write the events as JSONL to this file ("-" for stdout), e.g. to
+        /// make a benchmark corpus from a CSV export.
+        #[arg(long, value_name = "FILE")]
+        write_jsonl: Option<PathBuf>,
+    },
     /// Benchmark the matching stage (raw bytes to decision) beside JSON parsing alone.
     Bench {
         /// JSONL corpus (one raw event per line); default: the bundled sample feed.
@@ -193,6 +222,140 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Bench { corpus, seconds } => bench(corpus.as_deref(), seconds),
+        Command::Replay {
+            file,
+            config,
+            brokers,
+            topic,
+            rate,
+            platform,
+            write_jsonl,
+        } => replay(ReplayArgs {
+            file,
+            config,
+            brokers,
+            topic,
+            rate,
+            platform,
+            write_jsonl,
+        }),
+    }
+}
+
+struct ReplayArgs {
+    file: PathBuf,
+    config: PathBuf,
+    brokers: Option<String>,
+    topic: Option<String>,
+    rate: Option<f64>,
+    platform: Option<String>,
+    write_jsonl: Option<PathBuf>,
+}
+
+fn replay(a: ReplayArgs) -> ExitCode {
+    use crate::replay::{self, Format};
+    let read = match Format::of_path(&a.file) {
+        Format::Jsonl => std::fs::read_to_string(&a.file)
+            .map(|t| replay::read_jsonl(&t))
+            .map_err(|e| e.to_string()),
+        Format::TwcsCsv => std::fs::File::open(&a.file)
+            .map_err(|e| e.to_string())
+            .and_then(replay::read_twcs_csv),
+    };
+    let read = match read {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("{}: {e}", a.file.display())),
+    };
+    for (row, why) in read.bad_rows.iter().take(10) {
+        eprintln!("warning: {}:{row}: row skipped: {why}", a.file.display());
+    }
+    eprintln!(
+        "read {} events from {}{}{}",
+        read.records.len(),
+        a.file.display(),
+        if read.skipped_outbound > 0 {
+            format!(" ({} brand replies skipped)", read.skipped_outbound)
+        } else {
+            String::new()
+        },
+        if read.bad_rows.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} unreadable rows skipped)", read.bad_rows.len())
+        },
+    );
+    if let Some(out) = &a.write_jsonl {
+        let mut text = String::new();
+        for r in &read.records {
+            text.push_str(&r.payload);
+            text.push('\n');
+        }
+        let written = if out.as_os_str() == "-" {
+            use std::io::Write;
+            std::io::stdout().write_all(text.as_bytes())
+        } else {
+            std::fs::write(out, text)
+        };
+        return match written {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("{}: {e}", out.display())),
+        };
+    }
+    // Only the Kafka part of the config matters here; a missing default config is fine.
+    let config = match std::fs::read_to_string(&a.config) {
+        Ok(text) => match Config::parse(&text, std::env::vars()) {
+            Ok(c) => c,
+            Err(e) => return fail(&format!("{}: {e}", a.config.display())),
+        },
+        Err(_) if a.config == Path::new(DEFAULT_CONFIG) => {
+            match Config::parse("", std::env::vars()) {
+                Ok(c) => c,
+                Err(e) => return fail(&e.to_string()),
+            }
+        }
+        Err(e) => return fail(&format!("{}: {e}", a.config.display())),
+    };
+    let mut kafka = config.kafka;
+    if let Some(b) = a.brokers {
+        kafka.brokers = b;
+    }
+    let topic = a.topic.unwrap_or(kafka.topics.raw.clone());
+    let producer: rdkafka::producer::FutureProducer =
+        match crate::kafka::producer_config(&kafka).create() {
+            Ok(p) => p,
+            Err(e) => return fail(&format!("kafka producer: {e}")),
+        };
+    let total = read.records.len();
+    let (done, error) = runtime().block_on(replay::publish(
+        &producer,
+        &topic,
+        &read.records,
+        a.platform.as_deref(),
+        a.rate,
+        |p| {
+            eprintln!(
+                "replay: {}/{total} sent, {} acknowledged, {} failed ({:.0} events/s)",
+                p.sent,
+                p.acknowledged,
+                p.failed,
+                p.acknowledged as f64 / p.elapsed.as_secs_f64().max(1e-3)
+            )
+        },
+    ));
+    match error {
+        None => {
+            eprintln!(
+                "replayed {} events to {topic} on {} in {:.1} s",
+                done.acknowledged,
+                kafka.brokers,
+                done.elapsed.as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Some(e) => fail(&format!(
+            "{} of {total} events were not acknowledged by {}; first error: {e}",
+            done.failed, kafka.brokers
+        )),
     }
 }
 

@@ -9,14 +9,12 @@ use crate::event::AssignmentEvent;
 use crate::kafka::embedded::EmbeddedKafka;
 use crate::kafka::records::dlq;
 use crate::kafka::unique_suffix;
-use crate::normalize::{self, Limits};
 use crate::pipeline::Pipeline;
 use crate::telemetry::Metrics;
 use crate::worker::{Status, Worker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -189,27 +187,18 @@ pub async fn run(
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", kafka.bootstrap_servers())
         .create()?;
-    let limits = Limits::default();
-    let sends = lines.iter().map(|line| {
-        let key = normalize::normalize(line.as_bytes(), None, &limits, normalize::time::now_ms())
-            .ok()
-            .map(|e| e.author.id);
-        let producer = &producer;
-        let topic = loaded.config.kafka.topics.raw.clone();
-        async move {
-            let mut record = FutureRecord::<String, str>::to(&topic).payload(line);
-            if let Some(k) = &key {
-                record = record.key(k);
-            }
-            producer
-                .send(record, Timeout::After(Duration::from_secs(10)))
-                .await
-                .map(|_| ())
-                .map_err(|(e, _)| e)
-        }
-    });
-    for r in futures::future::join_all(sends).await {
-        r?;
+    let records = crate::replay::read_jsonl(&feed_text).records;
+    let (_, error) = crate::replay::publish(
+        &producer,
+        &loaded.config.kafka.topics.raw,
+        &records,
+        None,
+        None,
+        |_| {},
+    )
+    .await;
+    if let Some(e) = error {
+        return Err(e.into());
     }
 
     let store: Arc<dyn ClaimStore> = match &opts.redis {

@@ -521,3 +521,188 @@ async fn poison_goes_to_the_dead_letter_topic_with_its_coordinates() {
     }
     assert_eq!(committed_total(&l), 4);
 }
+
+/// Accounting through the real worker: a mixed stream — every fixture of every platform, the
+/// sample feed, and every kind of poison — and each input is accounted for exactly once, by its
+/// coordinates and event id: assigned (and stored), dead-lettered with the reason the pure
+/// stage gives, or counted as noise. Nothing lost, nothing doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_input_is_assigned_dead_lettered_or_noise_exactly_once() {
+    use outcry::pipeline::Verdict;
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let mut l = loaded(&kafka, CRM);
+    l.config.limits.max_payload_bytes = 64 * 1024;
+    let t = l.config.kafka.topics.clone();
+
+    let mut inputs: Vec<(String, Vec<u8>, Option<&str>)> = common::fixtures()
+        .into_iter()
+        .map(|(name, raw)| (name, raw, None))
+        .collect();
+    let poison: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+        ("too large", vec![b'{'; 70 * 1024], None),
+        ("invalid utf-8", b"{\"data\":\"\xff\xfe\"}".to_vec(), None),
+        ("invalid json", b"{\"data\": {".to_vec(), None),
+        ("unknown shape", br#"{"hello":"world"}"#.to_vec(), None),
+        (
+            "wrong header",
+            tweet(90, "9", "hi").into_bytes(),
+            Some("reddit"),
+        ),
+        (
+            "missing field",
+            br#"{"data":{"id":"91","author_id":"9"}}"#.to_vec(),
+            None,
+        ),
+        (
+            "far future",
+            tweet(92, "9", "hi")
+                .replace("2026-11-20", "2099-11-20")
+                .into_bytes(),
+            None,
+        ),
+        (
+            "negative count",
+            tweet(93, "9", "hi")
+                .replace(
+                    r#""username":"u9""#,
+                    r#""username":"u9","public_metrics":{"followers_count":-3}"#,
+                )
+                .into_bytes(),
+            None,
+        ),
+        ("noise", tweet(94, "9", "giveaway time").into_bytes(), None),
+    ];
+    inputs.extend(poison.into_iter().map(|(n, r, h)| (n.to_owned(), r, h)));
+
+    // Publish, remembering where each input landed.
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    let mut at: HashMap<(i32, i64), usize> = HashMap::new();
+    for (i, (_, raw, platform)) in inputs.iter().enumerate() {
+        let mut r = FutureRecord::<str, [u8]>::to(&t.raw).payload(raw);
+        if let Some(p) = platform {
+            r = r.headers(OwnedHeaders::new().insert(Header {
+                key: "platform",
+                value: Some(*p),
+            }));
+        }
+        let delivery = producer
+            .send(r, Timeout::After(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        at.insert((delivery.partition, delivery.offset), i);
+    }
+    let n = inputs.len() as u64;
+    let run = run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(n)).await;
+    run.result.unwrap();
+
+    // What the pure stage says of each input: the reference.
+    let pipeline = Pipeline::from_loaded(&l);
+    let expected: Vec<Result<Verdict, outcry::normalize::Rejection>> = inputs
+        .iter()
+        .map(|(_, raw, h)| pipeline.process(&l.index, raw, *h, outcry::normalize::time::now_ms()))
+        .collect();
+
+    let mut seen: HashMap<usize, &str> = HashMap::new();
+    let mut account = |coords: (i32, i64), how: &'static str| {
+        let i = *at
+            .get(&coords)
+            .unwrap_or_else(|| panic!("output for unknown input {coords:?}"));
+        if let Some(before) = seen.insert(i, how) {
+            panic!("{} accounted twice: {before} and {how}", inputs[i].0);
+        }
+        i
+    };
+    let mut platforms = std::collections::BTreeSet::new();
+    for a in assignments(kafka.bootstrap_servers(), &t.assignments) {
+        let i = account((a.source.partition, a.source.offset), "assigned");
+        match &expected[i] {
+            Ok(Verdict::Routed(d)) => assert_eq!(d.event.event_id, a.event_id, "{}", inputs[i].0),
+            other => panic!("{} was assigned, but the stage says {other:?}", inputs[i].0),
+        }
+        platforms.insert(a.platform.clone());
+    }
+    let stored = outcry::demo::read_all(kafka.bootstrap_servers(), &t.interactions).unwrap();
+    for m in outcry::demo::read_all(kafka.bootstrap_servers(), &t.deadletter).unwrap() {
+        let coords = (
+            header(&m, dlq::PARTITION).unwrap().parse().unwrap(),
+            header(&m, dlq::OFFSET).unwrap().parse().unwrap(),
+        );
+        let i = account(coords, "dead-lettered");
+        let reason = header(&m, dlq::REASON).unwrap();
+        match &expected[i] {
+            Err(r) => assert_eq!(r.reason.as_str(), reason, "{}", inputs[i].0),
+            other => panic!(
+                "{} was dead-lettered ({reason}), but the stage says {other:?}",
+                inputs[i].0
+            ),
+        }
+        assert_eq!(
+            m.payload().unwrap_or_default(),
+            &inputs[i].1[..],
+            "original bytes kept"
+        );
+        if let Some(p) = inputs[i].2 {
+            assert_eq!(
+                header(&m, "platform").as_deref(),
+                Some(p),
+                "original headers kept"
+            );
+        }
+    }
+    let mut noise = 0;
+    for (i, e) in expected.iter().enumerate() {
+        if seen.contains_key(&i) {
+            continue;
+        }
+        assert!(
+            matches!(e, Ok(Verdict::Noise { .. })),
+            "{} has no output and is not noise: {e:?}",
+            inputs[i].0
+        );
+        noise += 1;
+    }
+    assert_eq!(Status::get(&run.status.noise), noise, "noise counted");
+    assert_eq!(
+        seen.len() as u64 + noise,
+        n,
+        "in = assigned + dead letters + noise"
+    );
+    assert_eq!(
+        stored.len(),
+        seen.values().filter(|h| **h == "assigned").count()
+    );
+    for p in [
+        "x",
+        "facebook",
+        "instagram",
+        "linkedin",
+        "reddit",
+        "youtube",
+        "google",
+        "trustpilot",
+        "forum",
+    ] {
+        assert!(
+            platforms.contains(p),
+            "no {p} event was assigned: {platforms:?}"
+        );
+    }
+    let reasons: std::collections::BTreeSet<&str> = expected
+        .iter()
+        .filter_map(|e| e.as_ref().err().map(|r| r.reason.as_str()))
+        .collect();
+    for r in [
+        "payload_too_large",
+        "invalid_utf8",
+        "invalid_json",
+        "unknown_shape",
+        "missing_field",
+        "invalid_value",
+    ] {
+        assert!(reasons.contains(r), "no {r} poison in the stream");
+    }
+    assert_eq!(committed_total(&l), n as i64, "every offset committed");
+}

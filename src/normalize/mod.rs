@@ -105,7 +105,7 @@ pub enum Shape {
     LinkedIn,
     /// Reddit comments (`t1`) and submissions (`t3`) as the API returns them.
     Reddit,
-    /// YouTube Data API `youtube#commentThread`.
+    /// YouTube Data API `youtube#commentThread`, and a single `youtube#comment` (a reply).
     YouTube,
     /// Google Business Profile reviews.
     GoogleReviews,

@@ -120,6 +120,128 @@ pub fn extract(text: &str) -> Found {
     found
 }
 
+/// Plain text of an HTML fragment (Discourse's `cooked`, YouTube's `textDisplay`): tags
+/// dropped, whitespace collapsed as a browser would, `<br>` a line break, a block's end a
+/// paragraph break, a list item a `- ` line, an emoji image its `alt` text (`:smile:`),
+/// entities decoded, at most one blank line in a row. Not a full HTML parser: enough for the
+/// sanitized HTML these platforms emit, and it never panics (it only splits at ASCII `<`/`>`).
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut pre = 0usize;
+    let mut rest = html;
+    loop {
+        let (text, tag_start) = match rest.find('<') {
+            Some(open) => (&rest[..open], Some(open)),
+            None => (rest, None),
+        };
+        if pre > 0 {
+            out.push_str(text);
+        } else {
+            push_collapsed(&mut out, text);
+        }
+        let Some(open) = tag_start else { break };
+        rest = &rest[open + 1..];
+        let starts_tag = rest
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        let close = rest.find('>').filter(|_| starts_tag);
+        let Some(close) = close else {
+            // A `<` that opens no tag (never in sanitized HTML, but be kind): it is text.
+            out.push('<');
+            continue;
+        };
+        let tag = &rest[..close];
+        rest = &rest[close + 1..];
+        let closing = tag.starts_with('/');
+        let name = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "br" => out.push('\n'),
+            "pre" if closing => {
+                pre = pre.saturating_sub(1);
+                out.push_str("\n\n");
+            }
+            "pre" => pre += 1,
+            "p" | "div" | "blockquote" | "ul" | "ol" | "table" | "aside" | "h1" | "h2" | "h3"
+            | "h4" | "h5" | "h6"
+                if closing =>
+            {
+                out.push_str("\n\n")
+            }
+            "li" if !closing => out.push_str("\n- "),
+            "tr" if closing => out.push('\n'),
+            "img" => {
+                let emoji =
+                    attribute(tag, "class").is_some_and(|c| c.split(' ').any(|c| c == "emoji"));
+                if let Some(alt) = attribute(tag, "alt").filter(|_| emoji) {
+                    out.push_str(alt);
+                }
+            }
+            _ => {}
+        }
+    }
+    let decoded = decode_html_entities(&out);
+    let mut text = String::with_capacity(decoded.len());
+    let mut blank = false;
+    for line in decoded.lines().map(str::trim) {
+        if line.is_empty() {
+            blank = !text.is_empty();
+            continue;
+        }
+        if blank {
+            text.push('\n');
+            blank = false;
+        }
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(line);
+    }
+    text
+}
+
+/// Text outside `<pre>`: runs of whitespace are one space, as HTML renders them.
+fn push_collapsed(out: &mut String, text: &str) {
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = true;
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    if space {
+        out.push(' ');
+    }
+}
+
+/// The value of a double-quoted attribute in a tag's inside (`img src="…" alt="…"`).
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = tag;
+    loop {
+        let at = rest.find(name)?;
+        let before_ok = rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_whitespace);
+        rest = &rest[at + name.len()..];
+        if before_ok {
+            if let Some(value) = rest.strip_prefix("=\"") {
+                return value.split('"').next();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

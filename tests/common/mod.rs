@@ -215,3 +215,33 @@ pub fn logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// Every fixture under tests/fixtures/ (sorted by path, so runs agree) and every line of the
+/// bundled sample feed: real payloads of every shape outcry reads, and some garbage.
+pub fn fixtures() -> Vec<(String, Vec<u8>)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    walk(&root.join("tests/fixtures"), &mut out);
+    out.sort();
+    let feed = std::fs::read_to_string(root.join("config/sample/feed.jsonl")).unwrap();
+    out.extend(
+        feed.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (format!("feed.jsonl:{}", i + 1), l.as_bytes().to_vec())),
+    );
+    out
+}
