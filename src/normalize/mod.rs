@@ -310,8 +310,8 @@ fn finish(
     limits: &Limits,
     now_ms: i64,
 ) -> Result<CanonicalEvent, Rejection> {
-    e.created_at = time::rfc3339(&e.created_at, "created_at")?;
-    let at = time::unix_millis_of(&e.created_at).unwrap_or_default();
+    let (created_at, at) = time::rfc3339_with_millis(&e.created_at, "created_at")?;
+    e.created_at = created_at;
     if at > now_ms.saturating_add(limits.max_future_skew_ms) {
         return Err(Rejection::new(
             Reason::InvalidValue,
@@ -367,6 +367,9 @@ fn finish(
 
 /// Remove repeats (case-insensitively), keeping the first spelling and the order.
 fn dedupe(list: &mut Vec<String>) {
+    if list.len() < 2 {
+        return;
+    }
     let mut seen = std::collections::HashSet::new();
     list.retain(|s| seen.insert(s.to_lowercase()));
 }

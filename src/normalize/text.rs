@@ -51,12 +51,26 @@ pub fn decode_html_entities(s: &str) -> String {
 /// `STRASSE` agree), and runs of whitespace collapsed to one space, so `Not   Working` matches
 /// `not working`. Rule keywords go through the same function.
 pub fn matching_text(text: &str) -> String {
-    use caseless::Caseless;
-    use unicode_normalization::UnicodeNormalization;
     let mut out = String::with_capacity(text.len());
+    if text.is_ascii() {
+        // NFKC leaves ASCII alone and folding it is lowercasing: the common case, done cheaply.
+        collapse_into(&mut out, text.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        use caseless::Caseless;
+        use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+        if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+            collapse_into(&mut out, text.chars().default_case_fold());
+        } else {
+            collapse_into(&mut out, text.chars().nfkc().default_case_fold());
+        }
+    }
+    out
+}
+
+/// Push `chars` with runs of whitespace as one space and none at either end.
+fn collapse_into(out: &mut String, chars: impl Iterator<Item = char>) {
     let mut last_space = true;
-    let folded = text.chars().nfkc().default_case_fold();
-    for c in folded {
+    for c in chars {
         if c.is_whitespace() {
             if !last_space {
                 out.push(' ');
@@ -70,7 +84,6 @@ pub fn matching_text(text: &str) -> String {
     if out.ends_with(' ') {
         out.pop();
     }
-    out
 }
 
 /// Mentions, hashtags and URLs found in a post's text, for platforms that don't list them.
@@ -81,42 +94,69 @@ pub struct Found {
     pub urls: Vec<String>,
 }
 
-fn patterns() -> &'static [regex::Regex; 3] {
-    static P: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
-    P.get_or_init(|| {
-        [
-            regex::Regex::new(r#"https?://[^\s<>"]+"#).expect("url pattern"),
-            // `@name` not inside a word (so not an email address).
-            regex::Regex::new(r"(?:^|[^\w@.])@(\w(?:[\w.]*\w)?)").expect("mention pattern"),
-            // `#tag` not inside a word nor an HTML entity (`&#39;`), with at least one letter.
-            regex::Regex::new(r"(?:^|[^\w&#])#(\w*[^\W\d_]\w*)").expect("hashtag pattern"),
-        ]
-    })
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
 }
 
-/// Take mentions (without `@`), hashtags (without `#`) and URLs out of a text, in order.
+/// Take mentions (without `@`), hashtags (without `#`) and URLs out of a text, in order, in
+/// one pass:
+/// - a URL is `http://` or `https://` up to whitespace, `<`, `>` or `"`, without trailing
+///   punctuation; what is inside a URL is not a mention or hashtag (`site/#anchor`);
+/// - a mention is `@name` not inside a word nor after `.` (so not an email address): word
+///   characters and inner dots;
+/// - a hashtag is `#tag` not inside a word nor an HTML entity (`&#39;`), with a letter.
 pub fn extract(text: &str) -> Found {
-    if !text.contains(['@', '#', ':']) {
-        return Found::default();
-    }
-    let [url, mention, hashtag] = patterns();
     let mut found = Found::default();
-    for m in url.find_iter(text) {
-        let u = m
-            .as_str()
-            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"']);
-        found.urls.push(u.to_owned());
+    if !text.contains(['@', '#', ':']) {
+        return found;
     }
-    // Mentions and hashtags outside URLs only (`https://site/#anchor` is not a hashtag).
-    let rest = url.replace_all(text, " ");
-    found.mentions = mention
-        .captures_iter(&rest)
-        .map(|c| c[1].to_owned())
-        .collect();
-    found.hashtags = hashtag
-        .captures_iter(&rest)
-        .map(|c| c[1].to_owned())
-        .collect();
+    let mut prev: Option<char> = None;
+    let mut i = 0;
+    while let Some(c) = text[i..].chars().next() {
+        let rest = &text[i..];
+        if c == 'h' && (rest.starts_with("https://") || rest.starts_with("http://")) {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+                .unwrap_or(rest.len());
+            let url = rest[..end]
+                .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"']);
+            found.urls.push(url.to_owned());
+            prev = rest[..end].chars().next_back();
+            i += end;
+            continue;
+        }
+        let tag = match c {
+            '@' if !prev.is_some_and(|p| is_word(p) || p == '@' || p == '.') => {
+                let tail = &rest[1..];
+                let end = tail
+                    .find(|c: char| !(is_word(c) || c == '.'))
+                    .unwrap_or(tail.len());
+                let name = tail[..end].trim_end_matches('.');
+                name.starts_with(is_word)
+                    .then(|| (&mut found.mentions, name))
+            }
+            '#' if !prev.is_some_and(|p| is_word(p) || p == '&' || p == '#') => {
+                let tail = &rest[1..];
+                let end = tail.find(|c: char| !is_word(c)).unwrap_or(tail.len());
+                let name = &tail[..end];
+                name.chars()
+                    .any(|c| c.is_alphabetic())
+                    .then(|| (&mut found.hashtags, name))
+            }
+            _ => None,
+        };
+        match tag {
+            Some((list, name)) => {
+                list.push(name.to_owned());
+                prev = name.chars().next_back();
+                i += 1 + name.len();
+            }
+            None => {
+                prev = Some(c);
+                i += c.len_utf8();
+            }
+        }
+    }
     found
 }
 

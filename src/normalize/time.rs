@@ -34,12 +34,19 @@ fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
 
 /// An RFC 3339 / ISO 8601 timestamp with a zone (`Z`, `+01:00`, `+0000`).
 pub fn rfc3339(s: &str, field: &str) -> Result<String, Rejection> {
-    parse_instant(s).map(format_millis).ok_or_else(|| {
-        Rejection::new(
-            Reason::InvalidValue,
-            format!("`{field}` is not an RFC 3339 timestamp: {:?}", clip(s)),
-        )
-    })
+    rfc3339_with_millis(s, field).map(|(s, _)| s)
+}
+
+/// [`rfc3339`], and the instant in unix milliseconds.
+pub fn rfc3339_with_millis(s: &str, field: &str) -> Result<(String, i64), Rejection> {
+    parse_instant(s)
+        .map(|t| (format_millis(t), t.timestamp_millis()))
+        .ok_or_else(|| {
+            Rejection::new(
+                Reason::InvalidValue,
+                format!("`{field}` is not an RFC 3339 timestamp: {:?}", clip(s)),
+            )
+        })
 }
 
 /// Unix time in seconds (a float: Reddit's `created_utc` is `1732100000.0`).
