@@ -133,7 +133,7 @@ pub fn extract(text: &str) -> Found {
                     .unwrap_or(tail.len());
                 let name = tail[..end].trim_end_matches('.');
                 name.starts_with(is_word)
-                    .then(|| (&mut found.mentions, name))
+                    .then_some((&mut found.mentions, name))
             }
             '#' if !prev.is_some_and(|p| is_word(p) || p == '&' || p == '#') => {
                 let tail = &rest[1..];
@@ -141,7 +141,7 @@ pub fn extract(text: &str) -> Found {
                 let name = &tail[..end];
                 name.chars()
                     .any(|c| c.is_alphabetic())
-                    .then(|| (&mut found.hashtags, name))
+                    .then_some((&mut found.hashtags, name))
             }
             _ => None,
         };
