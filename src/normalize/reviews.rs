@@ -4,10 +4,11 @@
 //! with no text (text ""). A review is the root of its own conversation (the business's reply
 //! attaches to it): `conversation_id` is the review's own `event_id`.
 //!
-//! **Google** gives no reviewer id at all. The author id is derived: the reviewer's
-//! `profilePhotoUrl` without its `=s120-…` size options (the same Google account keeps the same
-//! photo URL across reviews), or, for an anonymous reviewer or one without a photo, the
-//! review's own `name` (so one review, one "author"). Identity matching on Google reviews can
+//! **Google** gives no reviewer id at all. The author id is derived: `photo:` and a 64-bit
+//! FNV-1a hash (16 hex digits) of the reviewer's `profilePhotoUrl` without its `=s120-…` size
+//! options (the same Google account keeps the same photo URL across reviews; the hash keeps
+//! owner keys short and free of `/` and `:`), or, for an anonymous reviewer or one without a
+//! photo, `review:<reviewId>` (so one review, one "author"). Identity matching on Google reviews can
 //! therefore only ever be weak (display name), never a platform link. `event_id` is
 //! `google:<reviewId>`.
 //!
@@ -82,8 +83,11 @@ pub(super) fn google(text: &str) -> Result<CanonicalEvent, Rejection> {
         .filter(|p| !reviewer.is_anonymous && p.starts_with("http"))
         .map(without_size_options);
     let author_id = match photo {
-        Some(p) => p.to_owned(),
-        None => required(name, "name")?,
+        Some(p) => format!("photo:{:016x}", fnv1a64(p)),
+        None => {
+            required(name, "name")?;
+            format!("review:{review_id}")
+        }
     };
     let event_id = format!("google:{review_id}");
     Ok(CanonicalEvent {
@@ -110,6 +114,13 @@ pub(super) fn google(text: &str) -> Result<CanonicalEvent, Rejection> {
         urls: Vec::new(),
         rating: Some(rating),
         source: Default::default(),
+    })
+}
+
+/// 64-bit FNV-1a: stable across versions and platforms (unlike std's hasher), for derived ids.
+fn fnv1a64(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
@@ -278,10 +289,8 @@ mod tests {
             assert_eq!(e.kind, Kind::Review);
             assert_eq!(e.rating, Some(2.0));
             assert_eq!(e.community, Community::Public);
-            assert_eq!(
-                e.author.id,
-                "https://lh3.googleusercontent.com/a-/ALV-UjW8qTz3Xk1mPv5Rn2Lc9Hs7Dg4Fb6Yt0Ew"
-            );
+            // FNV-1a of "https://lh3.googleusercontent.com/a-/ALV-UjW8qTz3Xk1mPv5Rn2Lc9Hs7Dg4Fb6Yt0Ew"
+            assert_eq!(e.author.id, "photo:dc77c1aed08cc90d");
             assert_eq!(e.author.display_name.as_deref(), Some("Priya Raman"));
             assert_eq!(e.author.handle, None);
             assert_eq!(
@@ -308,10 +317,7 @@ mod tests {
         assert_eq!(e.rating, Some(1.0));
         // Anonymous: all anonymous reviewers share the default photo, so the review names the
         // author, and no display name is kept.
-        assert_eq!(
-            e.author.id,
-            "accounts/108273645501928374655/locations/4410928374650019283/reviews/AbFvOqmK2pW8zR5tNc1xLq7Ys4HbG9uE"
-        );
+        assert_eq!(e.author.id, "review:AbFvOqmK2pW8zR5tNc1xLq7Ys4HbG9uE");
         assert_eq!(e.author.display_name, None);
         assert_eq!(e.created_at, "2026-11-20T10:41:09.000Z");
     }
@@ -340,7 +346,7 @@ mod tests {
         let raw = r#"{"name":"accounts/1/locations/2/reviews/Abc","starRating":"FIVE","createTime":"2026-11-20T09:15:02Z"}"#;
         let e = parse(raw, None).unwrap();
         assert_eq!(e.event_id, "google:Abc");
-        assert_eq!(e.author.id, "accounts/1/locations/2/reviews/Abc");
+        assert_eq!(e.author.id, "review:Abc");
         let raw = r#"{"reviewId":"Abc","starRating":"FIVE"}"#;
         let err = parse(raw, None).unwrap_err();
         assert_eq!(err.reason, Reason::MissingField);
