@@ -57,32 +57,66 @@ enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Classify a text with the configured rule packs and show where it would be routed.
+    /// Classify texts with the configured rule packs: every intent with its score and matched
+    /// spans, noise, sentiment, and where the text would be routed.
+    ///
+    /// Spans are byte offsets into the matching text (NFKC, case-folded, whitespace
+    /// collapsed), which is printed beside them.
     Classify {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// Use these rule packs instead of the config's (repeatable); routing stays the
+        /// config's.
+        #[arg(long, value_name = "PACK.toml")]
+        pack: Vec<PathBuf>,
+        /// Classify each line of this file ("-" for stdin).
+        #[arg(long, value_name = "FILE", conflicts_with = "csv")]
+        file: Option<PathBuf>,
+        /// Classify a column of this CSV file (with a header row); see --column.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// The CSV column to classify.
+        #[arg(long, default_value = "text", requires = "csv")]
+        column: String,
+        /// One JSON object per text instead of the readable report.
+        #[arg(long)]
+        json: bool,
         /// The text (several arguments are joined with spaces).
-        #[arg(required = true)]
         text: Vec<String>,
     },
-    /// Look an author up in the identity index (the configured CRM snapshot).
+    /// Look an author up in the identity index (the configured CRM snapshot) and explain the
+    /// decision: verified, strong, probable or unknown, which keys agreed, and the scores.
+    ///
+    /// The author comes from a raw event (`--event FILE`, any input shape; `-` for stdin) or
+    /// from the fields given here; fields given beside `--event` override the event's.
     Match {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
-        /// Platform of the author (x, facebook, reddit, ...).
-        #[arg(long, default_value = "x")]
-        platform: String,
+        /// A raw event (JSON, in its platform's own shape) whose author to look up.
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+        /// Platform of the author (x, facebook, reddit, ...); with --event, the `platform`
+        /// header to read the event with.
+        #[arg(long)]
+        platform: Option<String>,
         /// The platform's user id.
-        #[arg(long, default_value = "")]
-        id: String,
+        #[arg(long)]
+        id: Option<String>,
         #[arg(long)]
         handle: Option<String>,
         #[arg(long)]
         email: Option<String>,
         #[arg(long)]
         phone: Option<String>,
+        /// Display name.
         #[arg(long)]
         name: Option<String>,
+        /// Location as the author wrote it on their profile.
+        #[arg(long)]
+        location: Option<String>,
+        /// Print the decision as JSON (the `identity` object of an assignment event).
+        #[arg(long)]
+        json: bool,
     },
     /// Publish a file of raw events into a topic (default: the configured `social.raw`), as a
     /// connector would: keyed by author id, with a progress line and a summary.
@@ -148,7 +182,17 @@ pub fn main() -> ExitCode {
         Command::Check { config } => match load(&config) {
             Ok(l) => {
                 println!("{} is valid", config.display());
-                println!("  rule packs: {}", l.classifier.packs.join(", "));
+                println!(
+                    "  rule packs: {} ({} phrases, {} patterns; languages: {})",
+                    l.classifier.packs.join(", "),
+                    l.classifier.phrase_count,
+                    l.classifier.pattern_count,
+                    l.classifier.languages().join(", ")
+                );
+                println!(
+                    "  noise categories: {}",
+                    l.classifier.noise_names().collect::<Vec<_>>().join(", ")
+                );
                 println!(
                     "  intents: {}",
                     l.classifier.intent_names().collect::<Vec<_>>().join(", ")
@@ -163,60 +207,62 @@ pub fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Classify { config, text } => match load(&config) {
-            Ok(l) => {
-                let text = text.join(" ");
-                match l.classifier.classify(&matching_text(&text)) {
-                    Classification::Noise { keywords } => {
-                        println!(
-                            "noise (dropped, never assigned); keywords: {}",
-                            keywords.join(", ")
-                        )
-                    }
-                    Classification::Intent(m) => {
-                        let r = l.router.route(&m.intent, None);
-                        println!(
-                            "intent {} (severity {}); keywords: {}",
-                            m.intent,
-                            m.severity,
-                            if m.keywords.is_empty() {
-                                "-".into()
-                            } else {
-                                m.keywords.join(", ")
-                            }
-                        );
-                        println!(
-                            "route: {} at {} (first response within {})",
-                            r.department,
-                            r.priority,
-                            humantime::format_duration(r.sla)
-                        );
-                    }
-                }
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
+        Command::Classify {
+            config,
+            pack,
+            file,
+            csv,
+            column,
+            json,
+            text,
+        } => classify(ClassifyArgs {
+            config,
+            pack,
+            file,
+            csv,
+            column,
+            json,
+            text,
+        }),
         Command::Match {
             config,
+            event,
             platform,
             id,
             handle,
             email,
             phone,
             name,
+            location,
+            json,
         } => match load(&config) {
             Ok(l) => {
-                let author = Author {
-                    id,
-                    handle,
-                    display_name: name,
-                    email,
-                    phone,
-                    ..Author::default()
+                let (platform, mut author) = match &event {
+                    Some(path) => match author_of_event(&l, path, platform.as_deref()) {
+                        Ok(pa) => pa,
+                        Err(e) => return fail(&e),
+                    },
+                    None => (platform.unwrap_or_else(|| "x".into()), Author::default()),
                 };
+                let set = |field: &mut Option<String>, v: Option<String>| {
+                    if v.is_some() {
+                        *field = v;
+                    }
+                };
+                if let Some(id) = id {
+                    author.id = id;
+                }
+                set(&mut author.handle, handle);
+                set(&mut author.email, email);
+                set(&mut author.phone, phone);
+                set(&mut author.display_name, name);
+                set(&mut author.location, location);
                 let m = l.index.match_author(&platform, &author);
-                println!("{}", serde_json::to_string_pretty(&m).expect("serializes"));
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&m).expect("serializes"));
+                } else {
+                    print!("{}", crate::identity::render_match(&platform, &author, &m));
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -242,6 +288,194 @@ pub fn main() -> ExitCode {
     }
 }
 
+struct ClassifyArgs {
+    config: PathBuf,
+    pack: Vec<PathBuf>,
+    file: Option<PathBuf>,
+    csv: Option<PathBuf>,
+    column: String,
+    json: bool,
+    text: Vec<String>,
+}
+
+/// `outcry classify`: the analysis and routing decision of one text, each line of a file, or
+/// a CSV column.
+fn classify(a: ClassifyArgs) -> ExitCode {
+    use crate::intent::{decide, Classifier, RulePack};
+    let l = match load(&a.config) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let classifier = if a.pack.is_empty() {
+        l.classifier.clone()
+    } else {
+        let mut packs = Vec::new();
+        let mut problems = Vec::new();
+        for p in &a.pack {
+            match std::fs::read_to_string(p)
+                .map_err(|e| vec![format!("{}: {e}", p.display())])
+                .and_then(|t| RulePack::from_toml(&p.display().to_string(), &t))
+            {
+                Ok(pack) => packs.push(pack),
+                Err(e) => problems.extend(e),
+            }
+        }
+        match Classifier::compile(&packs) {
+            Ok(c) if problems.is_empty() => c,
+            Ok(_) => return fail(&problems.join("\n  - ")),
+            Err(e) => {
+                problems.extend(e);
+                return fail(&problems.join("\n  - "));
+            }
+        }
+    };
+    let texts: Vec<String> = if let Some(path) = &a.csv {
+        let mut reader = match csv::Reader::from_path(path) {
+            Ok(r) => r,
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        };
+        let col = match reader
+            .headers()
+            .map(|h| h.iter().position(|c| c == a.column))
+        {
+            Ok(Some(c)) => c,
+            Ok(None) => return fail(&format!("{}: no column `{}`", path.display(), a.column)),
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        };
+        let mut out = Vec::new();
+        for (row, rec) in reader.records().enumerate() {
+            match rec {
+                Ok(r) => out.push(r.get(col).unwrap_or("").to_owned()),
+                Err(e) => return fail(&format!("{}: row {}: {e}", path.display(), row + 2)),
+            }
+        }
+        out
+    } else if let Some(path) = &a.file {
+        let read = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        };
+        match read {
+            Ok(t) => t.lines().map(str::to_owned).collect(),
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        }
+    } else if !a.text.is_empty() {
+        vec![a.text.join(" ")]
+    } else {
+        return fail("give a text, --file FILE or --csv FILE --column NAME");
+    };
+    let mut out = String::new();
+    for text in &texts {
+        let matching = matching_text(text);
+        let analysis = classifier.analyze(&matching);
+        let decision = decide(&analysis);
+        let route = match &decision {
+            Classification::Intent(m) => Some(l.router.route(&m.intent, None)),
+            Classification::Noise { .. } => None,
+        };
+        if a.json {
+            let (kind, intent, severity) = match &decision {
+                Classification::Intent(m) if m.intent == crate::intent::GENERAL => {
+                    ("general", Some(m.intent.clone()), Some(m.severity))
+                }
+                Classification::Intent(m) => ("intent", Some(m.intent.clone()), Some(m.severity)),
+                Classification::Noise { .. } => ("noise", None, None),
+            };
+            let v = serde_json::json!({
+                "text": text,
+                "matching_text": matching,
+                "decision": {
+                    "kind": kind,
+                    "intent": intent,
+                    "severity": severity,
+                    "noise": (kind == "noise").then(|| analysis.noise.iter().find(|n| n.qualifies).map(|n| n.name.clone())),
+                },
+                "route": route.as_ref().map(|r| serde_json::json!({
+                    "department": r.department,
+                    "priority": r.priority.as_str(),
+                    "sla": humantime::format_duration(r.sla).to_string(),
+                })),
+                "analysis": analysis,
+            });
+            out.push_str(&v.to_string());
+            out.push('\n');
+            continue;
+        }
+        out.push_str(&format!("text: {text}\nmatching text: {matching}\n"));
+        match (&decision, &route) {
+            (Classification::Intent(m), Some(r)) => out.push_str(&format!(
+                "decision: intent {} (severity {}) -> {} at {} (first response within {})\n",
+                m.intent,
+                m.severity,
+                r.department,
+                r.priority,
+                humantime::format_duration(r.sla)
+            )),
+            _ => out.push_str(&format!(
+                "decision: noise ({}): counted and dropped, never assigned\n",
+                analysis
+                    .noise
+                    .iter()
+                    .find(|n| n.qualifies)
+                    .map_or("-", |n| n.name.as_str())
+            )),
+        }
+        for (what, list) in [("intent", &analysis.intents), ("noise", &analysis.noise)] {
+            for s in list {
+                out.push_str(&format!(
+                    "  {what} {} score {} (needs {}){}\n",
+                    s.name,
+                    s.score,
+                    s.min_score,
+                    if s.qualifies {
+                        ""
+                    } else {
+                        " - below min_score"
+                    }
+                ));
+                for sp in &s.spans {
+                    out.push_str(&format!(
+                        "    {}..{} \"{}\" rule {} weight {}{}{}\n",
+                        sp.start,
+                        sp.end,
+                        &matching[sp.start..sp.end],
+                        sp.rule,
+                        sp.weight,
+                        sp.lang
+                            .as_deref()
+                            .map(|l| format!(" [{l}]"))
+                            .unwrap_or_default(),
+                        if sp.negated { " NEGATED" } else { "" }
+                    ));
+                }
+            }
+        }
+        let s = &analysis.sentiment;
+        out.push_str(&format!(
+            "  sentiment {} (polarity {:.2}; +{} -{}){}\n",
+            s.label,
+            s.polarity,
+            s.positive,
+            s.negative,
+            s.spans
+                .iter()
+                .map(|sp| format!(
+                    " \"{}\"{}",
+                    &matching[sp.start..sp.end],
+                    if sp.negated { " (negated)" } else { "" }
+                ))
+                .collect::<String>()
+        ));
+        if !analysis.languages.is_empty() {
+            out.push_str(&format!("  languages: {}\n", analysis.languages.join(", ")));
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
 struct ReplayArgs {
     file: PathBuf,
     config: PathBuf,
@@ -254,6 +488,11 @@ struct ReplayArgs {
 
 fn replay(a: ReplayArgs) -> ExitCode {
     use crate::replay::{self, Format};
+    if let Some(rate) = a.rate.filter(|r| !(*r > 0.0 && r.is_finite())) {
+        return fail(&format!(
+            "--rate {rate}: give a positive number of events per second"
+        ));
+    }
     let read = match Format::of_path(&a.file) {
         Format::Jsonl => std::fs::read_to_string(&a.file)
             .map(|t| replay::read_jsonl(&t))
@@ -357,6 +596,34 @@ fn replay(a: ReplayArgs) -> ExitCode {
             done.failed, kafka.brokers
         )),
     }
+}
+
+/// The platform and author of a raw event file, read by the same normalizers as the worker.
+fn author_of_event(
+    l: &Loaded,
+    path: &Path,
+    platform_header: Option<&str>,
+) -> Result<(String, Author), String> {
+    let raw = if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    }
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let limits = crate::normalize::Limits {
+        max_payload_bytes: l.config.limits.max_payload_bytes,
+        // a saved event may be old or from a test clock: its time does not matter here
+        max_future_skew_ms: i64::MAX / 4,
+    };
+    let e = crate::normalize::normalize(
+        raw.trim_ascii(),
+        platform_header,
+        &limits,
+        crate::normalize::time::now_ms(),
+    )
+    .map_err(|r| format!("{}: not an event outcry reads: {r}", path.display()))?;
+    Ok((e.platform, e.author))
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -1,7 +1,7 @@
 //! config: built-in defaults, then the user's TOML file, then `OUTCRY__SECTION__KEY`
 //! environment overrides. [`Config::load`] reports every problem at once.
 
-use crate::identity::{load_snapshot, IdentityIndex};
+use crate::identity::{load_snapshot, IdentityConfig, IdentityIndex};
 use crate::intent::{Classifier, RulePack};
 use crate::route::{Priority, Router};
 use serde::{Deserialize, Deserializer};
@@ -39,6 +39,8 @@ pub struct Config {
     pub claim: ClaimConfig,
     pub http: HttpConfig,
     pub limits: LimitsConfig,
+    /// Identity matching: key normalization, weights and thresholds (docs/identity.md).
+    pub identity: IdentityConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,7 +116,7 @@ impl Default for RedisConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CrmConfig {
-    /// JSONL customer snapshot loaded at start (relative paths: relative to the config file).
+    /// JSONL (or `.csv`) customer snapshot loaded at start (relative paths: relative to the config file).
     pub snapshot: Option<PathBuf>,
     /// Read `crm.customers` from the beginning before consuming events.
     pub follow_topic: bool,
@@ -408,6 +410,7 @@ impl Config {
         if self.limits.max_payload_bytes == 0 {
             p.push("limits.max_payload_bytes must be more than zero".into());
         }
+        p.extend(self.identity.problems());
         if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
         {
             p.push(format!(
@@ -469,7 +472,7 @@ impl Config {
                 }
             }
         }
-        let mut index = IdentityIndex::new();
+        let mut index = IdentityIndex::with_config(self.identity.clone());
         if let Some(path) = &self.crm.snapshot {
             match read(path) {
                 Ok(text) => {

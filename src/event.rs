@@ -111,6 +111,21 @@ pub struct IdentityMatch {
     pub explanation: String,
     #[serde(default)]
     pub tier: Option<String>,
+    /// The evidence score (Fellegi-Sunter-style weights, see docs/identity.md) when scoring
+    /// decided or broke a tie; none for a direct platform-id link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// When the answer is `unknown` because customers were about equally likely: each of them,
+    /// best first. Never a coin toss.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<MatchCandidate>,
+}
+
+/// A customer an author might be, with its evidence score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchCandidate {
+    pub customer_id: String,
+    pub score: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
-//! Loading customers: a JSONL snapshot at start, then changes from the compacted
+//! Loading customers: a JSONL or CSV snapshot at start, then changes from the compacted
 //! `crm.customers` topic (plain JSON records or Debezium change envelopes; a tombstone deletes).
 
-use super::{Customer, IdentityIndex};
+use super::{Customer, IdentityIndex, PlatformIdentity};
 use serde_json::Value;
 use std::fmt;
 use std::path::Path;
@@ -32,13 +32,20 @@ impl fmt::Display for SnapshotError {
 
 impl std::error::Error for SnapshotError {}
 
-/// Read a JSONL snapshot (one customer per line; blank lines and `#` comments skipped).
+/// Read a snapshot: CSV when `name` ends in `.csv` (see [`load_snapshot_csv`]), else JSONL
+/// (one customer per line; blank lines and `#` comments skipped).
 /// Every bad line is reported, not just the first.
 pub fn load_snapshot(
     name: &str,
     text: &str,
     index: &mut IdentityIndex,
 ) -> Result<usize, SnapshotError> {
+    if name.to_ascii_lowercase().ends_with(".csv") {
+        return load_snapshot_csv(name, text, index);
+    }
+    if index.is_empty() {
+        index.reserve(text.lines().count());
+    }
     let mut problems = Vec::new();
     let mut loaded = 0;
     for (n, line) in text.lines().enumerate() {
@@ -63,6 +70,137 @@ pub fn load_snapshot(
             problems,
         })
     }
+}
+
+/// Read a CSV snapshot with a header row. Columns: `id` (required), `name`, `emails` and
+/// `phones` (several separated by `;` or `|`; `email`/`phone` also accepted), `tier`, `segment`,
+/// `account_id`, `language`, `value`, and one identity per platform as `<platform>_user_id`,
+/// `<platform>_handle`, `<platform>_verified` (`true`/`1`/`yes`), e.g. `x_user_id,x_handle`.
+/// `location`, `city` (compared with the author's location) and `country` (the region of the
+/// customer's phones) are read too; any other column is accepted and ignored.
+/// Empty cells are absent values. Every bad row is reported.
+pub fn load_snapshot_csv(
+    name: &str,
+    text: &str,
+    index: &mut IdentityIndex,
+) -> Result<usize, SnapshotError> {
+    let mut rd = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let fail = |problems: Vec<String>| SnapshotError {
+        source: name.to_owned(),
+        problems,
+    };
+    let header: Vec<String> = match rd.headers() {
+        Ok(h) => h.iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
+        Err(e) => return Err(fail(vec![format!("header: {e}")])),
+    };
+    if !header.iter().any(|h| h == "id") {
+        return Err(fail(vec!["header: no `id` column".into()]));
+    }
+    if index.is_empty() {
+        index.reserve(text.lines().count().saturating_sub(1));
+    }
+    let mut problems = Vec::new();
+    let mut loaded = 0;
+    for row in rd.records() {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        let line = row.position().map(|p| p.line()).unwrap_or(0);
+        match csv_customer(&header, &row) {
+            Ok(c) => {
+                index.upsert(c);
+                loaded += 1;
+            }
+            Err(e) => problems.push(format!("line {line}: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(fail(problems))
+    }
+}
+
+fn identity_of<'a>(
+    identities: &'a mut Vec<PlatformIdentity>,
+    platform: &str,
+) -> &'a mut PlatformIdentity {
+    let i = match identities.iter().position(|i| i.platform == platform) {
+        Some(i) => i,
+        None => {
+            identities.push(PlatformIdentity {
+                platform: platform.to_owned(),
+                user_id: None,
+                handle: None,
+                verified: false,
+            });
+            identities.len() - 1
+        }
+    };
+    &mut identities[i]
+}
+
+fn csv_customer(header: &[String], row: &csv::StringRecord) -> Result<Customer, String> {
+    let mut c: Customer = serde_json::from_str("{\"id\":\"\"}").expect("minimal customer");
+    let list = |v: &str| -> Vec<String> {
+        v.split([';', '|'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut identities: Vec<PlatformIdentity> = Vec::new();
+    for (col, v) in header.iter().zip(row.iter()) {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        let some = Some(v.to_owned());
+        match col.as_str() {
+            "id" => c.id = v.to_owned(),
+            "name" => c.name = some,
+            "email" | "emails" => c.emails.extend(list(v)),
+            "phone" | "phones" => c.phones.extend(list(v)),
+            "tier" => c.tier = some,
+            "segment" => c.segment = some,
+            "account_id" => c.account_id = some,
+            "language" => c.language = some,
+            "location" => c.location = some,
+            "city" => c.city = some,
+            "country" => c.country = some,
+            "value" => {
+                c.value = Some(
+                    v.parse()
+                        .map_err(|_| format!("value {v:?} is not a number"))?,
+                )
+            }
+            other => {
+                if let Some(p) = other.strip_suffix("_user_id") {
+                    identity_of(&mut identities, p).user_id = some;
+                } else if let Some(p) = other.strip_suffix("_handle") {
+                    identity_of(&mut identities, p).handle = some;
+                } else if let Some(p) = other.strip_suffix("_verified") {
+                    identity_of(&mut identities, p).verified =
+                        matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes");
+                }
+                // any other column is accepted and not needed by the index
+            }
+        }
+    }
+    c.identities = identities
+        .into_iter()
+        .filter(|i| i.user_id.is_some() || i.handle.is_some())
+        .collect();
+    if c.id.is_empty() {
+        return Err("empty id".into());
+    }
+    Ok(c)
 }
 
 /// Read a snapshot file from disk.
@@ -97,6 +235,15 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
             .map(CustomerChange::Delete)
             .ok_or_else(|| "tombstone without a key".to_owned());
     };
+    // A plain record (most of a compacted topic) is read straight into a customer; only a
+    // payload that may be a Debezium envelope goes through a generic value.
+    let maybe_envelope = memchr::memmem::find(payload, b"\"op\"").is_some()
+        || memchr::memmem::find(payload, b"\"payload\"").is_some();
+    if !maybe_envelope {
+        if let Ok(c) = serde_json::from_slice::<Customer>(payload) {
+            return check_id(c).map(|c| CustomerChange::Upsert(Box::new(c)));
+        }
+    }
     let value: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
     // Debezium: {"payload":{"op":..,"before":..,"after":..}} or the unwrapped {"op":..,"after":..}
     let envelope = value
@@ -127,7 +274,10 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
 }
 
 fn customer(value: Value) -> Result<Customer, String> {
-    let c: Customer = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    check_id(serde_json::from_value(value).map_err(|e| e.to_string())?)
+}
+
+fn check_id(c: Customer) -> Result<Customer, String> {
     if c.id.trim().is_empty() {
         return Err("customer with an empty id".to_owned());
     }

@@ -1,193 +1,319 @@
-//! intent: rule packs (TOML, keyword lists per intent plus a noise list), compiled once into one
-//! Aho-Corasick automaton, and the scoring that turns keyword hits into an intent or noise.
+//! intent: rule packs (TOML: intents with weighted phrases and regex patterns, negation cues,
+//! noise categories, a sentiment lexicon) compiled once into Aho-Corasick automata and one
+//! `RegexSet`, and the scoring that turns hits into an intent or noise. See `docs/rules.md`.
+//!
+//! Texts are matched in [`crate::normalize::matching_text`] form, accent-folded by
+//! [`fold::fold`] (phrases go through the same two steps). Spans in an [`Analysis`] are byte
+//! offsets into the matching text, the form the caller passed in.
+
+pub mod fold;
+mod pack;
+
+pub use pack::{
+    IntentRule, Negation, NoiseCategory, NoiseRule, PhraseGroup, Polarity, RulePack,
+    SentimentGroup, TermGroup,
+};
 
 use crate::event::IntentMatch;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use serde::Deserialize;
+use fold::{fold, fold_phrase};
+use regex::{Regex, RegexSet, RegexSetBuilder};
+use serde::Serialize;
 use std::collections::HashMap;
 
 /// The intent given to a text no rule matched and that isn't noise.
 pub const GENERAL: &str = "general";
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RulePack {
-    pub name: String,
-    #[serde(default)]
-    pub version: String,
-    #[serde(default, rename = "intent")]
-    pub intents: Vec<IntentRule>,
-    #[serde(default)]
-    pub noise: NoiseRule,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntentRule {
-    pub name: String,
-    /// 0 (informational) to 3 (urgent); breaks ties and feeds priority.
-    #[serde(default)]
-    pub severity: u8,
-    pub keywords: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoiseRule {
-    #[serde(default)]
-    pub keywords: Vec<String>,
-}
-
-impl RulePack {
-    /// Parse a pack; `origin` names it in errors.
-    pub fn from_toml(origin: &str, text: &str) -> Result<RulePack, Vec<String>> {
-        let pack: RulePack = toml::from_str(text).map_err(|e| vec![format!("{origin}: {e}")])?;
-        let problems = pack.problems(origin);
-        if problems.is_empty() {
-            Ok(pack)
-        } else {
-            Err(problems)
-        }
-    }
-
-    /// Every problem with the pack, not just the first.
-    pub fn problems(&self, origin: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.name.trim().is_empty() {
-            out.push(format!("{origin}: pack `name` is empty"));
-        }
-        let mut owner: HashMap<String, &str> = HashMap::new();
-        let mut names = HashMap::new();
-        for rule in &self.intents {
-            let n = rule.name.trim();
-            if n.is_empty() {
-                out.push(format!("{origin}: an intent has an empty name"));
-            } else if n == GENERAL {
-                out.push(format!(
-                    "{origin}: intent `{GENERAL}` is reserved for texts no rule matches"
-                ));
-            } else if names.insert(n.to_owned(), ()).is_some() {
-                out.push(format!("{origin}: intent `{n}` is defined twice"));
-            }
-            if rule.severity > 3 {
-                out.push(format!(
-                    "{origin}: intent `{n}` has severity {} (0..=3)",
-                    rule.severity
-                ));
-            }
-            if rule.keywords.is_empty() {
-                out.push(format!("{origin}: intent `{n}` has no keywords"));
-            }
-            for kw in &rule.keywords {
-                let k = normalize_keyword(kw);
-                if k.is_empty() {
-                    out.push(format!("{origin}: intent `{n}` has an empty keyword"));
-                } else if let Some(prev) = owner.insert(k.clone(), &rule.name) {
-                    out.push(format!(
-                        "{origin}: keyword \"{k}\" is in both `{prev}` and `{n}`"
-                    ));
-                }
-            }
-        }
-        for kw in &self.noise.keywords {
-            let k = normalize_keyword(kw);
-            if k.is_empty() {
-                out.push(format!("{origin}: noise has an empty keyword"));
-            } else if let Some(prev) = owner.insert(k.clone(), "noise") {
-                out.push(format!(
-                    "{origin}: keyword \"{k}\" is in both `{prev}` and noise"
-                ));
-            }
-        }
-        out
-    }
-}
-
-fn normalize_keyword(kw: &str) -> String {
-    crate::normalize::matching_text(kw)
-}
-
-/// What a keyword belongs to.
-#[derive(Debug, Clone, Copy)]
-enum Target {
-    Intent(usize),
-    Noise,
-}
+/// The score an intent or noise category needs when its rule names no `min_score`.
+pub const DEFAULT_MIN_SCORE: f32 = 1.0;
 
 /// The outcome of classifying one text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Classification {
     Intent(IntentMatch),
-    /// Banter or spam: counted and dropped, never assigned.
+    /// Banter, spam, promotions, auto-replies: counted and dropped, never assigned.
     Noise {
         keywords: Vec<String>,
     },
 }
 
+/// One hit of a phrase or pattern in a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Span {
+    /// Byte offsets into the matching text (`matching_text(original)`).
+    pub start: usize,
+    pub end: usize,
+    /// The rule that fired: the folded phrase, or `/pattern/`.
+    pub rule: String,
+    pub weight: f32,
+    /// A negation cue stood before it: it does not count.
+    pub negated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+}
+
+/// An intent or noise category that something in the text hit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scored {
+    pub name: String,
+    pub severity: u8,
+    /// Sum of the weights of the spans that are not negated.
+    pub score: f32,
+    pub min_score: f32,
+    /// `score >= min_score`: the class can be chosen.
+    pub qualifies: bool,
+    /// A noise category that wins even over an intent that qualifies.
+    #[serde(skip_serializing_if = "is_false")]
+    pub overrides_intents: bool,
+    pub spans: Vec<Span>,
+}
+
+/// Sentiment polarity from the packs' lexicon.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sentiment {
+    /// `positive`, `negative` or `neutral` (no lexicon hit, or they cancel out).
+    pub label: &'static str,
+    /// From -1 (all negative) to 1 (all positive).
+    pub polarity: f32,
+    pub positive: f32,
+    pub negative: f32,
+    /// Spans of lexicon terms; `negated` ones had their polarity flipped.
+    pub spans: Vec<Span>,
+}
+
+/// Everything the classifier found in a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Every intent something hit, best first (score, then severity, then pack order).
+    pub intents: Vec<Scored>,
+    /// Every noise category something hit, best first.
+    pub noise: Vec<Scored>,
+    pub sentiment: Sentiment,
+    /// Language tags of the phrases that fired, most weight first.
+    pub languages: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Class {
+    name: String,
+    severity: u8,
+    noise: bool,
+    overrides: bool,
+    min_score: f32,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    class: usize,
+    /// The folded phrase, or `/pattern/`.
+    text: String,
+    weight: f32,
+    negatable: bool,
+    lang: Option<u16>,
+}
+
 /// One or more rule packs, compiled.
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    automaton: AhoCorasick,
-    keywords: Vec<String>,
-    targets: Vec<Target>,
-    intents: Vec<(String, u8)>,
+    classes: Vec<Class>,
+    /// Intent and noise phrases; pattern id = index in `phrases`.
+    phrase_ac: AhoCorasick,
+    phrases: Vec<Rule>,
+    regex_set: RegexSet,
+    regexes: Vec<Regex>,
+    patterns: Vec<Rule>,
+    cue_ac: AhoCorasick,
+    window: usize,
+    lexicon_ac: AhoCorasick,
+    /// Signed weight of each lexicon term.
+    lexicon: Vec<(f32, Option<u16>)>,
+    lexicon_terms: Vec<String>,
+    langs: Vec<String>,
     /// `name@version` of each pack, for metrics and logs.
     pub packs: Vec<String>,
+    /// Terms and patterns compiled, for `outcry check`.
+    pub phrase_count: usize,
+    pub pattern_count: usize,
+}
+
+fn automaton(terms: &[String]) -> Result<AhoCorasick, String> {
+    // Standard semantics with overlapping search: every whole-word match is seen, and the
+    // leftmost-longest choice is made among those (see `select`), so that a longer phrase that
+    // fails the word-boundary test ("late flight" in "late flights") can't hide a shorter one.
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .build(terms)
+        .map_err(|e| format!("cannot compile phrases: {e}"))
 }
 
 impl Classifier {
-    /// Compile packs; packs are checked together, so a keyword in two packs is an error too.
+    /// Compile packs. Packs are checked together: a term owned by two intents of different
+    /// packs is an error too; an intent defined by two packs is merged (same severity needed).
     pub fn compile(packs: &[RulePack]) -> Result<Classifier, Vec<String>> {
-        let mut keywords = Vec::new();
-        let mut targets = Vec::new();
-        let mut intents = Vec::new();
         let mut problems = Vec::new();
-        let mut owner: HashMap<String, String> = HashMap::new();
-        let mut intent_ix: HashMap<String, usize> = HashMap::new();
+        let mut classes: Vec<Class> = Vec::new();
+        let mut class_ix: HashMap<String, usize> = HashMap::new();
+        let mut phrases: Vec<Rule> = Vec::new();
+        let mut phrase_ix: HashMap<String, usize> = HashMap::new();
+        let mut patterns: Vec<Rule> = Vec::new();
+        let mut pattern_src: Vec<String> = Vec::new();
+        let mut langs: Vec<String> = Vec::new();
+        let mut cues: Vec<String> = Vec::new();
+        let mut window = 0;
+        let mut lexicon: Vec<(f32, Option<u16>)> = Vec::new();
+        let mut lexicon_terms: Vec<String> = Vec::new();
+        let mut lexicon_ix: HashMap<String, usize> = HashMap::new();
+        let lang_ix = |l: &Option<String>, langs: &mut Vec<String>| -> Option<u16> {
+            let l = l.as_ref()?;
+            Some(match langs.iter().position(|x| x == l) {
+                Some(i) => i as u16,
+                None => {
+                    langs.push(l.clone());
+                    (langs.len() - 1) as u16
+                }
+            })
+        };
         for pack in packs {
             problems.extend(pack.problems(&pack.name));
-            for rule in &pack.intents {
-                let ix = *intent_ix.entry(rule.name.clone()).or_insert_with(|| {
-                    intents.push((rule.name.clone(), rule.severity));
-                    intents.len() - 1
-                });
-                for kw in &rule.keywords {
-                    let k = normalize_keyword(kw);
-                    if let Some(prev) = owner.insert(k.clone(), rule.name.clone()) {
-                        if prev != rule.name {
-                            problems.push(format!(
-                                "keyword \"{k}\" is in both `{prev}` and `{}` (packs disagree)",
-                                rule.name
-                            ));
-                        }
-                        continue;
+            window = window.max(pack.negation.window);
+            for g in &pack.negation.cues {
+                for t in &g.terms {
+                    let f = fold_phrase(t);
+                    if !f.is_empty() && !cues.contains(&f) {
+                        cues.push(f);
                     }
-                    keywords.push(k);
-                    targets.push(Target::Intent(ix));
                 }
             }
-            for kw in &pack.noise.keywords {
-                let k = normalize_keyword(kw);
-                if owner.insert(k.clone(), "noise".into()).is_some() {
-                    continue;
+            for g in &pack.sentiment {
+                let lang = lang_ix(&g.lang, &mut langs);
+                let sign = match g.polarity {
+                    Polarity::Positive => 1.0,
+                    Polarity::Negative => -1.0,
+                };
+                for t in &g.terms {
+                    let f = fold_phrase(t);
+                    if f.is_empty() || lexicon_ix.contains_key(&f) {
+                        continue;
+                    }
+                    lexicon_ix.insert(f.clone(), lexicon.len());
+                    lexicon.push((sign * g.weight, lang));
+                    lexicon_terms.push(f);
                 }
-                keywords.push(k);
-                targets.push(Target::Noise);
+            }
+            let intents = pack.intents.iter().map(|r| {
+                (
+                    Class {
+                        name: r.name.clone(),
+                        severity: r.severity,
+                        noise: false,
+                        overrides: false,
+                        min_score: r.min_score.unwrap_or(DEFAULT_MIN_SCORE),
+                    },
+                    r.groups().collect::<Vec<_>>(),
+                )
+            });
+            let noise = pack.noise.all_categories().into_iter().map(|c| {
+                (
+                    Class {
+                        name: c.name.clone(),
+                        severity: 0,
+                        noise: true,
+                        overrides: c.overrides_intents,
+                        min_score: c.min_score.unwrap_or(DEFAULT_MIN_SCORE),
+                    },
+                    c.groups().collect::<Vec<_>>(),
+                )
+            });
+            for (class, groups) in intents.chain(noise).collect::<Vec<_>>() {
+                let ix = match class_ix.get(&class.name) {
+                    Some(&ix) => {
+                        let prev = &classes[ix];
+                        if prev.noise != class.noise || prev.severity != class.severity {
+                            problems.push(format!(
+                                "`{}` is defined differently by two packs (severity or noise)",
+                                class.name
+                            ));
+                        }
+                        ix
+                    }
+                    None => {
+                        class_ix.insert(class.name.clone(), classes.len());
+                        classes.push(class);
+                        classes.len() - 1
+                    }
+                };
+                for g in groups {
+                    let lang = lang_ix(&g.lang, &mut langs);
+                    for t in &g.terms {
+                        let f = fold_phrase(t);
+                        if f.is_empty() {
+                            continue;
+                        }
+                        if let Some(&prev) = phrase_ix.get(&f) {
+                            let prev = phrases[prev].class;
+                            if prev != ix {
+                                problems.push(format!(
+                                    "keyword \"{f}\" is in both `{}` and `{}` (packs disagree)",
+                                    classes[prev].name, classes[ix].name
+                                ));
+                            }
+                            continue;
+                        }
+                        phrase_ix.insert(f.clone(), phrases.len());
+                        phrases.push(Rule {
+                            class: ix,
+                            text: f,
+                            weight: g.weight,
+                            negatable: g.negatable,
+                            lang,
+                        });
+                    }
+                    for p in &g.patterns {
+                        pattern_src.push(p.clone());
+                        patterns.push(Rule {
+                            class: ix,
+                            text: format!("/{p}/"),
+                            weight: g.weight,
+                            negatable: g.negatable,
+                            lang,
+                        });
+                    }
+                }
             }
         }
         problems.dedup();
         if !problems.is_empty() {
             return Err(problems);
         }
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&keywords)
-            .map_err(|e| vec![format!("cannot compile keywords: {e}")])?;
+        let texts: Vec<String> = phrases.iter().map(|r| r.text.clone()).collect();
+        let regex_set = RegexSetBuilder::new(&pattern_src)
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| vec![format!("cannot compile patterns: {e}")])?;
+        let regexes = pattern_src
+            .iter()
+            .map(|p| {
+                regex::RegexBuilder::new(p)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| vec![format!("pattern /{p}/: {e}")])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Classifier {
-            automaton,
-            keywords,
-            targets,
-            intents,
+            phrase_ac: automaton(&texts).map_err(|e| vec![e])?,
+            cue_ac: automaton(&cues).map_err(|e| vec![e])?,
+            lexicon_ac: automaton(&lexicon_terms).map_err(|e| vec![e])?,
+            phrase_count: phrases.len(),
+            pattern_count: patterns.len(),
+            classes,
+            phrases,
+            regex_set,
+            regexes,
+            patterns,
+            window: window.max(1),
+            lexicon,
+            lexicon_terms,
+            langs,
             packs: packs
                 .iter()
                 .map(|p| format!("{}@{}", p.name, p.version))
@@ -197,81 +323,252 @@ impl Classifier {
 
     /// Names of every intent the packs define (routing is checked against these).
     pub fn intent_names(&self) -> impl Iterator<Item = &str> {
-        self.intents.iter().map(|(n, _)| n.as_str())
+        self.classes
+            .iter()
+            .filter(|c| !c.noise)
+            .map(|c| c.name.as_str())
+    }
+
+    /// Names of every noise category.
+    pub fn noise_names(&self) -> impl Iterator<Item = &str> {
+        self.classes
+            .iter()
+            .filter(|c| c.noise)
+            .map(|c| c.name.as_str())
+    }
+
+    /// Every language tag the packs use.
+    pub fn languages(&self) -> &[String] {
+        &self.langs
     }
 
     /// Classify a text already in [`crate::normalize::matching_text`] form.
     ///
-    /// The intent with the most keyword hits wins; ties go to the higher severity, then to the
-    /// intent defined first. Noise wins only when no intent keyword fired.
+    /// The intent with the highest score (sum of the weights of its phrases and patterns that
+    /// fired and were not negated) that reaches its `min_score` wins; ties go to the higher
+    /// severity, then to the intent defined first. Noise wins when its category overrides
+    /// intents, or when no intent qualified.
     pub fn classify(&self, matching_text: &str) -> Classification {
-        // Small fixed-size tallies: packs have few intents, and this runs per event.
-        let mut hits: Vec<u32> = vec![0; self.intents.len()];
-        let mut fired: Vec<usize> = Vec::new();
-        let mut noise: Vec<usize> = Vec::new();
-        for m in self.automaton.find_iter(matching_text) {
-            if !is_word_boundary(matching_text, m.start(), m.end()) {
-                continue;
-            }
-            let pid = m.pattern().as_usize();
-            match self.targets[pid] {
-                Target::Intent(ix) => {
-                    hits[ix] += 1;
-                    if !fired.contains(&pid) {
-                        fired.push(pid);
-                    }
+        decide(&self.analyze(matching_text))
+    }
+
+    /// Everything that fired in a text already in matching-text form: every intent and noise
+    /// category with its score and spans, and the sentiment. Deterministic: the same text and
+    /// packs give the same analysis, in the same order.
+    pub fn analyze(&self, matching_text: &str) -> Analysis {
+        let folded = fold(matching_text);
+        let text: &str = &folded.text;
+        let cues = select(&self.cue_ac, text);
+        let negated = |start: usize| negated_at(text, &cues, start, self.window);
+
+        let mut hits: Vec<(usize, usize, &Rule)> = select(&self.phrase_ac, text)
+            .into_iter()
+            .map(|(s, e, pid)| (s, e, &self.phrases[pid]))
+            .collect();
+        if !self.patterns.is_empty() {
+            for ix in self.regex_set.matches(text).iter() {
+                for m in self.regexes[ix].find_iter(text) {
+                    hits.push((m.start(), m.end(), &self.patterns[ix]));
                 }
-                Target::Noise => {
-                    if !noise.contains(&pid) {
-                        noise.push(pid);
-                    }
+            }
+            hits.sort_by_key(|(s, e, _)| (*s, *e));
+        }
+
+        let mut scored: Vec<Option<Scored>> = vec![None; self.classes.len()];
+        let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
+        for (s, e, rule) in hits {
+            let neg = rule.negatable && negated(s);
+            let class = &self.classes[rule.class];
+            let entry = scored[rule.class].get_or_insert_with(|| Scored {
+                name: class.name.clone(),
+                severity: class.severity,
+                score: 0.0,
+                min_score: class.min_score,
+                qualifies: false,
+                overrides_intents: class.overrides,
+                spans: Vec::new(),
+            });
+            if !neg {
+                entry.score += rule.weight;
+                if let Some(l) = rule.lang {
+                    lang_weight[usize::from(l)] += rule.weight;
+                }
+            }
+            entry.spans.push(Span {
+                start: folded.source_offset(s),
+                end: folded.source_offset(e),
+                rule: rule.text.clone(),
+                weight: rule.weight,
+                negated: neg,
+                lang: rule.lang.map(|l| self.langs[usize::from(l)].clone()),
+            });
+        }
+        let mut intents = Vec::new();
+        let mut noise = Vec::new();
+        for (ix, s) in scored.into_iter().enumerate() {
+            if let Some(mut s) = s {
+                s.qualifies = s.score >= s.min_score;
+                if self.classes[ix].noise {
+                    noise.push((ix, s));
+                } else {
+                    intents.push((ix, s));
                 }
             }
         }
-        let best = hits
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| **h > 0)
-            .max_by(|(a, ha), (b, hb)| {
-                ha.cmp(hb)
-                    .then(self.intents[*a].1.cmp(&self.intents[*b].1))
-                    .then(b.cmp(a))
-            })
-            .map(|(ix, _)| ix);
-        match best {
-            Some(ix) => {
-                let keywords = fired
-                    .into_iter()
-                    .filter(|pid| matches!(self.targets[*pid], Target::Intent(i) if i == ix))
-                    .map(|pid| self.keywords[pid].clone())
-                    .collect();
-                Classification::Intent(IntentMatch {
-                    intent: self.intents[ix].0.clone(),
-                    severity: self.intents[ix].1,
-                    keywords,
-                })
+        let order = |(a_ix, a): &(usize, Scored), (b_ix, b): &(usize, Scored)| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.severity.cmp(&a.severity))
+                .then(a_ix.cmp(b_ix))
+        };
+        intents.sort_by(order);
+        noise.sort_by(order);
+
+        let mut sentiment = Sentiment {
+            label: "neutral",
+            polarity: 0.0,
+            positive: 0.0,
+            negative: 0.0,
+            spans: Vec::new(),
+        };
+        for (s, e, ix) in select(&self.lexicon_ac, text) {
+            let (w, lang) = self.lexicon[ix];
+            let neg = negated(s);
+            let signed = if neg { -w } else { w };
+            if signed > 0.0 {
+                sentiment.positive += signed;
+            } else {
+                sentiment.negative -= signed;
             }
-            None if !noise.is_empty() => Classification::Noise {
-                keywords: noise
-                    .into_iter()
-                    .map(|p| self.keywords[p].clone())
-                    .collect(),
-            },
-            None => Classification::Intent(IntentMatch {
-                intent: GENERAL.to_owned(),
-                severity: 0,
-                keywords: Vec::new(),
-            }),
+            sentiment.spans.push(Span {
+                start: folded.source_offset(s),
+                end: folded.source_offset(e),
+                rule: self.lexicon_terms[ix].clone(),
+                weight: w,
+                negated: neg,
+                lang: lang.map(|l| self.langs[usize::from(l)].clone()),
+            });
+        }
+        let total = sentiment.positive + sentiment.negative;
+        if total > 0.0 {
+            sentiment.polarity = (sentiment.positive - sentiment.negative) / total;
+            sentiment.label = if sentiment.polarity > 0.0 {
+                "positive"
+            } else if sentiment.polarity < 0.0 {
+                "negative"
+            } else {
+                "neutral"
+            };
+        }
+        let mut languages: Vec<(usize, f32)> = lang_weight
+            .into_iter()
+            .enumerate()
+            .filter(|(_, w)| *w > 0.0)
+            .collect();
+        languages.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Analysis {
+            intents: intents.into_iter().map(|(_, s)| s).collect(),
+            noise: noise.into_iter().map(|(_, s)| s).collect(),
+            sentiment,
+            languages: languages
+                .into_iter()
+                .map(|(i, _)| self.langs[i].clone())
+                .collect(),
         }
     }
 }
 
-/// A keyword only counts as a whole word (or phrase): `bill` must not fire inside `billion`.
+/// The decision an analysis leads to (what [`Classifier::classify`] returns): an overriding
+/// noise category that qualifies, else the best qualifying intent, else the best qualifying
+/// noise category, else `general`.
+pub fn decide(a: &Analysis) -> Classification {
+    let noise_kw = |s: &Scored| Classification::Noise { keywords: fired(s) };
+    let best_noise = a.noise.iter().find(|s| s.qualifies);
+    if let Some(n) = a.noise.iter().find(|s| s.qualifies && s.overrides_intents) {
+        return noise_kw(n);
+    }
+    if let Some(i) = a.intents.iter().find(|s| s.qualifies) {
+        return Classification::Intent(IntentMatch {
+            intent: i.name.clone(),
+            severity: i.severity,
+            keywords: fired(i),
+        });
+    }
+    if let Some(n) = best_noise {
+        return noise_kw(n);
+    }
+    Classification::Intent(IntentMatch {
+        intent: GENERAL.to_owned(),
+        severity: 0,
+        keywords: Vec::new(),
+    })
+}
+
+/// The rules that fired and counted, deduplicated, in order of first appearance.
+fn fired(s: &Scored) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for sp in s.spans.iter().filter(|sp| !sp.negated) {
+        if !out.contains(&sp.rule) {
+            out.push(sp.rule.clone());
+        }
+    }
+    out
+}
+
+/// Leftmost-longest whole-word matches, without overlaps: `(start, end, pattern id)`.
+fn select(ac: &AhoCorasick, text: &str) -> Vec<(usize, usize, usize)> {
+    let mut all: Vec<(usize, usize, usize)> = ac
+        .find_overlapping_iter(text)
+        .filter(|m| is_word_boundary(text, m.start(), m.end()))
+        .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+        .collect();
+    if all.len() > 1 {
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        let mut last_end = 0;
+        all.retain(|&(s, e, _)| {
+            if s >= last_end {
+                last_end = e;
+                true
+            } else {
+                false
+            }
+        });
+    }
+    all
+}
+
+/// Whether a negation cue ends at most `window` words before `start`, in the same clause.
+fn negated_at(text: &str, cues: &[(usize, usize, usize)], start: usize, window: usize) -> bool {
+    cues.iter()
+        .rev()
+        .filter(|(_, e, _)| *e <= start)
+        .take_while(|(_, e, _)| start - *e <= 64 * window)
+        .any(|&(_, e, _)| {
+            let between = &text[e..start];
+            if between.contains(['.', '!', '?', ';', ',', ':']) {
+                return false;
+            }
+            between.split_whitespace().count() <= window
+        })
+}
+
+/// A phrase only counts as a whole word (or phrase): `bill` must not fire inside `billion`.
 /// Match bounds are char boundaries: a valid UTF-8 pattern found in valid UTF-8 text always is.
 fn is_word_boundary(text: &str, start: usize, end: usize) -> bool {
     let prev = text[..start].chars().next_back();
     let next = text[end..].chars().next();
-    !prev.is_some_and(char::is_alphanumeric) && !next.is_some_and(char::is_alphanumeric)
+    let first = text[start..].chars().next();
+    let last = text[..end].chars().next_back();
+    // Only a term that starts (ends) with a word character needs a non-word neighbour there:
+    // `:(` may touch a word.
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let glued_before = word(first) && word(prev);
+    let glued_after = word(last) && word(next);
+    !glued_before && !glued_after
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[cfg(test)]
@@ -365,7 +662,7 @@ keywords = ["x"]
             "defined twice",
             "reserved",
             "has no keywords",
-            "in both `a` and noise",
+            "in both `a` and `noise`",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }

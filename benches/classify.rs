@@ -1,0 +1,173 @@
+//! `cargo bench --bench classify`: classification (matching text + accent folding + automata +
+//! regex set + negation + sentiment) with the bundled generic pack, the airline pack, and a
+//! pack of 5,000 phrases, on the texts of the bundled sample feed (or of the JSONL events in
+//! OUTCRY_BENCH_CORPUS, e.g. the twcs sample made by `outcry replay … --write-jsonl`).
+//!
+//! The 5,000-phrase pack is the generic pack plus phrases made deterministically from the
+//! corpus's own words (one-, two- and three-word sequences spread over 40 intents, a few
+//! negatable, a few regex patterns), so that it fires about as often as real rules would.
+//! Numbers are printed, never asserted.
+
+use outcry::intent::{Classifier, RulePack};
+use outcry::normalize::{matching_text, normalize, Limits};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let text = match std::env::var("OUTCRY_BENCH_CORPUS") {
+        Ok(p) => std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}")),
+        Err(_) => outcry::demo::FEED.to_owned(),
+    };
+    let limits = Limits {
+        max_payload_bytes: 1 << 20,
+        max_future_skew_ms: 0,
+    };
+    // Far in the future, so that no event is refused for its time.
+    let now_ms = 4_102_444_800_000;
+    let texts: Vec<String> = outcry::demo::feed_lines(&text)
+        .into_iter()
+        .filter_map(|l| normalize(l.as_bytes(), None, &limits, now_ms).ok())
+        .map(|e| e.text)
+        .collect();
+    assert!(!texts.is_empty(), "no texts in the corpus");
+
+    let generic = RulePack::from_toml("default", outcry::demo::RULES).expect("generic pack");
+    let airline = RulePack::from_toml("airline", include_str!("../config/rules/airline.toml"))
+        .expect("airline pack");
+    let big = big_pack(&texts, &generic, 5_000);
+
+    println!(
+        "{} texts, mean {} bytes",
+        texts.len(),
+        texts.iter().map(String::len).sum::<usize>() / texts.len()
+    );
+    println!("| pack | phrases | patterns | compile | classify (matching text + classify) | analyze only |");
+    println!("|---|---|---|---|---|---|");
+    for (name, packs) in [
+        ("generic (config/rules/default.toml)", vec![generic.clone()]),
+        ("airline (config/rules/airline.toml)", vec![airline]),
+        (
+            "generic + generated, 5,000 phrases",
+            vec![generic.clone(), big],
+        ),
+    ] {
+        let t = Instant::now();
+        let c = Classifier::compile(&packs).expect("compiles");
+        let compile = t.elapsed();
+        let full = measure(&texts, |t| {
+            std::hint::black_box(c.classify(&matching_text(t)));
+        });
+        let prepared: Vec<String> = texts.iter().map(|t| matching_text(t)).collect();
+        let analyze = measure(&prepared, |t| {
+            std::hint::black_box(c.analyze(t));
+        });
+        println!(
+            "| {name} | {} | {} | {:.1} ms | {:.0} ns/text | {:.0} ns/text |",
+            c.phrase_count,
+            c.pattern_count,
+            compile.as_secs_f64() * 1e3,
+            full,
+            analyze
+        );
+    }
+}
+
+/// Mean ns per text over at least 3 s, after one warm-up pass.
+fn measure(texts: &[String], mut f: impl FnMut(&str)) -> f64 {
+    for t in texts {
+        f(t);
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(3) {
+        for t in texts {
+            f(t);
+        }
+        n += texts.len() as u64;
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// `total` phrases: the generic pack's, then word sequences of the corpus.
+fn big_pack(texts: &[String], generic: &RulePack, total: usize) -> RulePack {
+    let (have, _) = generic.counts();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let generic_terms: BTreeSet<String> = generic
+        .intents
+        .iter()
+        .flat_map(|i| i.groups().flat_map(|g| g.terms).collect::<Vec<_>>())
+        .chain(
+            generic
+                .noise
+                .all_categories()
+                .into_iter()
+                .flat_map(|c| c.groups().flat_map(|g| g.terms).collect::<Vec<_>>()),
+        )
+        .map(|t| outcry::intent::fold::fold_phrase(&t))
+        .collect();
+    let words: Vec<Vec<String>> = texts
+        .iter()
+        .map(|t| {
+            matching_text(t)
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() > 2)
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect();
+    // Every third n-gram, 3-grams first, so that most phrases are rare, some common.
+    'outer: for n in [3, 2, 1] {
+        for (i, ws) in words.iter().enumerate() {
+            for (j, win) in ws.windows(n).enumerate() {
+                if (i + j) % 3 != 0 {
+                    continue;
+                }
+                let p = outcry::intent::fold::fold_phrase(&win.join(" "));
+                if !generic_terms.contains(&p) {
+                    taken.insert(p);
+                }
+                if taken.len() + have >= total {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    // A small corpus runs out of n-grams: pair its words until the pack is full.
+    let vocab: Vec<&String> = words
+        .iter()
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut k = 0usize;
+    while taken.len() + have < total && !vocab.is_empty() && k < total * 50 {
+        let a = vocab[k % vocab.len()];
+        let b = vocab[(k + 1 + k / vocab.len()) % vocab.len()];
+        k += 1;
+        let p = outcry::intent::fold::fold_phrase(&format!("{a} {b}"));
+        if a != b && !generic_terms.contains(&p) {
+            taken.insert(p);
+        }
+    }
+    let mut toml = String::from("name = \"generated\"\nversion = \"bench\"\n");
+    toml.push_str("[negation]\n[[negation.cues]]\nterms = [\"not\", \"never\"]\n");
+    let phrases: Vec<String> = taken.into_iter().collect();
+    for (k, chunk) in phrases
+        .chunks(phrases.len().div_ceil(40).max(1))
+        .enumerate()
+    {
+        let quoted: Vec<String> = chunk.iter().map(|p| format!("{p:?}")).collect();
+        let _ = write!(
+            toml,
+            "[[intent]]\nname = \"gen{k}\"\nseverity = {}\n[[intent.phrases]]\nweight = 1.5\nnegatable = {}\nterms = [{}]\n",
+            k % 4,
+            k % 5 == 0,
+            quoted.join(", ")
+        );
+        if k % 8 == 0 {
+            let _ = writeln!(toml, "patterns = ['\\b{}\\d+\\b']", k);
+        }
+    }
+    RulePack::from_toml("generated", &toml).expect("generated pack")
+}

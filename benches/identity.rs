@@ -1,0 +1,276 @@
+//! `cargo bench --bench identity`: the identity index at CRM scale.
+//!
+//! Generates N customers (OUTCRY_IDENTITY_N, default 1,000,000), each with two social
+//! identities (x and instagram: user id, handle), an email, a phone, a name and a city, and
+//! measures:
+//! - build: each record as the JSON a snapshot line or a `crm.customers` message holds, parsed
+//!   by `parse_change` and applied (the topic path, without the broker);
+//! - memory: resident set growth of the process over the build, per customer (all in: records,
+//!   tables, allocator overhead), and the index's own count of its heap bytes;
+//! - lookups (`match_author`, the call the matching stage makes per event) for a verified
+//!   platform id, an unknown author with handle and name, an author-given email, a probable
+//!   name + location match.
+//!
+//! Prints a Markdown table (OUTCRY_IDENTITY_LOOKUPS=0: build and memory only, one line).
+//! OUTCRY_IDENTITY_STAGE=1 instead times `match_author` on the authors of a corpus of raw
+//! events (OUTCRY_BENCH_CORPUS) against the bundled sample CRM: its share of the stage.
+//! Single-threaded; numbers are machine-dependent, never asserted.
+
+use outcry::event::Author;
+use outcry::identity::{parse_change, IdentityIndex};
+use std::hint::black_box;
+use std::time::Instant;
+
+const FIRST: &[&str] = &[
+    "maria", "jose", "zoe", "aiko", "olusegun", "tom", "ana", "rui", "lee", "hana", "oliver",
+    "camille", "aarav", "chidi", "sofia", "lucas", "emma", "noah", "mia", "liam", "yuki", "omar",
+    "fatima", "ivan", "olga", "pierre", "jurgen", "elena", "marco", "giulia", "sven", "ingrid",
+];
+const SYL: &[&str] = &[
+    "ba", "ker", "gon", "za", "lez", "mul", "ler", "ta", "na", "ka", "sil", "va", "chen", "ko",
+    "ya", "shi", "ro", "du", "rand", "shar", "ma", "o", "ka", "for", "wei", "ss", "al", "var",
+    "ez", "brown", "ad", "ey",
+];
+const CITY: &[&str] = &[
+    "London", "Leeds", "Madrid", "Berlin", "Munich", "Paris", "Lyon", "Lisbon", "Porto", "Austin",
+    "Boston", "Chicago", "Denver", "Seattle", "Tokyo", "Osaka", "Lagos", "Mumbai", "Delhi",
+    "Toronto", "Sydney", "Milan", "Rome", "Vienna", "Zurich", "Oslo", "Dublin", "Warsaw", "Prague",
+    "Athens", "Seoul", "Lima",
+];
+
+fn name(n: u64) -> (String, String) {
+    let f = FIRST[(n % 32) as usize];
+    let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+    let last: String = (0..3)
+        .map(|i| SYL[((h >> (i * 5)) & 31) as usize])
+        .collect();
+    (f.to_owned(), last)
+}
+
+fn record(n: u64) -> String {
+    let (f, l) = name(n);
+    let city = CITY[((n / 7) % 32) as usize];
+    format!(
+        r#"{{"id":"C{n:09}","name":"{F} {L}","emails":["{f}.{l}{n}@example.com"],"phones":["+1{phone}"],"identities":[{{"platform":"x","user_id":"{x}","handle":"{f}{l}{n}","verified":true}},{{"platform":"instagram","user_id":"{ig}","handle":"{f}.{l}.{n}","verified":false}}],"tier":"{tier}","segment":"consumer","language":"en","city":"{city}"}}"#,
+        F = capital(&f),
+        L = capital(&l),
+        phone = 2_000_000_000 + n,
+        x = 1_500_000_000_000 + n,
+        ig = 17_841_400_000_000_000 + n,
+        tier = ["standard", "silver", "gold", "platinum"][(n % 4) as usize],
+    )
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn per_lookup(ix: &IdentityIndex, platform: &str, authors: &[Author]) -> f64 {
+    for a in authors.iter().take(1000) {
+        black_box(ix.match_author(platform, a));
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < 1.0 {
+        for a in authors {
+            black_box(ix.match_author(black_box(platform), black_box(a)));
+        }
+        n += authors.len() as u64;
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The identity lookup inside the matching stage: the authors of a corpus of raw events
+/// (OUTCRY_BENCH_CORPUS, default the bundled feed) normalized once, then only `match_author`
+/// timed against the bundled sample CRM, as `outcry bench` runs the stage.
+fn stage_share() {
+    let loaded = outcry::demo::embedded_config().expect("bundled config");
+    let text = match std::env::var("OUTCRY_BENCH_CORPUS") {
+        Ok(p) => std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}")),
+        Err(_) => outcry::demo::FEED.to_owned(),
+    };
+    let limits = outcry::normalize::Limits::default();
+    let now = outcry::normalize::time::now_ms();
+    let events: Vec<(String, Author)> = outcry::demo::feed_lines(&text)
+        .into_iter()
+        .filter_map(|l| outcry::normalize::normalize(l.as_bytes(), None, &limits, now).ok())
+        .map(|e| (e.platform, e.author))
+        .collect();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < 2.0 {
+        for (p, a) in &events {
+            black_box(loaded.index.match_author(black_box(p), black_box(a)));
+        }
+        n += events.len() as u64;
+    }
+    println!(
+        "| match_author per event of the corpus ({} events, sample CRM of {}) | {:.0} ns |",
+        events.len(),
+        loaded.index.len(),
+        start.elapsed().as_nanos() as f64 / n as f64
+    );
+}
+
+fn main() {
+    if std::env::var("OUTCRY_IDENTITY_STAGE").as_deref() == Ok("1") {
+        stage_share();
+        return;
+    }
+    let n: u64 = std::env::var("OUTCRY_IDENTITY_N")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(1_000_000);
+    let rss0 = rss_bytes();
+    let mut ix = IdentityIndex::new();
+    let start = Instant::now();
+    // OUTCRY_IDENTITY_RESERVE=1: size the index first, as a snapshot load does (it counts its
+    // lines) and as a topic load can from the end offsets.
+    let reserved = std::env::var("OUTCRY_IDENTITY_RESERVE").as_deref() == Ok("1");
+    if reserved {
+        ix.reserve(n as usize);
+    }
+    let mut bytes = 0usize;
+    // Records are generated in chunks outside the timed part: only parsing and applying count.
+    let mut build = std::time::Duration::ZERO;
+    let mut chunk: Vec<(String, String)> = Vec::with_capacity(10_000);
+    let mut i = 0;
+    while i < n {
+        chunk.clear();
+        for k in i..(i + 10_000).min(n) {
+            chunk.push((format!("C{k:09}"), record(k)));
+        }
+        i += chunk.len() as u64;
+        let t = Instant::now();
+        for (key, r) in &chunk {
+            bytes += r.len();
+            let change = parse_change(Some(key.as_bytes()), Some(r.as_bytes())).expect("record");
+            ix.apply(change);
+        }
+        build += t.elapsed();
+    }
+    drop(chunk);
+    let _ = start;
+    let rss1 = rss_bytes();
+    assert_eq!(ix.len() as u64, n);
+
+    // Re-applying 10% of the records (updates, as a compacted topic replays them).
+    let upd = (n / 10).max(1);
+    let start = Instant::now();
+    for i in 0..upd {
+        let r = record(i * 10 % n);
+        ix.apply(parse_change(None, Some(r.as_bytes())).expect("record"));
+    }
+    let update = start.elapsed();
+
+    if std::env::var("OUTCRY_IDENTITY_LOOKUPS").as_deref() == Ok("0") {
+        println!(
+            "reserved {reserved}: build {:.2} s ({:.2} µs/customer), update {:.2} µs, RSS growth {} bytes/customer, heap {} bytes/customer",
+            build.as_secs_f64(),
+            build.as_secs_f64() * 1e6 / n as f64,
+            update.as_secs_f64() * 1e6 / upd as f64,
+            rss1.saturating_sub(rss0) as u64 / n,
+            ix.heap_bytes() as u64 / n
+        );
+        return;
+    }
+    let sample = 10_000u64.min(n);
+    let stride = (n / sample).max(1);
+    let ids =
+        |f: &dyn Fn(u64) -> Author| -> Vec<Author> { (0..sample).map(|k| f(k * stride)).collect() };
+    let verified = ids(&|i| Author {
+        id: (1_500_000_000_000 + i).to_string(),
+        ..Author::default()
+    });
+    let unknown = ids(&|i| {
+        let (f, l) = name(i + 7);
+        Author {
+            id: (9_000_000_000 + i).to_string(),
+            handle: Some(format!("someone_{i}")),
+            display_name: Some(format!("{} {}x", capital(&f), capital(&l))),
+            ..Author::default()
+        }
+    });
+    let email = ids(&|i| {
+        let (f, l) = name(i);
+        Author {
+            id: format!("dm{i}"),
+            email: Some(format!("{}.{l}{i}@Example.com", capital(&f))),
+            ..Author::default()
+        }
+    });
+    let probable = ids(&|i| {
+        let (f, l) = name(i);
+        Author {
+            id: format!("fb{i}"),
+            display_name: Some(format!("{} {}", capital(&f), capital(&l))),
+            location: Some(format!("{}, somewhere", CITY[((i / 7) % 32) as usize])),
+            ..Author::default()
+        }
+    });
+    let check = |platform: &str, a: &Author| ix.match_author(platform, a).confidence;
+    let bands = format!(
+        "{:?} / {:?} / {:?} / {:?}",
+        check("x", &verified[1]),
+        check("x", &unknown[1]),
+        check("facebook", &email[1]),
+        check("facebook", &probable[1])
+    );
+    let mut probable_bands = std::collections::BTreeMap::new();
+    for a in &probable {
+        *probable_bands
+            .entry(format!("{:?}", check("facebook", a)))
+            .or_insert(0u32) += 1;
+    }
+    let t_verified = per_lookup(&ix, "x", &verified);
+    let t_unknown = per_lookup(&ix, "x", &unknown);
+    let t_email = per_lookup(&ix, "facebook", &email);
+    let t_probable = per_lookup(&ix, "facebook", &probable);
+
+    let m = |b: usize| b as f64 / (1024.0 * 1024.0);
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| customers | {n} (records of {} bytes of JSON on average) |",
+        bytes as u64 / n
+    );
+    println!(
+        "| build: parse_change + apply, one thread | {:.2} s ({:.2} µs/customer, {:.0} customers/s) |",
+        build.as_secs_f64(),
+        build.as_secs_f64() * 1e6 / n as f64,
+        n as f64 / build.as_secs_f64()
+    );
+    println!(
+        "| update: re-apply {upd} existing records | {:.2} µs/update |",
+        update.as_secs_f64() * 1e6 / upd as f64
+    );
+    println!(
+        "| RSS growth over the build | {:.0} MiB = {:.0} bytes/customer |",
+        m(rss1.saturating_sub(rss0)),
+        rss1.saturating_sub(rss0) as f64 / n as f64
+    );
+    println!(
+        "| index heap (its own count) | {:.0} MiB = {:.0} bytes/customer |",
+        m(ix.heap_bytes()),
+        ix.heap_bytes() as f64 / n as f64
+    );
+    println!("| bands (verified / unknown / email / name+city) | {bands} |");
+    println!("| lookup: verified platform id | {t_verified:.0} ns |");
+    println!("| lookup: unknown author (id, handle, name) | {t_unknown:.0} ns |");
+    println!("| lookup: author-given email | {t_email:.0} ns |");
+    println!(
+        "| lookup: name + location of a customer | {t_probable:.0} ns (answers over {} authors: {probable_bands:?}; unknown: namesakes in the same city (listed as candidates) or a name too shared to reach the threshold) |",
+        probable.len()
+    );
+}

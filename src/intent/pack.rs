@@ -1,0 +1,425 @@
+//! The rule-pack format (TOML) and its validation. See `docs/rules.md`.
+//!
+//! ```toml
+//! name = "customer-care"
+//! version = "2026-11-25"
+//! languages = ["en", "es"]            # optional: every `lang` tag must be one of these
+//!
+//! [negation]
+//! window = 3                           # words between a cue and a negatable phrase
+//! [[negation.cues]]
+//! lang = "en"
+//! terms = ["not", "no", "never"]
+//!
+//! [[intent]]
+//! name = "billing"
+//! severity = 2                         # 0..=3
+//! min_score = 1.0                      # the score an intent needs to be chosen (default 1)
+//! keywords = ["bill", "invoice"]       # shorthand: weight 1, any language, not negatable
+//! [[intent.phrases]]                   # a group: terms and regex patterns sharing a weight
+//! lang = "en"
+//! weight = 2.0
+//! negatable = false
+//! terms = ["charged twice"]
+//! patterns = ['\bcharged \d+ times\b']
+//!
+//! [noise]
+//! keywords = ["giveaway"]              # shorthand: category `noise`
+//! [[noise.category]]
+//! name = "auto_reply"
+//! overrides_intents = true             # wins even when an intent qualifies
+//! keywords = ["out of office"]
+//!
+//! [[sentiment]]
+//! lang = "en"
+//! polarity = "negative"
+//! terms = ["terrible", "worst"]
+//! ```
+
+use super::fold::fold_phrase;
+use super::GENERAL;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulePack {
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    /// When not empty, the only language tags the pack may use.
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default, rename = "intent")]
+    pub intents: Vec<IntentRule>,
+    #[serde(default)]
+    pub noise: NoiseRule,
+    #[serde(default)]
+    pub negation: Negation,
+    #[serde(default)]
+    pub sentiment: Vec<SentimentGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentRule {
+    pub name: String,
+    /// 0 (informational) to 3 (urgent); breaks ties and feeds priority.
+    #[serde(default)]
+    pub severity: u8,
+    #[serde(default)]
+    pub description: String,
+    /// The score the intent needs to be chosen; default 1.
+    #[serde(default)]
+    pub min_score: Option<f32>,
+    /// Shorthand for one group of weight 1, any language, not negatable.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub phrases: Vec<PhraseGroup>,
+}
+
+/// Terms (words and multi-word phrases) and regex patterns sharing a language, a weight and
+/// whether a negation cue before them cancels them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhraseGroup {
+    #[serde(default)]
+    pub lang: Option<String>,
+    #[serde(default = "one")]
+    pub weight: f32,
+    #[serde(default)]
+    pub negatable: bool,
+    #[serde(default)]
+    pub terms: Vec<String>,
+    #[serde(default)]
+    pub patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseRule {
+    /// Shorthand for a category named `noise` with these keywords.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default, rename = "category")]
+    pub categories: Vec<NoiseCategory>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseCategory {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Noise of this category wins even over an intent that qualifies (auto-replies, spam).
+    #[serde(default)]
+    pub overrides_intents: bool,
+    #[serde(default)]
+    pub min_score: Option<f32>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub phrases: Vec<PhraseGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Negation {
+    /// How many words may stand between a cue and the phrase it negates.
+    #[serde(default = "three")]
+    pub window: usize,
+    #[serde(default)]
+    pub cues: Vec<TermGroup>,
+}
+
+impl Default for Negation {
+    fn default() -> Self {
+        Negation {
+            window: 3,
+            cues: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermGroup {
+    #[serde(default)]
+    pub lang: Option<String>,
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Polarity {
+    Positive,
+    Negative,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentGroup {
+    #[serde(default)]
+    pub lang: Option<String>,
+    pub polarity: Polarity,
+    #[serde(default = "one")]
+    pub weight: f32,
+    pub terms: Vec<String>,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+fn three() -> usize {
+    3
+}
+
+/// The largest negation window accepted.
+pub const MAX_WINDOW: usize = 10;
+
+impl IntentRule {
+    /// Every group, the `keywords` shorthand first.
+    pub fn groups(&self) -> impl Iterator<Item = PhraseGroup> + '_ {
+        shorthand(&self.keywords).chain(self.phrases.iter().cloned())
+    }
+}
+
+impl NoiseCategory {
+    pub fn groups(&self) -> impl Iterator<Item = PhraseGroup> + '_ {
+        shorthand(&self.keywords).chain(self.phrases.iter().cloned())
+    }
+}
+
+impl NoiseRule {
+    /// Every category, the `keywords` shorthand (category `noise`) first.
+    pub fn all_categories(&self) -> Vec<NoiseCategory> {
+        let mut out = Vec::new();
+        if !self.keywords.is_empty() {
+            out.push(NoiseCategory {
+                name: "noise".into(),
+                description: String::new(),
+                overrides_intents: false,
+                min_score: None,
+                keywords: self.keywords.clone(),
+                phrases: Vec::new(),
+            });
+        }
+        out.extend(self.categories.iter().cloned());
+        out
+    }
+}
+
+fn shorthand(keywords: &[String]) -> impl Iterator<Item = PhraseGroup> {
+    (!keywords.is_empty())
+        .then(|| PhraseGroup {
+            lang: None,
+            weight: 1.0,
+            negatable: false,
+            terms: keywords.to_vec(),
+            patterns: Vec::new(),
+        })
+        .into_iter()
+}
+
+/// A language tag: `en`, `es`, `pt-br`.
+fn valid_lang(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or("");
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_lowercase())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+impl RulePack {
+    /// Parse a pack; `origin` names it in errors.
+    pub fn from_toml(origin: &str, text: &str) -> Result<RulePack, Vec<String>> {
+        let pack: RulePack = toml::from_str(text).map_err(|e| vec![format!("{origin}: {e}")])?;
+        let problems = pack.problems(origin);
+        if problems.is_empty() {
+            Ok(pack)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// How many terms and patterns the pack holds (intents and noise).
+    pub fn counts(&self) -> (usize, usize) {
+        let mut groups: Vec<PhraseGroup> = self.intents.iter().flat_map(|i| i.groups()).collect();
+        for c in self.noise.all_categories() {
+            groups.extend(c.groups());
+        }
+        groups.iter().fold((0, 0), |(t, p), g| {
+            (t + g.terms.len(), p + g.patterns.len())
+        })
+    }
+
+    /// Every problem with the pack, not just the first.
+    pub fn problems(&self, origin: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut say = |s: String| out.push(format!("{origin}: {s}"));
+        if self.name.trim().is_empty() {
+            say("pack `name` is empty".into());
+        }
+        for l in &self.languages {
+            if !valid_lang(l) {
+                say(format!(
+                    "`languages` has an invalid tag \"{l}\" (e.g. \"en\", \"pt-br\")"
+                ));
+            }
+        }
+        let check_lang = |what: &str, lang: &Option<String>, say: &mut dyn FnMut(String)| {
+            if let Some(l) = lang {
+                if !valid_lang(l) {
+                    say(format!(
+                        "{what}: invalid language tag \"{l}\" (e.g. \"en\", \"pt-br\")"
+                    ));
+                } else if !self.languages.is_empty() && !self.languages.contains(l) {
+                    say(format!(
+                        "{what}: language \"{l}\" is not in the pack's `languages` ({})",
+                        self.languages.join(", ")
+                    ));
+                }
+            }
+        };
+        if self.negation.window == 0 || self.negation.window > MAX_WINDOW {
+            say(format!(
+                "negation `window` is {} (1..={MAX_WINDOW})",
+                self.negation.window
+            ));
+        }
+        let mut cues = HashSet::new();
+        for g in &self.negation.cues {
+            check_lang("negation cues", &g.lang, &mut say);
+            if g.terms.is_empty() {
+                say("a negation cue group has no terms".into());
+            }
+            for t in &g.terms {
+                let f = fold_phrase(t);
+                if f.is_empty() {
+                    say("negation has an empty cue".into());
+                } else if !cues.insert(f.clone()) {
+                    say(format!("negation cue \"{f}\" is listed twice"));
+                }
+            }
+        }
+        let has_cues = !cues.is_empty();
+
+        // Which class owns each folded term: a term belongs to one intent or noise category.
+        let mut owner: HashMap<String, String> = HashMap::new();
+        let mut names: HashSet<String> = HashSet::new();
+        let mut check_groups = |class: &str,
+                                groups: Vec<PhraseGroup>,
+                                min_score: Option<f32>,
+                                say: &mut dyn FnMut(String)| {
+            if groups
+                .iter()
+                .all(|g| g.terms.is_empty() && g.patterns.is_empty())
+            {
+                say(format!("`{class}` has no keywords, terms or patterns"));
+            }
+            if let Some(m) = min_score {
+                if !(m.is_finite() && m > 0.0) {
+                    say(format!("`{class}` has min_score {m} (a positive number)"));
+                }
+            }
+            for g in &groups {
+                check_lang(&format!("`{class}`"), &g.lang, say);
+                if !(g.weight.is_finite() && g.weight > 0.0) {
+                    say(format!(
+                        "`{class}` has a group with weight {} (a positive number)",
+                        g.weight
+                    ));
+                }
+                if g.negatable && !has_cues {
+                    say(format!(
+                        "`{class}` has a negatable group but the pack has no negation cues"
+                    ));
+                }
+                if g.terms.is_empty() && g.patterns.is_empty() {
+                    say(format!("`{class}` has a group with no terms or patterns"));
+                }
+                for t in &g.terms {
+                    let f = fold_phrase(t);
+                    if f.is_empty() {
+                        say(format!("`{class}` has an empty keyword"));
+                    } else if let Some(prev) = owner.insert(f.clone(), class.to_owned()) {
+                        if prev == class {
+                            say(format!("`{class}`: term \"{f}\" is listed twice"));
+                        } else {
+                            say(format!("keyword \"{f}\" is in both `{prev}` and `{class}`"));
+                        }
+                    }
+                }
+                for p in &g.patterns {
+                    if let Err(e) = regex::Regex::new(p) {
+                        say(format!("`{class}`: pattern /{p}/ does not compile: {e}"));
+                    } else if fold_phrase(p) != crate::normalize::matching_text(p) {
+                        say(format!(
+                            "`{class}`: pattern /{p}/ has accented letters; texts are matched \
+                             accent-free, so write it without accents"
+                        ));
+                    }
+                }
+            }
+        };
+        for rule in &self.intents {
+            let n = rule.name.trim();
+            if n.is_empty() {
+                say("an intent has an empty name".into());
+            } else if n == GENERAL {
+                say(format!(
+                    "intent `{GENERAL}` is reserved for texts no rule matches"
+                ));
+            } else if !names.insert(n.to_owned()) {
+                say(format!("intent `{n}` is defined twice"));
+            }
+            if rule.severity > 3 {
+                say(format!(
+                    "intent `{n}` has severity {} (0..=3)",
+                    rule.severity
+                ));
+            }
+            check_groups(n, rule.groups().collect(), rule.min_score, &mut say);
+        }
+        for cat in self.noise.all_categories() {
+            let n = cat.name.trim().to_owned();
+            if n.is_empty() {
+                say("a noise category has an empty name".into());
+            } else if !names.insert(n.clone()) {
+                say(format!(
+                    "noise category `{n}` has the name of another intent or category"
+                ));
+            }
+            check_groups(&n, cat.groups().collect(), cat.min_score, &mut say);
+        }
+        let mut lexicon: HashMap<String, Polarity> = HashMap::new();
+        for g in &self.sentiment {
+            check_lang("sentiment", &g.lang, &mut say);
+            if !(g.weight.is_finite() && g.weight > 0.0) {
+                say(format!(
+                    "sentiment has a group with weight {} (a positive number)",
+                    g.weight
+                ));
+            }
+            for t in &g.terms {
+                let f = fold_phrase(t);
+                if f.is_empty() {
+                    say("sentiment has an empty term".into());
+                } else if let Some(prev) = lexicon.insert(f.clone(), g.polarity) {
+                    // The same word may belong to two languages ("horrible", "prima"), but
+                    // with one polarity.
+                    if prev != g.polarity {
+                        say(format!(
+                            "sentiment term \"{f}\" is listed as both positive and negative"
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
