@@ -233,3 +233,53 @@ terms = ["GOOD"]
         );
     }
 }
+
+/// `classify` (the per-event fast path) and `decide(analyze)` (everything that fired) give the
+/// same decision — intent or noise, and the same keywords — on every text of the sample feed
+/// and on texts built to hit negation, ties, patterns and noise overrides, for both packs.
+#[test]
+fn the_fast_path_decides_exactly_as_the_full_analysis() {
+    let feed = std::fs::read_to_string("config/sample/feed.jsonl").unwrap();
+    let mut texts: Vec<String> = feed
+        .lines()
+        .filter_map(|l| {
+            outcry::normalize::normalize(
+                l.as_bytes(),
+                None,
+                &Default::default(),
+                outcry::normalize::time::now_ms(),
+            )
+            .ok()
+            .map(|e| e.text)
+        })
+        .collect();
+    assert!(texts.len() > 200);
+    texts.extend(
+        [
+            "not happy, no problem, not down",
+            "refund refund bill bill lawyer",
+            "giveaway follow back but my internet is down",
+            "Out of office: auto-reply",
+            "my bag was lost and the flight delayed and cancelled",
+            "",
+            "thanks!!! love it but i was charged twice",
+            "no, the flight was not late, it was cancelled",
+        ]
+        .map(String::from),
+    );
+    for c in [generic(), airline()] {
+        let mut intents = std::collections::BTreeSet::new();
+        for t in &texts {
+            let m = matching_text(t);
+            let fast = c.classify(&m);
+            assert_eq!(fast, decide(&c.analyze(&m)), "{t}");
+            if let Classification::Intent(i) = fast {
+                intents.insert(i.intent);
+            }
+        }
+        assert!(
+            intents.len() >= 4,
+            "the texts reach several intents: {intents:?}"
+        );
+    }
+}

@@ -142,6 +142,8 @@ fn automaton(terms: &[String]) -> Result<AhoCorasick, String> {
     // fails the word-boundary test ("late flight" in "late flights") can't hide a shorter one.
     AhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
+        // A DFA: the fastest search, built once per pack version (a few MB at 5,000 phrases).
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(terms)
         .map_err(|e| format!("cannot compile phrases: {e}"))
 }
@@ -348,19 +350,86 @@ impl Classifier {
     /// fired and were not negated) that reaches its `min_score` wins; ties go to the higher
     /// severity, then to the intent defined first. Noise wins when its category overrides
     /// intents, or when no intent qualified.
+    ///
+    /// This is the per-event path of the matching stage: it computes only what the decision
+    /// needs (no sentiment, no span strings); [`Classifier::analyze`] + [`decide`] give the same
+    /// decision with everything that fired (a test holds the two together).
     pub fn classify(&self, matching_text: &str) -> Classification {
-        decide(&self.analyze(matching_text))
-    }
-
-    /// Everything that fired in a text already in matching-text form: every intent and noise
-    /// category with its score and spans, and the sentiment. Deterministic: the same text and
-    /// packs give the same analysis, in the same order.
-    pub fn analyze(&self, matching_text: &str) -> Analysis {
         let folded = fold(matching_text);
         let text: &str = &folded.text;
-        let cues = select(&self.cue_ac, text);
-        let negated = |start: usize| negated_at(text, &cues, start, self.window);
+        let hits = self.hits(text);
+        if hits.is_empty() {
+            return general();
+        }
+        let cues = if hits.iter().any(|h| h.2.negatable) {
+            select(&self.cue_ac, text)
+        } else {
+            Vec::new()
+        };
+        let mut score: Vec<Option<f32>> = vec![None; self.classes.len()];
+        let mut counted = vec![false; hits.len()];
+        for (i, (s, _, rule)) in hits.iter().enumerate() {
+            let entry = score[rule.class].get_or_insert(0.0);
+            if !(rule.negatable && negated_at(text, &cues, *s, self.window)) {
+                *entry += rule.weight;
+                counted[i] = true;
+            }
+        }
+        // The best qualifying class among those `pick` accepts, in `analyze`'s order: score,
+        // then severity, then definition order.
+        let best = |pick: &dyn Fn(&Class) -> bool| {
+            let mut best: Option<(usize, f32)> = None;
+            for (ix, sc) in score.iter().enumerate() {
+                let (Some(sc), class) = (*sc, &self.classes[ix]) else {
+                    continue;
+                };
+                if !pick(class) || sc < class.min_score {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some((b, bs)) => sc
+                        .total_cmp(&bs)
+                        .then(class.severity.cmp(&self.classes[b].severity))
+                        .is_gt(),
+                };
+                if better {
+                    best = Some((ix, sc));
+                }
+            }
+            best.map(|(ix, _)| ix)
+        };
+        let keywords = |class: usize| {
+            let mut out: Vec<String> = Vec::new();
+            for (i, (_, _, rule)) in hits.iter().enumerate() {
+                if counted[i] && rule.class == class && !out.contains(&rule.text) {
+                    out.push(rule.text.clone());
+                }
+            }
+            out
+        };
+        if let Some(n) = best(&|c| c.noise && c.overrides) {
+            return Classification::Noise {
+                keywords: keywords(n),
+            };
+        }
+        if let Some(i) = best(&|c| !c.noise) {
+            return Classification::Intent(IntentMatch {
+                intent: self.classes[i].name.clone(),
+                severity: self.classes[i].severity,
+                keywords: keywords(i),
+            });
+        }
+        if let Some(n) = best(&|c| c.noise) {
+            return Classification::Noise {
+                keywords: keywords(n),
+            };
+        }
+        general()
+    }
 
+    /// Phrase and pattern matches in folded text, by position: `(start, end, rule)`.
+    fn hits(&self, text: &str) -> Vec<(usize, usize, &Rule)> {
         let mut hits: Vec<(usize, usize, &Rule)> = select(&self.phrase_ac, text)
             .into_iter()
             .map(|(s, e, pid)| (s, e, &self.phrases[pid]))
@@ -373,6 +442,19 @@ impl Classifier {
             }
             hits.sort_by_key(|(s, e, _)| (*s, *e));
         }
+        hits
+    }
+
+    /// Everything that fired in a text already in matching-text form: every intent and noise
+    /// category with its score and spans, and the sentiment. Deterministic: the same text and
+    /// packs give the same analysis, in the same order.
+    pub fn analyze(&self, matching_text: &str) -> Analysis {
+        let folded = fold(matching_text);
+        let text: &str = &folded.text;
+        let cues = select(&self.cue_ac, text);
+        let negated = |start: usize| negated_at(text, &cues, start, self.window);
+
+        let hits = self.hits(text);
 
         let mut scored: Vec<Option<Scored>> = vec![None; self.classes.len()];
         let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
@@ -497,6 +579,11 @@ pub fn decide(a: &Analysis) -> Classification {
     if let Some(n) = best_noise {
         return noise_kw(n);
     }
+    general()
+}
+
+/// No intent and no noise.
+fn general() -> Classification {
     Classification::Intent(IntentMatch {
         intent: GENERAL.to_owned(),
         severity: 0,
