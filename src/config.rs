@@ -120,8 +120,9 @@ pub struct CrmConfig {
     pub snapshot: Option<PathBuf>,
     /// Read `crm.customers` from the beginning before consuming events.
     pub follow_topic: bool,
-    /// Give up waiting for the CRM topic to catch up after this long (then start anyway).
-    pub catch_up_timeout: HumanDuration,
+    /// While start-up reads the CRM topic to its end, log a warning this often (it keeps
+    /// waiting: a worker is not ready and consumes no event before the index has caught up).
+    pub catch_up_warn_after: HumanDuration,
 }
 
 impl Default for CrmConfig {
@@ -129,7 +130,7 @@ impl Default for CrmConfig {
         CrmConfig {
             snapshot: None,
             follow_topic: true,
-            catch_up_timeout: dur("60s"),
+            catch_up_warn_after: dur("30s"),
         }
     }
 }

@@ -56,6 +56,8 @@ impl Status {
 pub enum WorkerError {
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
+    #[error("the crm.customers follower stopped before the identity index caught up (its error is logged)")]
+    CustomersFollower,
     #[error("outputs of {topic}/{partition}@{offset} could not be delivered: {reason}")]
     Delivery {
         topic: String,
@@ -137,13 +139,6 @@ enum Processed {
     Abandoned,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 impl Worker {
     /// Run until `shutdown` turns true (or its sender is dropped), then drain and commit.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), WorkerError> {
@@ -166,13 +161,25 @@ impl Worker {
                     tracing::error!(error = %e, "customers topic follower stopped");
                 }
             });
-            match tokio::time::timeout(cfg.crm.catch_up_timeout.0, rx).await {
-                Ok(Ok(n)) => tracing::info!(customers = n, "identity index caught up"),
-                Ok(Err(_)) => tracing::warn!("customers follower ended before catching up"),
-                Err(_) => tracing::warn!(
-                    timeout = ?cfg.crm.catch_up_timeout.0,
-                    "customers topic not caught up in time; starting with what is loaded"
-                ),
+            // Not ready, and no event consumed, until the index holds the whole CRM topic as it
+            // was at start: routing with half an index would treat customers as prospects.
+            let started = std::time::Instant::now();
+            let mut rx = rx;
+            loop {
+                tokio::select! {
+                    r = &mut rx => match r {
+                        Ok(n) => {
+                            tracing::info!(customers = n, "identity index caught up");
+                            break;
+                        }
+                        Err(_) => return Err(WorkerError::CustomersFollower),
+                    },
+                    _ = tokio::time::sleep(cfg.crm.catch_up_warn_after.0) => tracing::warn!(
+                        waited = ?started.elapsed(),
+                        "still reading crm.customers to its end; not ready and not consuming events until then"
+                    ),
+                    _ = shutdown.changed() => return Ok(()),
+                }
             }
         }
 
@@ -403,7 +410,7 @@ impl Worker {
             event_id: decision.event.event_id.clone(),
             department: decision.route.department.clone(),
             priority: decision.route.priority,
-            now_ms: now_ms(),
+            now_ms: crate::normalize::time::now_ms(),
             lease: self.config.claim.lease.0,
             sla: decision.route.sla,
             remember: self.config.claim.remember_events.0,

@@ -82,9 +82,26 @@ pub async fn follow(
     if pending.is_empty() {
         report(&mut caught_up);
     }
+    // The position passes what is never delivered (transaction markers, compacted-away
+    // records), so it is checked too, not only the offsets of the messages read.
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return Ok(()),
+            _ = tick.tick(), if !pending.is_empty() => {
+                if let Ok(positions) = consumer.position() {
+                    for e in positions.elements_for_topic(&topic) {
+                        if let (Offset::Offset(at), Some(high)) = (e.offset(), pending.get(&e.partition())) {
+                            if at >= *high {
+                                pending.remove(&e.partition());
+                            }
+                        }
+                    }
+                    if pending.is_empty() {
+                        report(&mut caught_up);
+                    }
+                }
+            }
             msg = consumer.recv() => {
                 let msg = match msg {
                     Ok(m) => m,
