@@ -36,7 +36,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the daemon: consume `social.raw`, claim in Redis, produce assignments.
+    /// Run the daemon: consume `social.raw`, claim in Redis, produce assignments. Rule packs
+    /// and routing reload on SIGHUP or when their files change; an invalid set is refused and
+    /// the running one stays.
     Run {
         /// Configuration file (TOML).
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
@@ -686,9 +688,16 @@ fn run(config: &Path) -> ExitCode {
             packs = %loaded.classifier.packs.join(","),
             "configuration loaded"
         );
+        let pipeline: crate::pipeline::SharedPipeline = Pipeline::from_loaded(&loaded).into();
+        tokio::spawn(crate::reload::watch(
+            config.to_path_buf(),
+            pipeline.clone(),
+            Arc::clone(&metrics),
+            stop_rx.clone(),
+        ));
         let worker = Worker {
             config: loaded.config.clone(),
-            pipeline: Pipeline::from_loaded(&loaded),
+            pipeline,
             index: Arc::new(RwLock::new(loaded.index)),
             store,
             metrics,

@@ -434,12 +434,28 @@ impl Config {
         })
     }
 
-    /// Load rule packs and the CRM snapshot through `read` (files, or embedded text for the
-    /// demo), compile and cross-check them.
-    pub fn resolve(
-        self,
-        read: impl Fn(&Path) -> Result<String, String>,
-    ) -> Result<Loaded, ConfigErrors> {
+    /// Read the config file again and compile its rule packs and routing table — not the CRM
+    /// snapshot: what a reload needs. Every problem is listed.
+    pub fn load_rules_file(path: &Path) -> Result<(Config, Classifier, Router), ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
+        let config = Config::parse(&text, std::env::vars())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let (rules, problems) = config.compile_rules(&|p: &Path| {
+            let full = base.join(p);
+            std::fs::read_to_string(&full).map_err(|e| format!("{}: {e}", full.display()))
+        });
+        match rules {
+            Some((classifier, router)) if problems.is_empty() => Ok((config, classifier, router)),
+            _ => Err(ConfigErrors(problems)),
+        }
+    }
+
+    /// The rule packs compiled and the routing table checked against them, and every problem.
+    fn compile_rules(
+        &self,
+        read: &dyn Fn(&Path) -> Result<String, String>,
+    ) -> (Option<(Classifier, Router)>, Vec<String>) {
         let mut problems = Vec::new();
         let mut packs = Vec::new();
         if self.rules.packs.is_empty() {
@@ -473,6 +489,17 @@ impl Config {
                 }
             }
         }
+        let rules = classifier.map(|c| (c, Router::new(&self.routing, self.sla.by_priority())));
+        (rules, problems)
+    }
+
+    /// Load rule packs and the CRM snapshot through `read` (files, or embedded text for the
+    /// demo), compile and cross-check them.
+    pub fn resolve(
+        self,
+        read: impl Fn(&Path) -> Result<String, String>,
+    ) -> Result<Loaded, ConfigErrors> {
+        let (rules, mut problems) = self.compile_rules(&read);
         let mut index = IdentityIndex::with_config(self.identity.clone());
         if let Some(path) = &self.crm.snapshot {
             match read(path) {
@@ -488,16 +515,13 @@ impl Config {
                 Err(e) => problems.push(e),
             }
         }
-        match classifier {
-            Some(classifier) if problems.is_empty() => {
-                let router = Router::new(&self.routing, self.sla.by_priority());
-                Ok(Loaded {
-                    config: self,
-                    classifier,
-                    router,
-                    index,
-                })
-            }
+        match rules {
+            Some((classifier, router)) if problems.is_empty() => Ok(Loaded {
+                config: self,
+                classifier,
+                router,
+                index,
+            }),
             _ => Err(ConfigErrors(problems)),
         }
     }

@@ -212,7 +212,7 @@ pub async fn run(
     let metrics = Metrics::new();
     let worker = Worker {
         config: loaded.config.clone(),
-        pipeline: Pipeline::from_loaded(&loaded),
+        pipeline: Pipeline::from_loaded(&loaded).into(),
         index: Arc::new(RwLock::new(loaded.index)),
         store,
         metrics,

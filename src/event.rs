@@ -176,6 +176,9 @@ pub struct AssignmentEvent {
     pub author_id: String,
     pub created_at: String,
     pub source: SourceCoords,
+    /// The rule packs (`name@version`, comma-separated) that classified the event.
+    #[serde(default)]
+    pub rules_version: String,
 }
 
 /// The canonical event plus match and intent, for the CRM's communication history.
@@ -187,4 +190,7 @@ pub struct InteractionEvent {
     pub intent: IntentMatch,
     pub department: String,
     pub fencing_token: u64,
+    /// The rule packs (`name@version`, comma-separated) that classified the event.
+    #[serde(default)]
+    pub rules_version: String,
 }

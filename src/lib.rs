@@ -17,6 +17,7 @@ pub mod intent;
 pub mod kafka;
 pub mod normalize;
 pub mod pipeline;
+pub mod reload;
 pub mod replay;
 pub mod route;
 pub mod telemetry;

@@ -57,17 +57,28 @@ pub struct Pipeline {
     pub limits: Limits,
     pub classifier: Classifier,
     pub router: Router,
+    /// `name@version` of the rule packs, comma-separated: in every assignment and interaction.
+    pub rules_version: String,
 }
 
 impl Pipeline {
     pub fn from_loaded(loaded: &Loaded) -> Pipeline {
+        Pipeline::new(
+            &loaded.config,
+            loaded.classifier.clone(),
+            loaded.router.clone(),
+        )
+    }
+
+    pub fn new(config: &crate::config::Config, classifier: Classifier, router: Router) -> Pipeline {
         Pipeline {
             limits: Limits {
-                max_payload_bytes: loaded.config.limits.max_payload_bytes,
-                max_future_skew_ms: loaded.config.limits.max_future_skew.0.as_millis() as i64,
+                max_payload_bytes: config.limits.max_payload_bytes,
+                max_future_skew_ms: config.limits.max_future_skew.0.as_millis() as i64,
             },
-            classifier: loaded.classifier.clone(),
-            router: loaded.router.clone(),
+            rules_version: classifier.packs.join(","),
+            classifier,
+            router,
         }
     }
 
@@ -111,6 +122,34 @@ impl Pipeline {
             owner_key,
             route,
         }))
+    }
+}
+
+/// The pipeline workers run with, swapped whole between two events by a reload: an event is
+/// decided by one version of the rules from start to end.
+#[derive(Debug, Clone)]
+pub struct SharedPipeline(std::sync::Arc<std::sync::RwLock<std::sync::Arc<Pipeline>>>);
+
+impl SharedPipeline {
+    pub fn new(p: Pipeline) -> Self {
+        SharedPipeline(std::sync::Arc::new(std::sync::RwLock::new(
+            std::sync::Arc::new(p),
+        )))
+    }
+
+    /// The version to decide the next event with.
+    pub fn current(&self) -> std::sync::Arc<Pipeline> {
+        std::sync::Arc::clone(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn replace(&self, p: Pipeline) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(p);
+    }
+}
+
+impl From<Pipeline> for SharedPipeline {
+    fn from(p: Pipeline) -> Self {
+        SharedPipeline::new(p)
     }
 }
 

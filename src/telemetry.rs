@@ -47,6 +47,7 @@ pub struct Metrics {
     pub ready: IntGauge,
     pub offsets_stored: IntCounter,
     pub claim_retries: IntCounter,
+    pub rules_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -120,8 +121,20 @@ impl Metrics {
             "Claim attempts retried because the claim store was unavailable",
         )
         .expect("metric");
+        let rules_reloads = IntCounterVec::new(
+            Opts::new(
+                "outcry_rules_reloads_total",
+                "Rule-pack reloads (SIGHUP or a changed file), by outcome: applied or refused",
+            ),
+            &["outcome"],
+        )
+        .expect("metric");
+        for outcome in ["applied", "refused"] {
+            rules_reloads.with_label_values(&[outcome]);
+        }
         for c in [
-            Box::new(stage_events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rules_reloads.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(stage_events.clone()),
             Box::new(match_duration.clone()),
             Box::new(claim_duration.clone()),
             Box::new(dead_letters.clone()),
@@ -148,6 +161,7 @@ impl Metrics {
             ready,
             offsets_stored,
             claim_retries,
+            rules_reloads,
         })
     }
 

@@ -15,7 +15,7 @@ use crate::kafka::offsets::OffsetTracker;
 use crate::kafka::records::{self, Output};
 use crate::kafka::{consumer_config, customers, producer_config};
 use crate::normalize::Reason;
-use crate::pipeline::{Decision, Pipeline, Verdict};
+use crate::pipeline::{Decision, SharedPipeline, Verdict};
 use crate::telemetry::{Metrics, Stage};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -70,7 +70,8 @@ pub enum WorkerError {
 /// Everything a worker runs with.
 pub struct Worker {
     pub config: Config,
-    pub pipeline: Pipeline,
+    /// Swapped between events by a rules reload.
+    pub pipeline: SharedPipeline,
     pub index: Arc<RwLock<IdentityIndex>>,
     pub store: Arc<dyn ClaimStore>,
     pub metrics: Arc<Metrics>,
@@ -345,10 +346,10 @@ impl Worker {
         let payload = msg.payload().unwrap_or_default();
 
         let started = Instant::now();
+        let pipeline = self.pipeline.current();
         let verdict = {
             let index = self.index.read().expect("identity index lock");
-            self.pipeline
-                .process(&index, payload, platform, crate::normalize::time::now_ms())
+            pipeline.process(&index, payload, platform, crate::normalize::time::now_ms())
         };
         self.metrics
             .match_duration
@@ -489,6 +490,7 @@ impl Worker {
             author_id: event.author.id.clone(),
             created_at: event.created_at.clone(),
             source,
+            rules_version: pipeline.rules_version.clone(),
         };
         let interaction = InteractionEvent {
             owner_key: owner_key.0,
@@ -497,6 +499,7 @@ impl Worker {
             intent,
             department: claim.department,
             fencing_token: claim.token,
+            rules_version: pipeline.rules_version.clone(),
         };
         let time = records::now_rfc3339();
         Processed::Outputs(vec![

@@ -91,11 +91,27 @@ impl Drop for Outcry {
 
 /// `outcry run` with the bundled config, pointed at these servers through the environment.
 fn start_outcry(bootstrap: &str, redis: &str, http_port: u16, t: &Topics) -> Outcry {
+    start_outcry_with(
+        &repo().join("config/outcry.toml"),
+        bootstrap,
+        redis,
+        http_port,
+        t,
+    )
+}
+
+fn start_outcry_with(
+    config: &Path,
+    bootstrap: &str,
+    redis: &str,
+    http_port: u16,
+    t: &Topics,
+) -> Outcry {
     let log = std::env::temp_dir().join(format!("outcry-run-{}.log", unique_suffix()));
     let out = std::fs::File::create(&log).expect("outcry log file");
     let child = Command::new(env!("CARGO_BIN_EXE_outcry"))
         .args(["run", "--config"])
-        .arg(repo().join("config/outcry.toml"))
+        .arg(config)
         .env("OUTCRY__KAFKA__BROKERS", bootstrap)
         .env("OUTCRY__KAFKA__GROUP_ID", &t.group)
         .env("OUTCRY__KAFKA__TOPICS__RAW", &t.raw)
@@ -443,4 +459,141 @@ async fn replay_publishes_a_csv_export() {
             ("x:4".into(), "@acmecare how much is fiber?".into(), None),
         ]
     );
+}
+
+/// Copy a directory tree (the bundled config, to change it under a running daemon).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn metric_value(http: u16, line_prefix: &str) -> Option<f64> {
+    let (_, body) = http_get(http, "/metrics")?;
+    body.lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Hot reload against a running `outcry run`: a changed pack is picked up without a restart
+/// (the file watch; then SIGHUP), the new version is in the assignments, and an invalid pack is
+/// refused while the running rules keep routing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_reload_while_running() {
+    let tansu = Tansu::start();
+    let redis = RedisServer::start(false);
+    let t = Topics::new();
+    create_topics(&tansu.bootstrap(), &t).await;
+    let dir = std::env::temp_dir().join(format!("outcry-e2e-config-{}", unique_suffix()));
+    copy_dir(&repo().join("config"), &dir);
+    let pack = dir.join("rules/default.toml");
+    let original = std::fs::read_to_string(&pack).unwrap();
+
+    let http = free_port();
+    let outcry = start_outcry_with(
+        &dir.join("outcry.toml"),
+        &tansu.bootstrap(),
+        &redis.url(),
+        http,
+        &t,
+    );
+    wait_for("/readyz to answer 200", Duration::from_secs(60), || {
+        http_get(http, "/readyz").is_some_and(|(code, _)| code == 200)
+    });
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", tansu.bootstrap())
+        .create()
+        .unwrap();
+    let send = |id: u32, text: &'static str| {
+        let event = format!(
+            r#"{{"data":{{"id":"{id}","text":"{text}","author_id":"a{id}","created_at":"2026-11-20T09:00:00Z"}}}}"#
+        );
+        let producer = producer.clone();
+        let topic = t.raw.clone();
+        async move {
+            producer
+                .send(
+                    FutureRecord::<str, str>::to(&topic).payload(&event),
+                    Timeout::After(Duration::from_secs(10)),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    send(8001, "the flux capacitor is kaput").await;
+
+    // The file watch: a new version of the pack that knows "kaput".
+    let v2 = original
+        .replacen("version = \"2026-11-25\"", "version = \"reloaded\"", 1)
+        .replacen(
+            "keywords = [\"down\", ",
+            "keywords = [\"kaput\", \"down\", ",
+            1,
+        );
+    assert_ne!(v2, original, "the pack edit applies");
+    std::fs::write(&pack, &v2).unwrap();
+    wait_for("the reload to apply", Duration::from_secs(30), || {
+        metric_value(http, "outcry_rules_reloads_total{outcome=\"applied\"}") == Some(1.0)
+    });
+    send(8002, "the flux capacitor is kaput").await;
+
+    // An invalid pack (a regex that does not compile) is refused; the running rules stay.
+    std::fs::write(
+        &pack,
+        v2.replacen("[[intent]]", "[[intent]]\npatterns = [\"(unclosed\"]", 1),
+    )
+    .unwrap();
+    wait_for("the reload to be refused", Duration::from_secs(30), || {
+        metric_value(http, "outcry_rules_reloads_total{outcome=\"refused\"}") == Some(1.0)
+    });
+    // SIGHUP reloads too (and refuses again: the file is still invalid).
+    let hup = Command::new("kill")
+        .arg("-HUP")
+        .arg(outcry.child.as_ref().unwrap().id().to_string())
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    wait_for("SIGHUP to reload", Duration::from_secs(30), || {
+        metric_value(http, "outcry_rules_reloads_total{outcome=\"refused\"}") == Some(2.0)
+    });
+    send(8003, "the flux capacitor is kaput").await;
+
+    let mut got: Vec<(String, String, String)> =
+        read_exactly(&tansu.bootstrap(), &t.assignments, 3)
+            .iter()
+            .map(|m| {
+                let a: AssignmentEvent = serde_json::from_slice(m.payload().unwrap()).unwrap();
+                (a.event_id, a.department, a.rules_version)
+            })
+            .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "x:8001".into(),
+                "support".into(),
+                "customer-care@2026-11-25".into()
+            ),
+            (
+                "x:8002".into(),
+                "tech-support".into(),
+                "customer-care@reloaded".into()
+            ),
+            (
+                "x:8003".into(),
+                "tech-support".into(),
+                "customer-care@reloaded".into()
+            ),
+        ]
+    );
+    assert!(sigterm_and_wait(outcry).success());
+    let _ = std::fs::remove_dir_all(&dir);
 }

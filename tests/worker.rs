@@ -136,7 +136,7 @@ async fn run_worker(l: &Loaded, store: Arc<dyn ClaimStore>, done: impl Fn(&Statu
     let metrics = Metrics::new();
     let worker = Worker {
         config: l.config.clone(),
-        pipeline: Pipeline::from_loaded(l),
+        pipeline: Pipeline::from_loaded(l).into(),
         index: Arc::new(RwLock::new(l.index.clone())),
         store,
         metrics: Arc::clone(&metrics),
