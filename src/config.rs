@@ -165,6 +165,17 @@ pub struct RoutingConfig {
     pub rule: Vec<RouteRule>,
     /// CRM tiers whose events get one step more priority.
     pub vip_tiers: Vec<String>,
+    /// What happens to noise (banter, spam, promotions, auto-replies): `drop` (counted, no
+    /// output) or `store` (an interaction with `"noise": true`); never assigned.
+    pub noise: NoiseHandling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseHandling {
+    #[default]
+    Drop,
+    Store,
 }
 
 impl Default for RoutingConfig {
@@ -176,6 +187,7 @@ impl Default for RoutingConfig {
             },
             rule: Vec::new(),
             vip_tiers: vec!["platinum".into()],
+            noise: NoiseHandling::Drop,
         }
     }
 }

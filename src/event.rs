@@ -188,9 +188,14 @@ pub struct InteractionEvent {
     pub event: CanonicalEvent,
     pub identity: IdentityMatch,
     pub intent: IntentMatch,
+    /// The owning department; empty for noise.
     pub department: String,
+    /// The owner's fencing token; 0 for noise.
     pub fencing_token: u64,
     /// The rule packs (`name@version`, comma-separated) that classified the event.
     #[serde(default)]
     pub rules_version: String,
+    /// Noise kept for the record (`routing.noise = "store"`): no owner, never assigned.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noise: bool,
 }

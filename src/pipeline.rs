@@ -48,6 +48,7 @@ pub enum Verdict {
     Noise {
         event: Box<CanonicalEvent>,
         keywords: Vec<String>,
+        identity: IdentityMatch,
     },
 }
 
@@ -110,6 +111,7 @@ impl Pipeline {
                 return Verdict::Noise {
                     event: Box::new(event),
                     keywords,
+                    identity,
                 }
             }
         };

@@ -9,13 +9,14 @@
 
 use crate::claim::{ClaimError, ClaimRequest, ClaimStore};
 use crate::config::Config;
+use crate::config::NoiseHandling;
 use crate::event::{AssignmentEvent, AssignmentOutcome, InteractionEvent, SourceCoords};
 use crate::identity::IdentityIndex;
 use crate::kafka::offsets::OffsetTracker;
 use crate::kafka::records::{self, Output};
 use crate::kafka::{consumer_config, customers, producer_config};
 use crate::normalize::Reason;
-use crate::pipeline::{Decision, SharedPipeline, Verdict};
+use crate::pipeline::{Decision, OwnerKey, SharedPipeline, Verdict};
 use crate::telemetry::{Metrics, Stage};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -386,11 +387,38 @@ impl Worker {
                     &rejection.message,
                 )]);
             }
-            Ok(Verdict::Noise { .. }) => {
+            Ok(Verdict::Noise {
+                mut event,
+                keywords,
+                identity,
+            }) => {
                 self.metrics.stage(Stage::Normalize, "ok");
                 self.metrics.stage(Stage::Classify, "noise");
                 self.status.noise.fetch_add(1, Ordering::Relaxed);
-                return Processed::Outputs(Vec::new());
+                if self.config.routing.noise == NoiseHandling::Drop {
+                    return Processed::Outputs(Vec::new());
+                }
+                event.source = source.clone();
+                let interaction = InteractionEvent {
+                    owner_key: OwnerKey::for_event(&event, &identity).0,
+                    event: *event,
+                    identity,
+                    intent: crate::event::IntentMatch {
+                        intent: "noise".into(),
+                        severity: 0,
+                        keywords,
+                    },
+                    department: String::new(),
+                    fencing_token: 0,
+                    rules_version: pipeline.rules_version.clone(),
+                    noise: true,
+                };
+                let time = records::now_rfc3339();
+                return Processed::Outputs(vec![records::interaction(
+                    &topics.interactions,
+                    &interaction,
+                    &time,
+                )]);
             }
             Ok(Verdict::Routed(d)) => d,
         };
@@ -500,6 +528,7 @@ impl Worker {
             department: claim.department,
             fencing_token: claim.token,
             rules_version: pipeline.rules_version.clone(),
+            noise: false,
         };
         let time = records::now_rfc3339();
         Processed::Outputs(vec![

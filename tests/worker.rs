@@ -706,3 +706,56 @@ async fn every_input_is_assigned_dead_lettered_or_noise_exactly_once() {
     }
     assert_eq!(committed_total(&l), n as i64, "every offset committed");
 }
+
+/// `routing.noise = "store"`: noise becomes an interaction marked `noise`, owned by no one and
+/// never assigned; with the default (`drop`) it leaves no output at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noise_is_stored_as_an_interaction_when_configured_and_never_assigned() {
+    for store in [false, true] {
+        let kafka = EmbeddedKafka::start(1).unwrap();
+        let mut l = loaded(&kafka, CRM);
+        if store {
+            l.config.routing.noise = outcry::config::NoiseHandling::Store;
+        }
+        let t = l.config.kafka.topics.clone();
+        let events = vec![
+            (
+                Some("111"),
+                tweet(1, "111", "giveaway time!").into_bytes(),
+                None,
+            ),
+            (
+                Some("222"),
+                tweet(2, "222", "internet down").into_bytes(),
+                None,
+            ),
+        ];
+        produce(kafka.bootstrap_servers(), &t.raw, &events).await;
+        let run = run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(2)).await;
+        run.result.unwrap();
+        assert_eq!(Status::get(&run.status.noise), 1);
+        let a = assignments(kafka.bootstrap_servers(), &t.assignments);
+        assert_eq!(a.len(), 1, "noise is never assigned");
+        assert_eq!(a[0].event_id, "x:2");
+        let inter: Vec<serde_json::Value> =
+            outcry::demo::read_all(kafka.bootstrap_servers(), &t.interactions)
+                .unwrap()
+                .iter()
+                .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+                .collect();
+        let noise: Vec<&serde_json::Value> = inter.iter().filter(|i| i["noise"] == true).collect();
+        if store {
+            assert_eq!(inter.len(), 2);
+            assert_eq!(noise.len(), 1);
+            assert_eq!(noise[0]["event"]["event_id"], "x:1");
+            assert_eq!(noise[0]["intent"]["intent"], "noise");
+            assert_eq!(noise[0]["intent"]["keywords"][0], "giveaway");
+            assert_eq!(noise[0]["department"], "");
+            assert_eq!(noise[0]["owner_key"], "customer:C1");
+        } else {
+            assert_eq!(inter.len(), 1);
+            assert!(noise.is_empty());
+        }
+        assert_eq!(committed_total(&l), 2);
+    }
+}
