@@ -131,6 +131,7 @@ mod tests {
                 priority: Priority::P4,
             }],
             vip_tiers: vec!["Platinum".into()],
+            ..RoutingConfig::default()
         };
         let m = Duration::from_secs(60);
         Router::new(&cfg, [m, 2 * m, 3 * m, 4 * m])
