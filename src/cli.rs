@@ -162,11 +162,20 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The daemon logs its life; the tools only their warnings (RUST_LOG overrides both).
-    init_tracing(match cli.command {
-        Command::Run { .. } => "info,librdkafka=warn,rdkafka=warn",
-        _ => "warn",
-    });
+    // The daemon logs its life, as text or JSON (`log.format`); the tools only their warnings
+    // (RUST_LOG overrides both). The format is read before the config is loaded, so that the
+    // load itself is logged in it; a config that can't be read is reported by `run`.
+    match &cli.command {
+        Command::Run { config } => init_tracing(
+            "info,librdkafka=warn,rdkafka=warn",
+            std::fs::read_to_string(config)
+                .ok()
+                .and_then(|t| Config::parse(&t, std::env::vars()).ok())
+                .map(|c| c.log.format)
+                .unwrap_or_default(),
+        ),
+        _ => init_tracing("warn", Default::default()),
+    }
     match cli.command {
         Command::Run { config } => run(&config),
         Command::Demo { redis, feed } => runtime().block_on(async {

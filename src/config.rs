@@ -41,6 +41,22 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Identity matching: key normalization, weights and thresholds (docs/identity.md).
     pub identity: IdentityConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (for people) or `json` (one object per line, for log pipelines).
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -214,6 +214,40 @@ pub fn load_snapshot_file(path: &Path, index: &mut IdentityIndex) -> Result<usiz
 
 /// Turn one `crm.customers` message into a change. `key` is the message key (the customer id),
 /// used for tombstones and Debezium deletes.
+/// A parse error without the values it quotes: serde writes `invalid type: string "a@b.co"`,
+/// and these messages are logged. Quoted strings go, and so do back-ticked values with a digit
+/// or an `@` (`14155550101`); field names (`emails`) stay.
+fn redacted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(['"', '`']) {
+        let quote = rest[i..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find(quote) {
+            Some(j) => {
+                let inner = &after[..j];
+                if quote == '"' || inner.contains(|c: char| c.is_ascii_digit() || c == '@') {
+                    out.push(quote);
+                    out.push('…');
+                    out.push(quote);
+                } else {
+                    out.push(quote);
+                    out.push_str(inner);
+                    out.push(quote);
+                }
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push('…');
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<CustomerChange, String> {
     let key_id = || {
         key.and_then(|k| std::str::from_utf8(k).ok())
@@ -244,7 +278,7 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
             return check_id(c).map(|c| CustomerChange::Upsert(Box::new(c)));
         }
     }
-    let value: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let value: Value = serde_json::from_slice(payload).map_err(|e| redacted(&e.to_string()))?;
     // Debezium: {"payload":{"op":..,"before":..,"after":..}} or the unwrapped {"op":..,"after":..}
     let envelope = value
         .get("payload")
@@ -274,7 +308,7 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
 }
 
 fn customer(value: Value) -> Result<Customer, String> {
-    check_id(serde_json::from_value(value).map_err(|e| e.to_string())?)
+    check_id(serde_json::from_value(value).map_err(|e| redacted(&e.to_string()))?)
 }
 
 fn check_id(c: Customer) -> Result<Customer, String> {
@@ -282,6 +316,27 @@ fn check_id(c: Customer) -> Result<Customer, String> {
         return Err("customer with an empty id".to_owned());
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_do_not_quote_values() {
+        let err = parse_change(
+            Some(b"C9"),
+            Some(br#"{"id":"C9","emails":"maria@example.com"}"#),
+        )
+        .unwrap_err();
+        assert!(!err.contains("maria"), "{err}");
+        assert!(err.contains("invalid type"), "{err}");
+        let err =
+            parse_change(Some(b"C9"), Some(br#"{"id":"C9","phones":14155550101}"#)).unwrap_err();
+        assert!(!err.contains("14155550101"), "{err}");
+        assert_eq!(redacted("missing field `id`"), "missing field `id`");
+        assert_eq!(redacted("unterminated \"abc"), "unterminated …");
+    }
 }
 
 #[cfg(test)]
