@@ -129,9 +129,17 @@ impl Metrics {
             &["outcome"],
         )
         .expect("metric");
+        // Every value of the closed label sets exists from the start, at 0.
         for outcome in ["applied", "refused"] {
             rules_reloads.with_label_values(&[outcome]);
         }
+        for outcome in ["applied", "invalid"] {
+            customer_changes.with_label_values(&[outcome]);
+        }
+        for reason in crate::normalize::Reason::ALL {
+            dead_letters.with_label_values(&[reason.as_str()]);
+        }
+        dead_letters.with_label_values(&["claim_failed"]);
         for c in [
             Box::new(rules_reloads.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(stage_events.clone()),

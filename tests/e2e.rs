@@ -300,6 +300,22 @@ async fn outcry_run_against_tansu_and_redis() {
         2.0
     );
 
+    // Every metric docs/metrics.md documents is exported.
+    let doc = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();
+    let documented: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|n| n.starts_with("outcry_"))
+        .collect();
+    assert!(documented.len() >= 10, "{documented:?}");
+    for name in documented {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "{name} is documented in docs/metrics.md but not exported"
+        );
+    }
+
     let status = sigterm_and_wait(outcry);
     assert!(status.success(), "outcry exited with {status}");
     assert_eq!(
