@@ -20,7 +20,7 @@
 //! - `url` is none: the payload carries no base URL (the instance is only in the
 //!   `X-Discourse-Instance` header).
 
-use super::{json_error, required, time, Reason, Rejection};
+use super::{json_error, missing, required, time, Reason, Rejection};
 use crate::event::{Author, CanonicalEvent, Community, Kind, Visibility};
 use serde::Deserialize;
 
@@ -129,10 +129,6 @@ pub(super) fn normalize(text: &str) -> Result<CanonicalEvent, Rejection> {
         rating: None,
         source: Default::default(),
     })
-}
-
-fn missing(field: &str) -> Rejection {
-    Rejection::new(Reason::MissingField, format!("missing field `{field}`"))
 }
 
 #[cfg(test)]

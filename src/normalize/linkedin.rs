@@ -26,7 +26,7 @@
 //! `unknown_shape` too.
 
 use super::time::{rfc3339, unix_millis};
-use super::{batched, json_error, required, Reason, Rejection};
+use super::{batched, json_error, missing, not_a_message, required, Reason, Rejection};
 use crate::event::{Author, CanonicalEvent, Community, Kind, Visibility};
 use serde::Deserialize;
 use serde_json::Value;
@@ -219,17 +219,6 @@ fn millis(v: &Value, field: &str) -> Result<String, Rejection> {
         },
         _ => Err(invalid()),
     }
-}
-
-fn missing(path: &str) -> Rejection {
-    Rejection::new(Reason::MissingField, format!("missing field `{path}`"))
-}
-
-fn not_a_message(what: impl std::fmt::Display) -> Rejection {
-    Rejection::new(
-        Reason::UnknownShape,
-        format!("{what}: not a customer message"),
-    )
 }
 
 #[cfg(test)]

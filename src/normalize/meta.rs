@@ -34,7 +34,7 @@
 //! `unknown_shape` too.
 
 use super::time::{rfc3339, unix_millis};
-use super::{batched, json_error, required, Reason, Rejection};
+use super::{batched, json_error, missing, not_a_message, required, Reason, Rejection};
 use crate::event::{Author, CanonicalEvent, Community, Kind, Visibility};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
@@ -604,17 +604,6 @@ fn value_of<T: DeserializeOwned>(value: Option<Value>, path: &str) -> Result<T, 
             Rejection::new(r.reason, format!("`{path}`: {}", r.message))
         }),
     }
-}
-
-fn missing(path: &str) -> Rejection {
-    Rejection::new(Reason::MissingField, format!("missing field `{path}`"))
-}
-
-fn not_a_message(what: impl std::fmt::Display) -> Rejection {
-    Rejection::new(
-        Reason::UnknownShape,
-        format!("{what}: not a customer message"),
-    )
 }
 
 fn unsupported_field(platform: Platform, field: &str, read: &str) -> Rejection {

@@ -410,6 +410,20 @@ fn json_error(e: serde_json::Error) -> Rejection {
     Rejection::new(reason, e.to_string())
 }
 
+/// A required field is absent; `path` names it (`entry[0].changes[0].value.from.id`).
+fn missing(path: &str) -> Rejection {
+    Rejection::new(Reason::MissingField, format!("missing field `{path}`"))
+}
+
+/// Platform activity outcry deliberately does not route (a reaction, a receipt, the brand's
+/// own message): `what` says what it was.
+fn not_a_message(what: impl fmt::Display) -> Rejection {
+    Rejection::new(
+        Reason::UnknownShape,
+        format!("{what}: not a customer message"),
+    )
+}
+
 /// A required string field: present and not blank.
 fn required(value: Option<String>, field: &str) -> Result<String, Rejection> {
     match value {
@@ -418,10 +432,7 @@ fn required(value: Option<String>, field: &str) -> Result<String, Rejection> {
             Reason::InvalidValue,
             format!("`{field}` is empty"),
         )),
-        None => Err(Rejection::new(
-            Reason::MissingField,
-            format!("missing field `{field}`"),
-        )),
+        None => Err(missing(field)),
     }
 }
 

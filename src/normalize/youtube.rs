@@ -12,7 +12,7 @@
 //! when YouTube shows one. Text is `textOriginal` (plain); `textDisplay` is HTML and is only
 //! read, tag-stripped, when `textOriginal` is absent (it is returned only to some callers).
 
-use super::{json_error, required, time, Reason, Rejection};
+use super::{json_error, missing, required, time, Reason, Rejection};
 use crate::event::{Author, CanonicalEvent, Community, Kind, Visibility};
 use serde::Deserialize;
 
@@ -94,10 +94,6 @@ pub(super) fn normalize(text: &str) -> Result<CanonicalEvent, Rejection> {
             ),
         )),
     }
-}
-
-fn missing(field: &str) -> Rejection {
-    Rejection::new(Reason::MissingField, format!("missing field `{field}`"))
 }
 
 /// Counts are unsigned in the API: a negative one is a corrupt payload.
