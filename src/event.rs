@@ -119,6 +119,34 @@ pub struct IdentityMatch {
     /// best first. Never a coin toss.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<MatchCandidate>,
+    /// What the CRM knows about the matched customer that routing weighs (priority
+    /// contributions). None when no customer matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<CustomerContext>,
+}
+
+/// The CRM context of a matched customer, as the index keeps it: what routing and the outbound
+/// gate use. Never personal data (no names, emails, phones).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CustomerContext {
+    /// The customer's value (CRM units, e.g. yearly revenue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// Preferred language (BCP 47 primary tag, lower case: `en`, `es`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub open_cases: u32,
+    /// Start times (Unix ms) of upcoming appointments and bookings, ascending, at most 8.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upcoming_ms: Vec<i64>,
+    /// Tiers of the related customers (`related` ids) that are in the index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_tiers: Vec<String>,
+    #[serde(default)]
+    pub do_not_contact: bool,
 }
 
 /// A customer an author might be, with its evidence score.

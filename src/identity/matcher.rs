@@ -103,6 +103,7 @@ fn answer(
         tier: slot.and_then(|s| ix.tier_of(s)).map(str::to_owned),
         score: score.map(round2),
         candidates: Vec::new(),
+        context: None,
     }
 }
 
@@ -133,6 +134,7 @@ fn ambiguous(ix: &IdentityIndex, mut scored: Vec<Scored>, what: String) -> Ident
                 score: round2(s.score),
             })
             .collect(),
+        context: None,
     }
 }
 
