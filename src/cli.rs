@@ -381,8 +381,14 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         let matching = matching_text(text);
         let analysis = classifier.analyze(&matching);
         let decision = decide(&analysis);
+        // Only the text is known: an unknown author posting on X, read now.
         let route = match &decision {
-            Classification::Intent(m) => Some(l.router.route(&m.intent, None)),
+            Classification::Intent(m) => Some(l.router.route(&crate::route::Facts {
+                intent: m,
+                identity: &crate::event::IdentityMatch::unknown("classify: no author"),
+                event: &crate::event::CanonicalEvent::bare("x", "classify", text),
+                now_ms: crate::normalize::time::now_ms(),
+            })),
             Classification::Noise { .. } => None,
         };
         if a.json {
@@ -403,9 +409,15 @@ fn classify(a: ClassifyArgs) -> ExitCode {
                     "noise": (kind == "noise").then(|| analysis.noise.iter().find(|n| n.qualifies).map(|n| n.name.clone())),
                 },
                 "route": route.as_ref().map(|r| serde_json::json!({
-                    "department": r.department,
+                    "route": &*r.rule,
+                    "department": r.department(),
+                    "queue": r.queue(),
+                    "candidates": r.candidates.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "priority": r.priority.as_str(),
+                    "priority_score": r.score,
                     "sla": humantime::format_duration(r.sla).to_string(),
+                    "resolution": humantime::format_duration(r.resolution).to_string(),
+                    "reasons": r.reasons,
                 })),
                 "analysis": analysis,
             });
@@ -415,14 +427,25 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         }
         out.push_str(&format!("text: {text}\nmatching text: {matching}\n"));
         match (&decision, &route) {
-            (Classification::Intent(m), Some(r)) => out.push_str(&format!(
-                "decision: intent {} (severity {}) -> {} at {} (first response within {})\n",
-                m.intent,
-                m.severity,
-                r.department,
-                r.priority,
-                humantime::format_duration(r.sla)
-            )),
+            (Classification::Intent(m), Some(r)) => {
+                out.push_str(&format!(
+                    "decision: intent {} (severity {}) -> {} at {} ({} points; first response within {}, resolution within {})\n",
+                    m.intent,
+                    m.severity,
+                    r.target(),
+                    r.priority,
+                    r.score,
+                    humantime::format_duration(r.sla),
+                    humantime::format_duration(r.resolution)
+                ));
+                if r.candidates.len() > 1 {
+                    let next: Vec<String> = r.candidates[1..].iter().map(ToString::to_string).collect();
+                    out.push_str(&format!("  if bounced: {}, then {}\n", next.join(", then "), r.escalation));
+                }
+                for why in &r.reasons {
+                    out.push_str(&format!("  because {why}\n"));
+                }
+            }
             _ => out.push_str(&format!(
                 "decision: noise ({}): counted and dropped, never assigned\n",
                 analysis

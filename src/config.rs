@@ -3,7 +3,8 @@
 
 use crate::identity::{load_snapshot, IdentityConfig, IdentityIndex};
 use crate::intent::{Classifier, RulePack};
-use crate::route::{Priority, Router};
+pub use crate::route::{NoiseHandling, PriorityConfig, RoutingConfig, SlaConfig};
+use crate::route::Router;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,7 +35,11 @@ pub struct Config {
     pub redis: RedisConfig,
     pub crm: CrmConfig,
     pub rules: RulesConfig,
+    /// The ordered routing table, the sag wagon, the noise policy (docs/routing.md).
     pub routing: RoutingConfig,
+    /// Priority points per factor and the class thresholds.
+    pub priority: PriorityConfig,
+    /// First-response and resolution targets per priority class, and where a breach goes.
     pub sla: SlaConfig,
     pub claim: ClaimConfig,
     pub http: HttpConfig,
@@ -156,83 +161,6 @@ impl Default for CrmConfig {
 pub struct RulesConfig {
     /// Rule pack files (TOML), relative to the config file.
     pub packs: Vec<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteTarget {
-    pub department: String,
-    pub priority: Priority,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteRule {
-    pub intent: String,
-    pub department: String,
-    pub priority: Priority,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RoutingConfig {
-    /// Where events go when no rule names their intent (including `general`).
-    pub default: RouteTarget,
-    pub rule: Vec<RouteRule>,
-    /// CRM tiers whose events get one step more priority.
-    pub vip_tiers: Vec<String>,
-    /// What happens to noise (banter, spam, promotions, auto-replies): `drop` (counted, no
-    /// output) or `store` (an interaction with `"noise": true`); never assigned.
-    pub noise: NoiseHandling,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum NoiseHandling {
-    #[default]
-    Drop,
-    Store,
-}
-
-impl Default for RoutingConfig {
-    fn default() -> Self {
-        RoutingConfig {
-            default: RouteTarget {
-                department: "support".into(),
-                priority: Priority::P3,
-            },
-            rule: Vec::new(),
-            vip_tiers: vec!["platinum".into()],
-            noise: NoiseHandling::Drop,
-        }
-    }
-}
-
-/// First-response SLA per priority.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlaConfig {
-    pub p1: HumanDuration,
-    pub p2: HumanDuration,
-    pub p3: HumanDuration,
-    pub p4: HumanDuration,
-}
-
-impl Default for SlaConfig {
-    fn default() -> Self {
-        SlaConfig {
-            p1: dur("15m"),
-            p2: dur("1h"),
-            p3: dur("4h"),
-            p4: dur("24h"),
-        }
-    }
-}
-
-impl SlaConfig {
-    pub fn by_priority(&self) -> [Duration; 4] {
-        [self.p1.0, self.p2.0, self.p3.0, self.p4.0]
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -389,47 +317,7 @@ impl Config {
                 self.redis.url
             ));
         }
-        let dept_ok = |d: &str| {
-            !d.is_empty()
-                && d.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        };
-        if !dept_ok(&self.routing.default.department) {
-            p.push(format!(
-                "routing.default.department {:?}: use letters, digits, '_', '-', '.'",
-                self.routing.default.department
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for (i, r) in self.routing.rule.iter().enumerate() {
-            if !dept_ok(&r.department) {
-                p.push(format!(
-                    "routing.rule[{i}].department {:?}: use letters, digits, '_', '-', '.'",
-                    r.department
-                ));
-            }
-            if !seen.insert(r.intent.as_str()) {
-                p.push(format!(
-                    "routing.rule[{i}]: intent `{}` is routed twice",
-                    r.intent
-                ));
-            }
-        }
-        let sla = self.sla.by_priority();
-        for (i, w) in sla.windows(2).enumerate() {
-            if w[0] > w[1] {
-                p.push(format!(
-                    "sla.p{} ({:?}) is longer than sla.p{} ({:?}): a more urgent priority must not get more time",
-                    i + 1,
-                    w[0],
-                    i + 2,
-                    w[1]
-                ));
-            }
-        }
-        if sla.iter().any(Duration::is_zero) {
-            p.push("sla durations must be more than zero".into());
-        }
+        p.extend(crate::route::problems(&self.routing, &self.priority, &self.sla));
         if self.claim.lease.0.is_zero() {
             p.push("claim.lease must be more than zero".into());
         }
@@ -505,19 +393,19 @@ impl Config {
                 None
             }
         };
+        let router = Router::new(&self.routing, &self.priority, &self.sla);
         if let Some(c) = &classifier {
             let known: Vec<&str> = c.intent_names().collect();
-            for (i, r) in self.routing.rule.iter().enumerate() {
-                if r.intent != crate::intent::GENERAL && !known.contains(&r.intent.as_str()) {
+            for (at, intent) in router.named_intents() {
+                if intent != crate::intent::GENERAL && !known.contains(&intent) {
                     problems.push(format!(
-                        "routing.rule[{i}]: intent `{}` is not defined by any rule pack (known: {})",
-                        r.intent,
+                        "{at}: intent `{intent}` is not defined by any rule pack (known: {})",
                         known.join(", ")
                     ));
                 }
             }
         }
-        let rules = classifier.map(|c| (c, Router::new(&self.routing, self.sla.by_priority())));
+        let rules = classifier.map(|c| (c, router));
         (rules, problems)
     }
 
@@ -621,9 +509,8 @@ max_in_flight = 0
 assignments = "social.raw"
 [redis]
 url = "http://nope"
-[routing.default]
-department = "sup|port"
-priority = "p3"
+[[routing.route]]
+candidates = ["sup|port"]
 [sla]
 p1 = "2h"
 "#;
@@ -634,7 +521,7 @@ p1 = "2h"
             "max_in_flight",
             "read its own output",
             "redis.url",
-            "routing.default.department",
+            "department/queue",
             "sla.p1",
         ] {
             assert!(all.contains(needle), "missing {needle:?} in {all}");
@@ -654,11 +541,15 @@ p1 = "2h"
     fn resolve_lists_problems_across_files() {
         let mut c = Config::default();
         c.rules.packs = vec!["a.toml".into(), "missing.toml".into()];
-        c.routing.rule.push(RouteRule {
-            intent: "nope".into(),
-            department: "x".into(),
-            priority: Priority::P1,
-        });
+        c.routing.route.insert(
+            0,
+            crate::route::RouteConfig {
+                name: "r".into(),
+                intents: vec!["nope".into()],
+                candidates: vec![crate::route::Target::parse("x").unwrap()],
+                ..Default::default()
+            },
+        );
         c.crm.snapshot = Some("crm.jsonl".into());
         let err = c
             .resolve(|p| match p.to_str() {

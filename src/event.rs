@@ -92,6 +92,35 @@ pub struct CanonicalEvent {
     pub source: SourceCoords,
 }
 
+impl CanonicalEvent {
+    /// A post with nothing but a platform, an author id and a text: what `outcry classify`
+    /// routes when it has only a text.
+    pub fn bare(platform: &str, author_id: &str, text: &str) -> CanonicalEvent {
+        CanonicalEvent {
+            event_id: format!("{platform}:bare"),
+            platform: platform.to_owned(),
+            kind: Kind::Post,
+            created_at: String::new(),
+            conversation_id: None,
+            in_reply_to: None,
+            author: Author {
+                id: author_id.to_owned(),
+                ..Author::default()
+            },
+            text: text.to_owned(),
+            lang: None,
+            visibility: Visibility::Public,
+            community: Community::Public,
+            url: None,
+            mentions: Vec::new(),
+            hashtags: Vec::new(),
+            urls: Vec::new(),
+            rating: None,
+            source: SourceCoords::default(),
+        }
+    }
+}
+
 /// How an author was matched to a CRM customer. Ordered from weakest to strongest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +178,21 @@ pub struct CustomerContext {
     pub do_not_contact: bool,
 }
 
+impl IdentityMatch {
+    /// No customer: a prospect.
+    pub fn unknown(explanation: &str) -> IdentityMatch {
+        IdentityMatch {
+            customer_id: None,
+            confidence: Confidence::Unknown,
+            explanation: explanation.to_owned(),
+            tier: None,
+            score: None,
+            candidates: Vec::new(),
+            context: None,
+        }
+    }
+}
+
 /// A customer an author might be, with its evidence score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchCandidate {
@@ -162,6 +206,13 @@ pub struct IntentMatch {
     pub severity: u8,
     /// The keywords that fired, deduplicated, in order of first appearance.
     pub keywords: Vec<String>,
+    /// Sentiment polarity from the packs' lexicon, -1 (negative) to 1 (positive); 0 when no
+    /// lexicon term fired.
+    #[serde(default)]
+    pub sentiment: f32,
+    /// The language the counted phrases belong to (the heaviest), if they carry language tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// The outcome of the claim stage, as recorded in Redis and emitted on `outcry.assignments`.

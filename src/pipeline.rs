@@ -6,7 +6,7 @@ use crate::event::{CanonicalEvent, Confidence, IdentityMatch, IntentMatch};
 use crate::identity::IdentityIndex;
 use crate::intent::{Classification, Classifier};
 use crate::normalize::{self, matching_text, Limits, Reason, Rejection};
-use crate::route::{Route, Router};
+use crate::route::{Facts, Route, Router};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Who owns a conversation: the matched customer, else the platform author.
@@ -98,12 +98,12 @@ impl Pipeline {
     ) -> Result<Verdict, Rejection> {
         guarded(|| {
             let event = normalize::normalize(raw, platform_header, &self.limits, now_ms)?;
-            Ok(self.decide(index, event))
+            Ok(self.decide(index, event, now_ms))
         })
     }
 
     /// The stages after normalize: identity, classify, route.
-    pub fn decide(&self, index: &IdentityIndex, event: CanonicalEvent) -> Verdict {
+    pub fn decide(&self, index: &IdentityIndex, event: CanonicalEvent, now_ms: i64) -> Verdict {
         let identity = index.match_author(&event.platform, &event.author);
         let intent = match self.classifier.classify(&matching_text(&event.text)) {
             Classification::Intent(m) => m,
@@ -115,7 +115,12 @@ impl Pipeline {
                 }
             }
         };
-        let route = self.router.route(&intent.intent, identity.tier.as_deref());
+        let route = self.router.route(&Facts {
+            intent: &intent,
+            identity: &identity,
+            event: &event,
+            now_ms,
+        });
         let owner_key = OwnerKey::for_event(&event, &identity);
         Verdict::Routed(Box::new(Decision {
             event,
@@ -180,11 +185,15 @@ mod tests {
         let mut c = Config::default();
         c.rules.packs = vec!["p.toml".into()];
         c.crm.snapshot = Some("crm.jsonl".into());
-        c.routing.rule.push(crate::config::RouteRule {
-            intent: "outage".into(),
-            department: "network".into(),
-            priority: Priority::P2,
-        });
+        c.routing.route.insert(
+            0,
+            crate::route::RouteConfig {
+                name: "outage".into(),
+                intents: vec!["outage".into()],
+                candidates: vec![crate::route::Target::parse("network/outages").unwrap()],
+                ..Default::default()
+            },
+        );
         let loaded = c
             .resolve(|p| {
                 Ok(match p.to_str().unwrap() {
@@ -231,8 +240,11 @@ mod tests {
         };
         assert_eq!(d.owner_key.as_str(), "customer:C1");
         assert_eq!(d.intent.intent, "outage");
-        assert_eq!(d.route.department, "network");
-        assert_eq!(d.route.priority, Priority::P1, "platinum raises p2 to p1");
+        assert_eq!(d.route.department(), "network");
+        assert_eq!(d.route.queue(), "outages");
+        // severity 3 (30) + tier platinum (30): p2 from 50 points.
+        assert_eq!(d.route.score, 60, "{:?}", d.route.reasons);
+        assert_eq!(d.route.priority, Priority::P2);
     }
 
     #[test]
@@ -252,7 +264,7 @@ mod tests {
         assert_eq!(d.identity.confidence, Confidence::Probable);
         assert_eq!(d.identity.customer_id.as_deref(), Some("C2"));
         assert_eq!(d.owner_key.as_str(), "author:x:77");
-        assert_eq!(d.route.department, "support");
+        assert_eq!(d.route.department(), "support");
     }
 
     #[test]

@@ -109,7 +109,7 @@ mod tests {
             std::env::temp_dir().join(format!("outcry-reload-{}", crate::kafka::unique_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("outcry.toml");
-        write(&dir, "outcry.toml", "[rules]\npacks = [\"p.toml\"]\n[[routing.rule]]\nintent = \"outage\"\ndepartment = \"tech\"\npriority = \"p2\"\n");
+        write(&dir, "outcry.toml", "[rules]\npacks = [\"p.toml\"]\n[[routing.route]]\nintents = [\"outage\"]\ncandidates = [\"tech\"]\n[[routing.route]]\ncandidates = [\"support\"]\n");
         write(&dir, "p.toml", "name = \"p\"\nversion = \"1\"\n[[intent]]\nname = \"outage\"\nseverity = 3\nkeywords = [\"down\"]\n");
         let (cfg, c, r) = Config::load_rules_file(&config).unwrap();
         let shared = SharedPipeline::new(Pipeline::new(&cfg, c, r));

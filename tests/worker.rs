@@ -73,11 +73,15 @@ fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
     c.http.listen = String::new();
     c.rules.packs = vec!["rules.toml".into()];
     c.crm.snapshot = Some("crm.jsonl".into());
-    c.routing.rule.push(outcry::config::RouteRule {
-        intent: "outage".into(),
-        department: "tech".into(),
-        priority: outcry::route::Priority::P2,
-    });
+    c.routing.route.insert(
+        0,
+        outcry::route::RouteConfig {
+            name: "outage".into(),
+            intents: vec!["outage".into()],
+            candidates: vec![outcry::route::Target::parse("tech").unwrap()],
+            ..Default::default()
+        },
+    );
     let crm = crm.to_owned();
     let l = c
         .resolve(|p| {

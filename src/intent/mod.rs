@@ -358,23 +358,44 @@ impl Classifier {
         let folded = fold(matching_text);
         let text: &str = &folded.text;
         let hits = self.hits(text);
-        if hits.is_empty() {
-            return general();
+        let lexicon = select(&self.lexicon_ac, text);
+        if hits.is_empty() && lexicon.is_empty() {
+            return general(0.0, None);
         }
-        let cues = if hits.iter().any(|h| h.2.negatable) {
+        let cues = if !lexicon.is_empty() || hits.iter().any(|h| h.2.negatable) {
             select(&self.cue_ac, text)
         } else {
             Vec::new()
         };
+        let (mut positive, mut negative) = (0.0f32, 0.0f32);
+        for &(s, _, ix) in &lexicon {
+            let w = self.lexicon[ix].0;
+            let signed = if negated_at(text, &cues, s, self.window) {
+                -w
+            } else {
+                w
+            };
+            if signed > 0.0 {
+                positive += signed;
+            } else {
+                negative -= signed;
+            }
+        }
+        let sentiment = polarity(positive, negative);
         let mut score: Vec<Option<f32>> = vec![None; self.classes.len()];
         let mut counted = vec![false; hits.len()];
+        let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
         for (i, (s, _, rule)) in hits.iter().enumerate() {
             let entry = score[rule.class].get_or_insert(0.0);
             if !(rule.negatable && negated_at(text, &cues, *s, self.window)) {
                 *entry += rule.weight;
                 counted[i] = true;
+                if let Some(l) = rule.lang {
+                    lang_weight[usize::from(l)] += rule.weight;
+                }
             }
         }
+        let language = heaviest(&lang_weight).map(|i| self.langs[i].clone());
         // The best qualifying class among those `pick` accepts, in `analyze`'s order: score,
         // then severity, then definition order.
         let best = |pick: &dyn Fn(&Class) -> bool| {
@@ -418,6 +439,8 @@ impl Classifier {
                 intent: self.classes[i].name.clone(),
                 severity: self.classes[i].severity,
                 keywords: keywords(i),
+                sentiment,
+                language,
             });
         }
         if let Some(n) = best(&|c| c.noise) {
@@ -425,7 +448,7 @@ impl Classifier {
                 keywords: keywords(n),
             };
         }
-        general()
+        general(sentiment, language)
     }
 
     /// Phrase and pattern matches in folded text, by position: `(start, end, rule)`.
@@ -533,7 +556,7 @@ impl Classifier {
         }
         let total = sentiment.positive + sentiment.negative;
         if total > 0.0 {
-            sentiment.polarity = (sentiment.positive - sentiment.negative) / total;
+            sentiment.polarity = polarity(sentiment.positive, sentiment.negative);
             sentiment.label = if sentiment.polarity > 0.0 {
                 "positive"
             } else if sentiment.polarity < 0.0 {
@@ -569,26 +592,53 @@ pub fn decide(a: &Analysis) -> Classification {
     if let Some(n) = a.noise.iter().find(|s| s.qualifies && s.overrides_intents) {
         return noise_kw(n);
     }
+    let sentiment = a.sentiment.polarity;
+    let language = a.languages.first().cloned();
     if let Some(i) = a.intents.iter().find(|s| s.qualifies) {
         return Classification::Intent(IntentMatch {
             intent: i.name.clone(),
             severity: i.severity,
             keywords: fired(i),
+            sentiment,
+            language,
         });
     }
     if let Some(n) = best_noise {
         return noise_kw(n);
     }
-    general()
+    general(sentiment, language)
 }
 
 /// No intent and no noise.
-fn general() -> Classification {
+fn general(sentiment: f32, language: Option<String>) -> Classification {
     Classification::Intent(IntentMatch {
         intent: GENERAL.to_owned(),
         severity: 0,
         keywords: Vec::new(),
+        sentiment,
+        language,
     })
+}
+
+/// -1 (all negative) to 1 (all positive); 0 when nothing fired.
+fn polarity(positive: f32, negative: f32) -> f32 {
+    let total = positive + negative;
+    if total > 0.0 {
+        (positive - negative) / total
+    } else {
+        0.0
+    }
+}
+
+/// The index of the largest positive weight; ties go to the first.
+fn heaviest(weights: &[f32]) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, &w) in weights.iter().enumerate() {
+        if w > 0.0 && best.is_none_or(|(_, b)| w > b) {
+            best = Some((i, w));
+        }
+    }
+    best.map(|(i, _)| i)
 }
 
 /// The rules that fired and counted, deduplicated, in order of first appearance.
