@@ -439,8 +439,13 @@ fn classify(a: ClassifyArgs) -> ExitCode {
                     humantime::format_duration(r.resolution)
                 ));
                 if r.candidates.len() > 1 {
-                    let next: Vec<String> = r.candidates[1..].iter().map(ToString::to_string).collect();
-                    out.push_str(&format!("  if bounced: {}, then {}\n", next.join(", then "), r.escalation));
+                    let next: Vec<String> =
+                        r.candidates[1..].iter().map(ToString::to_string).collect();
+                    out.push_str(&format!(
+                        "  if bounced: {}, then {}\n",
+                        next.join(", then "),
+                        r.escalation
+                    ));
                 }
                 for why in &r.reasons {
                     out.push_str(&format!("  because {why}\n"));

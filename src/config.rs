@@ -3,8 +3,8 @@
 
 use crate::identity::{load_snapshot, IdentityConfig, IdentityIndex};
 use crate::intent::{Classifier, RulePack};
-pub use crate::route::{NoiseHandling, PriorityConfig, RoutingConfig, SlaConfig};
 use crate::route::Router;
+pub use crate::route::{NoiseHandling, PriorityConfig, RoutingConfig, SlaConfig};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +47,54 @@ pub struct Config {
     /// Identity matching: key normalization, weights and thresholds (docs/identity.md).
     pub identity: IdentityConfig,
     pub log: LogConfig,
+    /// Per-customer communication history kept in the claim store.
+    pub history: HistoryConfig,
+    /// The outbound gate's contact policy.
+    pub outbound: OutboundConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Entries kept per customer, newest first.
+    pub max_entries: u32,
+    /// Entries older than this are dropped.
+    pub max_age: HumanDuration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            max_entries: 200,
+            max_age: dur("90days"),
+        }
+    }
+}
+
+impl HistoryConfig {
+    pub fn policy(&self) -> crate::claim::HistoryPolicy {
+        crate::claim::HistoryPolicy {
+            max_entries: self.max_entries,
+            max_age: self.max_age.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Proactive messages (marketing, sales, surveys) per customer per window, at most.
+    pub max_proactive: u32,
+    pub window: HumanDuration,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            max_proactive: 2,
+            window: dur("7days"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -103,6 +151,10 @@ pub struct Topics {
     pub assignments: String,
     pub interactions: String,
     pub deadletter: String,
+    /// Helpdesk feedback in: accepted, responded, resolved, bounced, outbound (docs/feedback.md).
+    pub feedback: String,
+    /// SLA breaches and policy violations out.
+    pub alerts: String,
 }
 
 impl Default for Topics {
@@ -113,6 +165,8 @@ impl Default for Topics {
             assignments: "outcry.assignments".into(),
             interactions: "outcry.interactions".into(),
             deadletter: "outcry.deadletter".into(),
+            feedback: "helpdesk.feedback".into(),
+            alerts: "outcry.alerts".into(),
         }
     }
 }
@@ -294,13 +348,15 @@ impl Config {
             ("assignments", &t.assignments),
             ("interactions", &t.interactions),
             ("deadletter", &t.deadletter),
+            ("alerts", &t.alerts),
+            ("feedback", &t.feedback),
         ];
         for (name, topic) in topics {
             if topic.trim().is_empty() {
                 p.push(format!("kafka.topics.{name} is empty"));
             }
         }
-        for (name, topic) in &topics[2..] {
+        for (name, topic) in &topics[2..6] {
             if *topic == &t.raw {
                 p.push(format!(
                     "kafka.topics.{name} is the input topic {:?}: outcry would read its own output",
@@ -317,12 +373,22 @@ impl Config {
                 self.redis.url
             ));
         }
-        p.extend(crate::route::problems(&self.routing, &self.priority, &self.sla));
+        p.extend(crate::route::problems(
+            &self.routing,
+            &self.priority,
+            &self.sla,
+        ));
         if self.claim.lease.0.is_zero() {
             p.push("claim.lease must be more than zero".into());
         }
         if self.claim.remember_events.0 < Duration::from_secs(60) {
             p.push("claim.remember_events must be at least 1m (the redelivery window)".into());
+        }
+        if self.history.max_entries == 0 || self.history.max_age.0.is_zero() {
+            p.push("history.max_entries and history.max_age must be more than zero".into());
+        }
+        if self.outbound.window.0.is_zero() {
+            p.push("outbound.window must be more than zero".into());
         }
         if self.limits.max_payload_bytes == 0 {
             p.push("limits.max_payload_bytes must be more than zero".into());

@@ -88,6 +88,7 @@ impl DemoReport {
             match a.outcome {
                 crate::event::AssignmentOutcome::New => e.0 += 1,
                 crate::event::AssignmentOutcome::Attached => e.1 += 1,
+                _ => {}
             }
         }
         out
@@ -97,7 +98,7 @@ impl DemoReport {
         use std::fmt::Write;
         let mut s = String::new();
         let new = self.by_department().values().map(|v| v.0).sum::<usize>();
-        let attached = self.assignments.len() - new;
+        let attached = self.by_department().values().map(|v| v.1).sum::<usize>();
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let _ = writeln!(
             s,

@@ -219,45 +219,160 @@ pub struct IntentMatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentOutcome {
+    /// An inbound event opened an ownership.
     New,
+    /// An inbound event joined the current owner's case.
     Attached,
+    /// A bounce moved the customer to the next candidate department.
+    Rerouted,
+    /// At the bounce limit (or with no candidate left) the escalation queue took it.
+    Escalated,
+    /// A deadline passed: the case moved to the queue the SLA policy names.
+    SlaBreached,
+    /// The ownership ended (resolved).
+    Released,
 }
 
 impl AssignmentOutcome {
+    pub const ALL: [AssignmentOutcome; 6] = [
+        AssignmentOutcome::New,
+        AssignmentOutcome::Attached,
+        AssignmentOutcome::Rerouted,
+        AssignmentOutcome::Escalated,
+        AssignmentOutcome::SlaBreached,
+        AssignmentOutcome::Released,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AssignmentOutcome::New => "new",
             AssignmentOutcome::Attached => "attached",
+            AssignmentOutcome::Rerouted => "rerouted",
+            AssignmentOutcome::Escalated => "escalated",
+            AssignmentOutcome::SlaBreached => "sla_breached",
+            AssignmentOutcome::Released => "released",
         }
     }
 }
 
-/// One event per ownership decision, keyed by owner key on `outcry.assignments`.
+/// One event per ownership decision, keyed by owner key on `outcry.assignments`: an inbound
+/// event (`new`, `attached`), a bounce (`rerouted`, `escalated`), a deadline (`sla_breached`),
+/// the end of the ownership (`released`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssignmentEvent {
+    /// The inbound event's id; for a move, `feedback:<feedback id>` or `sla:<kind>:<token>`.
     pub event_id: String,
     pub owner_key: String,
     pub outcome: AssignmentOutcome,
     pub department: String,
+    #[serde(default)]
+    pub queue: String,
     pub priority: String,
+    /// The routing score the class came from (inbound events; 0 for moves).
+    #[serde(default)]
+    pub priority_score: i32,
     pub fencing_token: u64,
+    /// First response due (Unix ms).
     pub sla_deadline_ms: i64,
+    #[serde(default)]
+    pub resolution_due_ms: i64,
     pub lease_until_ms: i64,
     /// The department routing asked for; differs from `department` when attached to an owner.
     pub routed_department: String,
+    /// The routing-table row that matched (inbound events).
+    #[serde(default)]
+    pub route: String,
+    /// Why this department, priority and SLA.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Candidate `department/queue`s in order: who takes the customer on a bounce.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
     /// True when this event raised the owner's priority.
     pub priority_bumped: bool,
     /// True when the claim store had already decided this event (a redelivery).
     pub replayed: bool,
-    pub intent: IntentMatch,
-    pub identity: IdentityMatch,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<IntentMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityMatch>,
+    #[serde(default)]
     pub platform: String,
+    #[serde(default)]
     pub author_id: String,
+    #[serde(default)]
     pub created_at: String,
+    /// The input message (event or feedback) that caused this decision; empty for a breach.
+    #[serde(default)]
     pub source: SourceCoords,
     /// The rule packs (`name@version`, comma-separated) that classified the event.
     #[serde(default)]
     pub rules_version: String,
+    /// For a move: the owner that was left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousOwner>,
+    /// Bounces of this ownership so far.
+    #[serde(default)]
+    pub bounces: u32,
+    /// Every move of this ownership, oldest first (the sag wagon gets the whole trail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trail: Vec<TrailStep>,
+}
+
+/// The owner a move left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousOwner {
+    pub department: String,
+    pub queue: String,
+    pub fencing_token: u64,
+}
+
+/// One move of a customer between owners.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailStep {
+    pub at_ms: i64,
+    /// `department/queue` left, and its token.
+    pub from: String,
+    pub from_token: u64,
+    /// `department/queue` that took over.
+    pub to: String,
+    /// `bounced: <note>`, `escalated: bounce 3 of 3`, `sla_breached: first_response`.
+    pub why: String,
+}
+
+/// An exchange reported by a helpdesk tool, on `outcry.interactions` beside the inbound
+/// events: every response, outbound message, bounce, resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeEvent {
+    pub owner_key: String,
+    /// The feedback type: `accepted`, `responded`, `resolved`, `bounced`, `outbound`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The feedback id.
+    pub id: String,
+    pub department: String,
+    pub queue: String,
+    pub fencing_token: u64,
+    /// What the helpdesk said (a bounce reason, a message id).
+    #[serde(default)]
+    pub note: String,
+    pub at_ms: i64,
+    pub source: SourceCoords,
+}
+
+/// An alert on `outcry.alerts`, keyed by its alert key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Stable: the same alert again has the same id.
+    pub alert_id: String,
+    /// `sla_breached`, `policy_violation`.
+    pub kind: String,
+    pub owner_key: String,
+    pub at_ms: i64,
+    /// What happened, for people.
+    pub summary: String,
+    /// The facts, for tools.
+    pub detail: serde_json::Value,
 }
 
 /// The canonical event plus match and intent, for the CRM's communication history.

@@ -315,6 +315,11 @@ pub struct SlaConfig {
     pub p2: SlaPolicy,
     pub p3: SlaPolicy,
     pub p4: SlaPolicy,
+    /// How often each worker looks for due deadlines (a breach fires within about this long).
+    pub sweep_every: HumanDuration,
+    /// A breach taken by a worker that has not emitted it after this long is taken again by
+    /// another (the first one crashed).
+    pub retake_after: HumanDuration,
 }
 
 #[derive(Debug, Clone)]
@@ -369,6 +374,8 @@ impl Default for SlaConfig {
             p2: p(3600, 24 * 3600),
             p3: p(4 * 3600, 3 * 86_400),
             p4: p(24 * 3600, 7 * 86_400),
+            sweep_every: HumanDuration(Duration::from_secs(1)),
+            retake_after: HumanDuration(Duration::from_secs(30)),
         }
     }
 }
@@ -438,6 +445,9 @@ pub fn problems(r: &RoutingConfig, p: &PriorityConfig, s: &SlaConfig) -> Vec<Str
     }
     if !(p.value.per > 0.0) {
         out.push("priority.value.per must be more than zero".into());
+    }
+    if s.sweep_every.0.is_zero() || s.retake_after.0 <= s.sweep_every.0 {
+        out.push("sla.sweep_every must be more than zero and less than sla.retake_after".into());
     }
     let policies = [&s.p1, &s.p2, &s.p3, &s.p4];
     for (i, w) in policies.windows(2).enumerate() {
@@ -905,7 +915,11 @@ p2 = "1h"
         let order: Vec<String> = r.candidates.iter().map(|t| t.to_string()).collect();
         assert_eq!(
             order,
-            ["tech-support/vip", "tech-support/general", "support/general"]
+            [
+                "tech-support/vip",
+                "tech-support/general",
+                "support/general"
+            ]
         );
         // A probable match is not enough for the VIP route: the next one takes it.
         let probable = who(Confidence::Probable, Some("platinum"), None);
@@ -961,7 +975,12 @@ p2 = "1h"
         let r = route(&i, &id, &e);
         // severity 20 + tier gold 15 + value 12 + related platinum 10 + open cases min(25, 15)
         // + booking 20 + influence 100x = 2 tenfolds = 20 + badge 5 + sentiment 5
-        assert_eq!(r.score, 20 + 15 + 12 + 10 + 15 + 20 + 20 + 5 + 5, "{:#?}", r.reasons);
+        assert_eq!(
+            r.score,
+            20 + 15 + 12 + 10 + 15 + 20 + 20 + 5 + 5,
+            "{:#?}",
+            r.reasons
+        );
         assert_eq!(r.priority, Priority::P1);
         assert_eq!(r.sla, Duration::from_secs(15 * 60));
         assert_eq!(r.resolution, Duration::from_secs(4 * 3600));
@@ -979,7 +998,11 @@ p2 = "1h"
             "class p1: 122 points (from 80)",
             "sla p1: first response 15m, resolution 4h",
         ] {
-            assert!(r.reasons.iter().any(|x| x == needle), "{needle:?} not in {:#?}", r.reasons);
+            assert!(
+                r.reasons.iter().any(|x| x == needle),
+                "{needle:?} not in {:#?}",
+                r.reasons
+            );
         }
     }
 
@@ -1038,7 +1061,10 @@ candidates = ["s/q", "s/q", "bad name"]
         }
         assert!(Target::parse("a/b/c").is_err());
         assert!(Target::parse("a b").is_err());
-        assert_eq!(Target::parse("billing").unwrap().to_string(), "billing/default");
+        assert_eq!(
+            Target::parse("billing").unwrap().to_string(),
+            "billing/default"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum Stage {
     Classify,
     Route,
     Claim,
+    /// Helpdesk feedback applied to an owner.
+    Feedback,
     Produce,
 }
 
@@ -29,6 +31,7 @@ impl Stage {
             Stage::Classify => "classify",
             Stage::Route => "route",
             Stage::Claim => "claim",
+            Stage::Feedback => "feedback",
             Stage::Produce => "produce",
         }
     }
@@ -48,6 +51,12 @@ pub struct Metrics {
     pub offsets_stored: IntCounter,
     pub claim_retries: IntCounter,
     pub rules_reloads: IntCounterVec,
+    pub feedback: IntCounterVec,
+    pub bounces: IntCounter,
+    pub escalations: IntCounterVec,
+    pub sla_breaches: IntCounterVec,
+    pub first_response: Histogram,
+    pub outbound: IntCounterVec,
 }
 
 impl Metrics {
@@ -129,7 +138,70 @@ impl Metrics {
             &["outcome"],
         )
         .expect("metric");
+        let feedback = IntCounterVec::new(
+            Opts::new(
+                "outcry_feedback_total",
+                "Helpdesk feedback messages by type and outcome (refused: stale token or no owner)",
+            ),
+            &["type", "outcome"],
+        )
+        .expect("metric");
+        let bounces = IntCounter::new(
+            "outcry_bounces_total",
+            "Bounces applied (a department handed a customer back)",
+        )
+        .expect("metric");
+        let escalations = IntCounterVec::new(
+            Opts::new(
+                "outcry_escalations_total",
+                "Customers moved to the escalation queue (bounce limit) or a breach queue (SLA)",
+            ),
+            &["cause"],
+        )
+        .expect("metric");
+        let sla_breaches = IntCounterVec::new(
+            Opts::new(
+                "outcry_sla_breaches_total",
+                "SLA deadlines breached, by kind: first_response or resolution",
+            ),
+            &["kind"],
+        )
+        .expect("metric");
+        // Buckets from 30 s to ~3 days.
+        let first_response = Histogram::with_opts(
+            HistogramOpts::new(
+                "outcry_time_to_first_response_seconds",
+                "From an ownership's opening to the helpdesk's first `responded` feedback",
+            )
+            .buckets(prometheus::exponential_buckets(30.0, 2.0, 14).expect("buckets")),
+        )
+        .expect("metric");
+        let outbound = IntCounterVec::new(
+            Opts::new(
+                "outcry_outbound_decisions_total",
+                "Outbound gate answers by message kind and outcome (allowed, or the refusal)",
+            ),
+            &["kind", "outcome"],
+        )
+        .expect("metric");
         // Every value of the closed label sets exists from the start, at 0.
+        for kind in crate::claim::FeedbackKind::ALL {
+            for outcome in ["applied", "refused"] {
+                feedback.with_label_values(&[kind.as_str(), outcome]);
+            }
+        }
+        for cause in ["bounce_limit", "sla"] {
+            escalations.with_label_values(&[cause]);
+        }
+        for kind in ["first_response", "resolution"] {
+            sla_breaches.with_label_values(&[kind]);
+        }
+        for kind in ["reply", "proactive"] {
+            outbound.with_label_values(&[kind, "allowed"]);
+            for r in crate::claim::Refusal::ALL {
+                outbound.with_label_values(&[kind, r.as_str()]);
+            }
+        }
         for outcome in ["applied", "refused"] {
             rules_reloads.with_label_values(&[outcome]);
         }
@@ -140,6 +212,7 @@ impl Metrics {
             dead_letters.with_label_values(&[reason.as_str()]);
         }
         dead_letters.with_label_values(&["claim_failed"]);
+        dead_letters.with_label_values(&["invalid_feedback"]);
         for c in [
             Box::new(rules_reloads.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(stage_events.clone()),
@@ -153,6 +226,12 @@ impl Metrics {
             Box::new(ready.clone()),
             Box::new(offsets_stored.clone()),
             Box::new(claim_retries.clone()),
+            Box::new(feedback.clone()),
+            Box::new(bounces.clone()),
+            Box::new(escalations.clone()),
+            Box::new(sla_breaches.clone()),
+            Box::new(first_response.clone()),
+            Box::new(outbound.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -170,6 +249,12 @@ impl Metrics {
             offsets_stored,
             claim_retries,
             rules_reloads,
+            feedback,
+            bounces,
+            escalations,
+            sla_breaches,
+            first_response,
+            outbound,
         })
     }
 

@@ -7,7 +7,7 @@
 //! partition) are decided in order. On shutdown: stop reading, drain within
 //! `kafka.drain_timeout`, commit synchronously.
 
-use crate::claim::{ClaimError, ClaimRequest, ClaimStore};
+use crate::claim::{ClaimError, ClaimRequest, ClaimStore, FeedbackOutcome};
 use crate::config::Config;
 use crate::config::NoiseHandling;
 use crate::event::{AssignmentEvent, AssignmentOutcome, InteractionEvent, SourceCoords};
@@ -188,10 +188,23 @@ impl Worker {
         let producer: FutureProducer = producer_config(&cfg.kafka).create()?;
         let consumer: StreamConsumer<WorkerContext> =
             consumer_config(&cfg.kafka).create_with_context(WorkerContext::default())?;
-        consumer.subscribe(&[&cfg.kafka.topics.raw])?;
+        consumer.subscribe(&[&cfg.kafka.topics.raw, &cfg.kafka.topics.feedback])?;
+        {
+            let producer = producer.clone();
+            tokio::spawn(crate::sla::sweep(
+                Arc::clone(&self.store),
+                cfg.clone(),
+                Arc::clone(&self.metrics),
+                move |o| {
+                    let producer = producer.clone();
+                    async move { send_with_retry(&producer, &o).await }
+                },
+                shutdown.clone(),
+            ));
+        }
         self.status.ready.store(true, Ordering::Relaxed);
         self.metrics.ready.set(1);
-        tracing::info!(topic = %cfg.kafka.topics.raw, group = %cfg.kafka.group_id, "consuming");
+        tracing::info!(topic = %cfg.kafka.topics.raw, feedback = %cfg.kafka.topics.feedback, group = %cfg.kafka.group_id, "consuming");
 
         let mut tracker = OffsetTracker::new();
         let mut in_flight: FuturesUnordered<BoxFuture<'static, Finished>> = FuturesUnordered::new();
@@ -345,6 +358,11 @@ impl Worker {
             .find(|(k, _)| k == "platform")
             .and_then(|(_, v)| std::str::from_utf8(v).ok());
         let payload = msg.payload().unwrap_or_default();
+        if msg.topic() == self.config.kafka.topics.feedback {
+            return self
+                .process_feedback(msg, payload, &headers, source, shutdown)
+                .await;
+        }
 
         let started = Instant::now();
         let pipeline = self.pipeline.current();
@@ -436,42 +454,34 @@ impl Worker {
         self.metrics.stage(Stage::Classify, "ok");
         self.metrics.stage(Stage::Route, "ok");
 
+        let route = &decision.route;
         let request = ClaimRequest {
             owner_key: decision.owner_key.0.clone(),
             event_id: decision.event.event_id.clone(),
-            department: decision.route.department().to_owned(),
-            priority: decision.route.priority,
+            candidates: route.candidates.to_vec(),
+            escalation: (*route.escalation).clone(),
+            on_breach: (*route.on_breach).clone(),
+            priority: route.priority,
             now_ms: crate::normalize::time::now_ms(),
             lease: self.config.claim.lease.0,
-            sla: decision.route.sla,
+            sla: route.sla,
+            resolution: route.resolution,
             remember: self.config.claim.remember_events.0,
         };
-        let mut backoff = Duration::from_millis(50);
-        let claim = loop {
-            let started = Instant::now();
-            match self.store.claim(&request).await {
-                Ok(claim) => {
-                    self.metrics
-                        .claim_duration
-                        .observe(started.elapsed().as_secs_f64());
-                    break claim;
-                }
-                Err(ClaimError::Unavailable(e)) => {
-                    self.metrics.claim_retries.inc();
-                    tracing::warn!(error = %e, retry_in = ?backoff, "claim store unavailable");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return Processed::Abandoned,
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(e @ ClaimError::Protocol(_)) => {
-                    return Processed::Outputs(vec![dead_letter(
-                        "claim_failed",
-                        Stage::Claim,
-                        &e.to_string(),
-                    )]);
-                }
+        let started = Instant::now();
+        let claim = match self
+            .with_retry(shutdown, || self.store.claim(&request))
+            .await
+        {
+            Ok(claim) => {
+                self.metrics
+                    .claim_duration
+                    .observe(started.elapsed().as_secs_f64());
+                claim
+            }
+            Err(None) => return Processed::Abandoned,
+            Err(Some(e)) => {
+                return Processed::Outputs(vec![dead_letter("claim_failed", Stage::Claim, &e)])
             }
         };
         let outcome = if claim.replayed {
@@ -489,8 +499,8 @@ impl Worker {
         }
         match (claim.replayed, claim.outcome) {
             (true, _) => &self.status.replayed,
-            (false, AssignmentOutcome::New) => &self.status.assigned_new,
             (false, AssignmentOutcome::Attached) => &self.status.assigned_attached,
+            (false, _) => &self.status.assigned_new,
         }
         .fetch_add(1, Ordering::Relaxed);
 
@@ -507,20 +517,29 @@ impl Worker {
             owner_key: owner_key.0.clone(),
             outcome: claim.outcome,
             department: claim.department.clone(),
+            queue: claim.queue.clone(),
             priority: claim.priority.as_str().to_owned(),
+            priority_score: route.score,
             fencing_token: claim.token,
             sla_deadline_ms: claim.sla_deadline_ms,
+            resolution_due_ms: claim.resolution_due_ms,
             lease_until_ms: claim.lease_until_ms,
             routed_department: route.department().to_owned(),
+            route: route.rule.to_string(),
+            reasons: route.reasons,
+            candidates: route.candidates.iter().map(ToString::to_string).collect(),
             priority_bumped: claim.bumped,
             replayed: claim.replayed,
-            intent: intent.clone(),
-            identity: identity.clone(),
+            intent: Some(intent.clone()),
+            identity: Some(identity.clone()),
             platform: event.platform.clone(),
             author_id: event.author.id.clone(),
             created_at: event.created_at.clone(),
             source,
             rules_version: pipeline.rules_version.clone(),
+            previous: None,
+            bounces: 0,
+            trail: Vec::new(),
         };
         let interaction = InteractionEvent {
             owner_key: owner_key.0,
@@ -537,6 +556,120 @@ impl Worker {
             records::assignment(&topics.assignments, &assignment, &time),
             records::interaction(&topics.interactions, &interaction, &time),
         ])
+    }
+}
+
+impl Worker {
+    /// Call the claim store until it answers: an unavailable store is retried with backoff
+    /// (the event waits; nothing is lost). `Err(None)`: shutting down; `Err(Some(why))`: the
+    /// store refused for good (a protocol error).
+    async fn with_retry<'a, T>(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+        op: impl Fn() -> BoxFuture<'a, Result<T, ClaimError>>,
+    ) -> Result<T, Option<String>> {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(ClaimError::Unavailable(e)) => {
+                    self.metrics.claim_retries.inc();
+                    tracing::warn!(error = %e, retry_in = ?backoff, "claim store unavailable");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => return Err(None),
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e @ ClaimError::Protocol(_)) => return Err(Some(e.to_string())),
+            }
+        }
+    }
+
+    /// One message from `helpdesk.feedback`: applied to its owner (or refused), recorded.
+    async fn process_feedback(
+        &self,
+        msg: &OwnedMessage,
+        payload: &[u8],
+        headers: &[(String, Vec<u8>)],
+        source: SourceCoords,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Processed {
+        let dead_letter = |reason: &str, message: &str| {
+            self.metrics.stage(Stage::Feedback, "dead_letter");
+            self.metrics.dead_letters.with_label_values(&[reason]).inc();
+            self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
+            records::dead_letter(
+                &self.config.kafka.topics.deadletter,
+                msg.key(),
+                payload,
+                headers,
+                records::Cause {
+                    reason,
+                    stage: Stage::Feedback.as_str(),
+                    message,
+                },
+                &source,
+            )
+        };
+        let m = match crate::feedback::parse(payload) {
+            Ok(m) => m,
+            Err(e) => return Processed::Outputs(vec![dead_letter("invalid_feedback", &e)]),
+        };
+        let now = crate::normalize::time::now_ms();
+        let request = m.request(&self.config, now);
+        let r = match self
+            .with_retry(shutdown, || self.store.feedback(&request))
+            .await
+        {
+            Ok(r) => r,
+            Err(None) => return Processed::Abandoned,
+            Err(Some(e)) => return Processed::Outputs(vec![dead_letter("claim_failed", &e)]),
+        };
+        let applied = r.outcome != FeedbackOutcome::Refused;
+        self.metrics.stage(Stage::Feedback, r.outcome.as_str());
+        if !r.replayed {
+            self.metrics
+                .feedback
+                .with_label_values(&[m.kind.as_str(), if applied { "applied" } else { "refused" }])
+                .inc();
+            match r.outcome {
+                FeedbackOutcome::Rerouted => self.metrics.bounces.inc(),
+                FeedbackOutcome::Escalated => {
+                    self.metrics.bounces.inc();
+                    self.metrics
+                        .escalations
+                        .with_label_values(&["bounce_limit"])
+                        .inc();
+                }
+                _ => {}
+            }
+            if let Some(ms) = r.first_response_ms {
+                self.metrics
+                    .first_response
+                    .observe(ms.max(0) as f64 / 1000.0);
+            }
+            if matches!(
+                r.outcome,
+                FeedbackOutcome::Rerouted | FeedbackOutcome::Escalated
+            ) {
+                self.metrics
+                    .assignments
+                    .with_label_values(&[&r.department, r.outcome.as_str()])
+                    .inc();
+            }
+        }
+        tracing::info!(
+            feedback_id = %m.feedback_id,
+            owner_key = %m.owner_key,
+            r#type = m.kind.as_str(),
+            outcome = r.outcome.as_str(),
+            refused = r.refused.map(|x| x.as_str()),
+            token = r.token,
+            replayed = r.replayed,
+            "feedback"
+        );
+        Processed::Outputs(crate::feedback::outputs(&m, &r, &self.config, &source, now))
     }
 }
 

@@ -1,51 +1,94 @@
-//! The claim store contract, one test body run against the in-memory store and a real
-//! `redis-server`; then what only Redis can show: a restart, and many workers at once.
+//! The claim store contract — claims, feedback, bounces and the sag wagon, SLA deadlines, the
+//! outbound gate, history — one test body per rule set, run against the in-memory store, a
+//! real `redis-server`, and a real three-master Redis Cluster; then what only Redis can show:
+//! a restart, a flushed script cache, many workers at once.
 
 mod common;
 
-use common::RedisServer;
-use outcry::claim::{ClaimError, ClaimRequest, ClaimStore, MemoryClaimStore, RedisClaimStore};
+use common::{RedisCluster, RedisServer};
+use outcry::claim::{
+    ClaimError, ClaimRequest, ClaimStore, ContactPolicy, FeedbackKind, FeedbackOutcome,
+    FeedbackRequest, HistoryPolicy, MemoryClaimStore, OutboundKind, OutboundRequest,
+    RedisClaimStore, Refusal, SlaCheck,
+};
 use outcry::event::AssignmentOutcome;
 use outcry::kafka::unique_suffix;
-use outcry::route::Priority;
+use outcry::route::{Priority, Target};
 use std::sync::Arc;
 use std::time::Duration;
 
 const MIN: Duration = Duration::from_secs(60);
+const T0: i64 = 1_700_000_000_000;
 
+fn t(s: &str) -> Target {
+    Target::parse(s).unwrap()
+}
+
+/// A claim routed to `dept/general`, then `support/general`, `tech/general` on bounces.
 fn req(owner: &str, event: &str, dept: &str, priority: Priority, now_ms: i64) -> ClaimRequest {
+    let mut candidates = vec![t(&format!("{dept}/general"))];
+    for other in ["support/general", "tech/general"] {
+        if !other.starts_with(dept) {
+            candidates.push(t(other));
+        }
+    }
     ClaimRequest {
         owner_key: owner.into(),
         event_id: event.into(),
-        department: dept.into(),
+        candidates,
+        escalation: t("escalations/sag-wagon"),
+        on_breach: t("escalations/sla"),
         priority,
         now_ms,
         lease: 10 * MIN,
         sla: 2 * MIN,
+        resolution: 5 * MIN,
         remember: 60 * MIN,
     }
 }
 
-/// Every rule of ownership, in one body, for any store.
-async fn contract(store: &dyn ClaimStore) {
-    let t0 = 1_700_000_000_000i64;
-    let owner = format!("customer:{}", unique_suffix());
+fn fb(owner: &str, id: &str, kind: FeedbackKind, token: u64, now_ms: i64) -> FeedbackRequest {
+    FeedbackRequest {
+        feedback_id: id.into(),
+        owner_key: owner.into(),
+        kind,
+        token,
+        note: format!("{} note", kind.as_str()),
+        now_ms,
+        remember: 60 * MIN,
+        bounce_limit: 3,
+        lease: 10 * MIN,
+    }
+}
 
-    // No owner: a new ownership with the first fencing token, the routed department, SLA.
+fn owner() -> String {
+    format!("customer:{}", unique_suffix())
+}
+
+/// Every rule of claiming, in one body, for any store.
+async fn claims(store: &dyn ClaimStore) {
+    let owner = owner();
+
+    // No owner: a new ownership with the first fencing token, the first candidate, SLA.
     let first = store
-        .claim(&req(&owner, "x:1", "billing", Priority::P3, t0))
+        .claim(&req(&owner, "x:1", "billing", Priority::P3, T0))
         .await
         .unwrap();
     assert_eq!(first.outcome, AssignmentOutcome::New);
-    assert_eq!(first.department, "billing");
+    assert_eq!(
+        (first.department.as_str(), first.queue.as_str()),
+        ("billing", "general")
+    );
     assert_eq!(first.token, 1);
-    assert_eq!(first.sla_deadline_ms, t0 + 2 * 60_000);
-    assert_eq!(first.lease_until_ms, t0 + 10 * 60_000);
+    assert_eq!(first.sla_deadline_ms, T0 + 2 * 60_000);
+    assert_eq!(first.resolution_due_ms, T0 + 5 * 60_000);
+    // The ownership lasts at least until its resolution is due.
+    assert_eq!(first.lease_until_ms, T0 + 10 * 60_000);
     assert!(!first.replayed && !first.bumped);
 
     // An owner holds the lease: attach, whatever routing said; the lease is extended.
     let second = store
-        .claim(&req(&owner, "x:2", "sales", Priority::P4, t0 + 1000))
+        .claim(&req(&owner, "x:2", "sales", Priority::P4, T0 + 1000))
         .await
         .unwrap();
     assert_eq!(second.outcome, AssignmentOutcome::Attached);
@@ -56,12 +99,12 @@ async fn contract(store: &dyn ClaimStore) {
         Priority::P3,
         "a lower priority is not passed on"
     );
-    assert_eq!(second.lease_until_ms, t0 + 1000 + 10 * 60_000);
+    assert_eq!(second.lease_until_ms, T0 + 1000 + 10 * 60_000);
     assert!(!second.bumped);
 
     // A higher priority is passed on as a bump.
     let urgent = store
-        .claim(&req(&owner, "x:3", "escalations", Priority::P1, t0 + 2000))
+        .claim(&req(&owner, "x:3", "escalations", Priority::P1, T0 + 2000))
         .await
         .unwrap();
     assert_eq!(
@@ -72,7 +115,7 @@ async fn contract(store: &dyn ClaimStore) {
 
     // The same event again (a redelivery), even much later: the same decision, flagged.
     let again = store
-        .claim(&req(&owner, "x:1", "sales", Priority::P1, t0 + 5000))
+        .claim(&req(&owner, "x:1", "sales", Priority::P1, T0 + 5000))
         .await
         .unwrap();
     assert!(again.replayed);
@@ -83,7 +126,7 @@ async fn contract(store: &dyn ClaimStore) {
     assert_eq!(again.sla_deadline_ms, first.sla_deadline_ms);
 
     // The lease runs out: the next event opens a new ownership with a larger token.
-    let later = t0 + 2000 + 10 * 60_000 + 1;
+    let later = T0 + 2000 + 10 * 60_000 + 1;
     let fresh = store
         .claim(&req(&owner, "x:4", "sales", Priority::P4, later))
         .await
@@ -99,7 +142,7 @@ async fn contract(store: &dyn ClaimStore) {
             "x:1",
             "support",
             Priority::P3,
-            t0,
+            T0,
         ))
         .await
         .unwrap();
@@ -109,10 +152,459 @@ async fn contract(store: &dyn ClaimStore) {
     );
 }
 
+/// Feedback: accepted, responded, stale tokens, bounces down the candidate list, the sag
+/// wagon at the limit with the whole trail, resolved, redelivered feedback.
+async fn feedback(store: &dyn ClaimStore) {
+    let owner = owner();
+    let c = store
+        .claim(&req(&owner, "x:1", "billing", Priority::P2, T0))
+        .await
+        .unwrap();
+    let at = |s: i64| T0 + s * 1000;
+
+    let r = store
+        .feedback(&fb(&owner, "f1", FeedbackKind::Accepted, c.token, at(1)))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.token), (FeedbackOutcome::Accepted, c.token));
+
+    // A stale (or made-up) token is refused and changes nothing.
+    let r = store
+        .feedback(&fb(&owner, "f2", FeedbackKind::Bounced, c.token + 7, at(2)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome, r.refused),
+        (FeedbackOutcome::Refused, Some(Refusal::StaleToken))
+    );
+    assert_eq!((r.department.as_str(), r.token), ("billing", c.token));
+
+    // Responded: the first response took 3 s.
+    let r = store
+        .feedback(&fb(&owner, "f3", FeedbackKind::Responded, c.token, at(3)))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, FeedbackOutcome::Responded);
+    assert_eq!(r.first_response_ms, Some(3000));
+    let r = store
+        .feedback(&fb(&owner, "f3b", FeedbackKind::Responded, c.token, at(4)))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.first_response_ms, None,
+        "only the first response is timed"
+    );
+
+    // Bounce 1: the next candidate that has not bounced takes it, with a new token.
+    let b1 = store
+        .feedback(&fb(&owner, "f4", FeedbackKind::Bounced, c.token, at(5)))
+        .await
+        .unwrap();
+    assert_eq!(b1.outcome, FeedbackOutcome::Rerouted);
+    assert_eq!(
+        (b1.department.as_str(), b1.queue.as_str()),
+        ("support", "general")
+    );
+    assert!(b1.token > c.token);
+    assert_eq!(b1.bounces, 1);
+    assert_eq!(
+        b1.sla_deadline_ms,
+        at(5) + 2 * 60_000,
+        "a new first-response clock"
+    );
+    // The old owner's token is now stale.
+    let r = store
+        .feedback(&fb(&owner, "f5", FeedbackKind::Responded, c.token, at(6)))
+        .await
+        .unwrap();
+    assert_eq!(r.refused, Some(Refusal::StaleToken));
+
+    // The same feedback again: the same answer, nothing moves twice.
+    let again = store
+        .feedback(&fb(&owner, "f4", FeedbackKind::Bounced, c.token, at(7)))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!((again.token, again.bounces), (b1.token, 1));
+
+    // An inbound event now attaches to the new owner.
+    let a = store
+        .claim(&req(&owner, "x:2", "billing", Priority::P3, at(8)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.outcome, a.department.as_str(), a.token),
+        (AssignmentOutcome::Attached, "support", b1.token)
+    );
+
+    // Bounce 2: tech (billing and support have bounced).
+    let b2 = store
+        .feedback(&fb(&owner, "f6", FeedbackKind::Bounced, b1.token, at(9)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (b2.outcome, b2.department.as_str(), b2.bounces),
+        (FeedbackOutcome::Rerouted, "tech", 2)
+    );
+    // Bounce 3 = the limit: the sag wagon takes it, with the whole trail.
+    let b3 = store
+        .feedback(&fb(&owner, "f7", FeedbackKind::Bounced, b2.token, at(10)))
+        .await
+        .unwrap();
+    assert_eq!(b3.outcome, FeedbackOutcome::Escalated);
+    assert_eq!(
+        (b3.department.as_str(), b3.queue.as_str()),
+        ("escalations", "sag-wagon")
+    );
+    assert_eq!(b3.bounces, 3);
+    let trail: Vec<(&str, &str)> = b3
+        .trail
+        .iter()
+        .map(|s| (s.from.as_str(), s.to.as_str()))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("billing/general", "support/general"),
+            ("support/general", "tech/general"),
+            ("tech/general", "escalations/sag-wagon")
+        ]
+    );
+    assert_eq!(b3.trail[0].from_token, c.token);
+    assert!(b3.trail[0].why.starts_with("bounced"), "{:?}", b3.trail[0]);
+    assert!(
+        b3.trail[2].why.contains("bounce 3 of 3"),
+        "{:?}",
+        b3.trail[2]
+    );
+    let tokens = [c.token, b1.token, b2.token, b3.token];
+    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
+
+    // Resolved ends the ownership; the next event opens a new one with a larger token.
+    let r = store
+        .feedback(&fb(&owner, "f8", FeedbackKind::Resolved, b3.token, at(11)))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, FeedbackOutcome::Resolved);
+    let r = store
+        .feedback(&fb(&owner, "f9", FeedbackKind::Accepted, b3.token, at(12)))
+        .await
+        .unwrap();
+    assert_eq!(r.refused, Some(Refusal::NoOwner));
+    let n = store
+        .claim(&req(&owner, "x:3", "billing", Priority::P3, at(13)))
+        .await
+        .unwrap();
+    assert_eq!(n.outcome, AssignmentOutcome::New);
+    assert!(n.token > b3.token);
+
+    // With no candidate left before the limit, the sag wagon takes it too.
+    let lone = format!("{owner}-lone");
+    let mut one = req(&lone, "y:1", "billing", Priority::P3, T0);
+    one.candidates.truncate(1);
+    let c = store.claim(&one).await.unwrap();
+    let r = store
+        .feedback(&fb(&lone, "g1", FeedbackKind::Bounced, c.token, T0 + 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome, r.department.as_str(), r.bounces),
+        (FeedbackOutcome::Escalated, "escalations", 1)
+    );
+}
+
+/// SLA: deadlines are indexed; a due one is taken once, moves the case, can be retaken only
+/// after the retake time, and the next deadline follows; a response stops the first clock.
+async fn sla(store: &dyn ClaimStore) {
+    let retake = Duration::from_secs(30);
+    let a = owner();
+    let b = format!("{a}-responded");
+    let ca = store
+        .claim(&req(&a, "x:1", "billing", Priority::P2, T0))
+        .await
+        .unwrap();
+    let cb = store
+        .claim(&req(&b, "x:1", "billing", Priority::P2, T0))
+        .await
+        .unwrap();
+    store
+        .feedback(&fb(&b, "r1", FeedbackKind::Responded, cb.token, T0 + 1000))
+        .await
+        .unwrap();
+    let ours = |v: Vec<outcry::claim::Due>| -> Vec<outcry::claim::Due> {
+        v.into_iter()
+            .filter(|d| d.owner_key == a || d.owner_key == b)
+            .collect()
+    };
+
+    // Nothing is due before the deadline.
+    let before = ours(store.due(T0 + 2 * 60_000 - 1, 1000).await.unwrap());
+    assert!(before.is_empty(), "{before:?}");
+
+    // At the first-response deadline, only the one without a response is due... (the other
+    // may be indexed early; checking it says not due and moves it to its resolution time).
+    let now = T0 + 2 * 60_000;
+    let due = ours(store.due(now, 1000).await.unwrap());
+    let mut breaches = Vec::new();
+    for d in &due {
+        match store.take_breach(d, now, retake).await.unwrap() {
+            SlaCheck::Breach(br) => breaches.push((d.clone(), br)),
+            SlaCheck::NotDue => assert_eq!(d.owner_key, b),
+            SlaCheck::Taken => panic!("nobody else took it"),
+        }
+    }
+    assert_eq!(breaches.len(), 1, "{due:?}");
+    let (d, br) = &breaches[0];
+    assert_eq!(br.owner_key, a);
+    assert_eq!(br.kind, "first_response");
+    assert_eq!(
+        (br.from_department.as_str(), br.from_token),
+        ("billing", ca.token)
+    );
+    assert_eq!(
+        (br.department.as_str(), br.queue.as_str()),
+        ("escalations", "sla")
+    );
+    assert!(br.token > ca.token);
+    assert!(!br.retaken);
+
+    // ...and taken by exactly one sweeper: another one is told it is taken.
+    assert_eq!(
+        store.take_breach(d, now + 10, retake).await.unwrap(),
+        SlaCheck::Taken
+    );
+    // A sweeper that took it and died: after the retake time the same breach is handed out.
+    match store.take_breach(d, now + 31_000, retake).await.unwrap() {
+        SlaCheck::Breach(again) => {
+            assert!(again.retaken);
+            assert_eq!(
+                (again.token, again.kind.as_str()),
+                (br.token, "first_response")
+            );
+        }
+        other => panic!("expected the breach again, got {other:?}"),
+    }
+    // The old owner's token is stale now.
+    let r = store
+        .feedback(&fb(
+            &a,
+            "s1",
+            FeedbackKind::Responded,
+            ca.token,
+            now + 32_000,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.refused, Some(Refusal::StaleToken));
+    store.breach_done(d, br).await.unwrap();
+
+    // The next deadline is the resolution (T0 + 5 min), for both owners.
+    let now = T0 + 5 * 60_000;
+    let due = ours(store.due(now, 1000).await.unwrap());
+    let mut kinds = Vec::new();
+    for d in &due {
+        if let SlaCheck::Breach(br) = store.take_breach(d, now, retake).await.unwrap() {
+            kinds.push((br.owner_key.clone(), br.kind.clone()));
+            store.breach_done(d, &br).await.unwrap();
+        }
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            (a.clone(), "resolution".to_string()),
+            (b.clone(), "resolution".to_string())
+        ]
+    );
+    // Nothing is left to breach for either.
+    let now = T0 + 9 * 60_000;
+    for d in ours(store.due(now, 1000).await.unwrap()) {
+        assert_eq!(
+            store.take_breach(&d, now, retake).await.unwrap(),
+            SlaCheck::NotDue
+        );
+    }
+    assert!(ours(store.due(now, 1000).await.unwrap()).is_empty());
+}
+
+/// The outbound gate: replies need the current token; proactive messages are refused while a
+/// case is open, past the frequency limit, or to a do-not-contact customer.
+async fn outbound(store: &dyn ClaimStore) {
+    let policy = ContactPolicy {
+        max_proactive: 2,
+        window: 60 * MIN,
+        remember: 60 * MIN,
+    };
+    let owner = owner();
+    let msg = |id: &str, kind: OutboundKind, token: Option<u64>, now_ms: i64| OutboundRequest {
+        owner_key: owner.clone(),
+        message_id: id.into(),
+        kind,
+        token,
+        sender: "marketing".into(),
+        do_not_contact: false,
+        now_ms,
+    };
+    let policy = &policy;
+    let ask = |r: OutboundRequest| async move { store.outbound(&r, policy).await.unwrap() };
+
+    // No case open: two proactive messages per hour, the third is refused.
+    assert!(
+        ask(msg("m1", OutboundKind::Proactive, None, T0))
+            .await
+            .allowed
+    );
+    let d = ask(msg("m2", OutboundKind::Proactive, None, T0 + 1)).await;
+    assert!(d.allowed);
+    assert_eq!(d.proactive_in_window, 2);
+    let d = ask(msg("m3", OutboundKind::Proactive, None, T0 + 2)).await;
+    assert_eq!((d.allowed, d.refused), (false, Some(Refusal::RateLimited)));
+    // Asking again about the same message: the same answer, counted once.
+    let d = ask(msg("m2", OutboundKind::Proactive, None, T0 + 3)).await;
+    assert!(d.allowed && d.replayed);
+    // The window moves on.
+    assert!(
+        ask(msg(
+            "m4",
+            OutboundKind::Proactive,
+            None,
+            T0 + 60 * 60_000 + 5
+        ))
+        .await
+        .allowed
+    );
+
+    // A reply needs an owner and the owner's token.
+    let now = T0 + 2 * 60 * 60_000;
+    let d = ask(msg("r0", OutboundKind::Reply, Some(1), now)).await;
+    assert_eq!(d.refused, Some(Refusal::NoOwner));
+    let c = store
+        .claim(&req(&owner, "x:1", "billing", Priority::P3, now))
+        .await
+        .unwrap();
+    assert!(
+        ask(msg("r1", OutboundKind::Reply, Some(c.token), now + 1))
+            .await
+            .allowed
+    );
+    let d = ask(msg("r2", OutboundKind::Reply, Some(c.token + 1), now + 2)).await;
+    assert_eq!(d.refused, Some(Refusal::StaleToken));
+    let d = ask(msg("r3", OutboundKind::Reply, None, now + 3)).await;
+    assert_eq!(d.refused, Some(Refusal::StaleToken));
+    // No proactive message while the care case is open.
+    let d = ask(msg("m5", OutboundKind::Proactive, None, now + 4)).await;
+    assert_eq!(d.refused, Some(Refusal::CareCaseOpen));
+    // Do-not-contact wins over everything for proactive messages.
+    let mut dnc = msg("m6", OutboundKind::Proactive, None, now + 5);
+    dnc.do_not_contact = true;
+    assert_eq!(ask(dnc).await.refused, Some(Refusal::DoNotContact));
+
+    // Every answer, refusals included, is in the history, newest first.
+    let h = store.history(&owner, now + 6, 100).await.unwrap();
+    let kinds: Vec<(&str, &str)> = h.iter().map(|e| (e.kind.as_str(), e.id.as_str())).collect();
+    assert_eq!(
+        kinds[..6],
+        [
+            ("refused", "m6"),
+            ("refused", "m5"),
+            ("refused", "r3"),
+            ("refused", "r2"),
+            ("outbound", "r1"),
+            ("assigned", "x:1"),
+        ]
+    );
+    assert!(h[0].note.contains("do_not_contact"), "{:?}", h[0]);
+}
+
+/// The history: every exchange, newest first, capped by length and by age.
+async fn history(store: &dyn ClaimStore, max_entries: u32) {
+    let owner = owner();
+    let c = store
+        .claim(&req(&owner, "x:1", "billing", Priority::P3, T0))
+        .await
+        .unwrap();
+    for (i, kind) in [
+        FeedbackKind::Accepted,
+        FeedbackKind::Responded,
+        FeedbackKind::Outbound,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .feedback(&fb(
+                &owner,
+                &format!("h{i}"),
+                kind,
+                c.token,
+                T0 + i as i64 + 1,
+            ))
+            .await
+            .unwrap();
+    }
+    store
+        .feedback(&fb(&owner, "h9", FeedbackKind::Bounced, c.token, T0 + 10))
+        .await
+        .unwrap();
+    let h = store.history(&owner, T0 + 11, 100).await.unwrap();
+    let kinds: Vec<&str> = h.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "rerouted",
+            "bounced",
+            "outbound",
+            "responded",
+            "accepted",
+            "assigned"
+        ]
+    );
+    assert_eq!(h[0].department, "support");
+    assert_eq!(h[1].note, "bounced note");
+    assert_eq!(h[5].at_ms, T0);
+    assert_eq!(store.history(&owner, T0 + 11, 2).await.unwrap().len(), 2);
+
+    // Capped by length...
+    for i in 0..max_entries + 5 {
+        store
+            .claim(&req(
+                &owner,
+                &format!("x:{}", 100 + i),
+                "billing",
+                Priority::P3,
+                T0 + 20 + i as i64,
+            ))
+            .await
+            .unwrap();
+    }
+    let h = store.history(&owner, T0 + 100, 10_000).await.unwrap();
+    assert_eq!(h.len(), max_entries as usize);
+    assert_eq!(h[0].id, format!("x:{}", 100 + max_entries + 4));
+    // ...and by age: a day later (the age cap in these tests), nothing is shown.
+    assert!(store
+        .history(&owner, T0 + 86_400_000 + 1000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+const HISTORY: HistoryPolicy = HistoryPolicy {
+    max_entries: 20,
+    max_age: Duration::from_secs(86_400),
+};
+
+async fn everything(store: Arc<dyn ClaimStore>) {
+    claims(store.as_ref()).await;
+    feedback(store.as_ref()).await;
+    sla(store.as_ref()).await;
+    outbound(store.as_ref()).await;
+    history(store.as_ref(), HISTORY.max_entries).await;
+    one_owner_under_contention(store).await;
+}
+
 /// Many concurrent claims on one key: exactly one opens the ownership, all share its token.
 async fn one_owner_under_contention(store: Arc<dyn ClaimStore>) {
-    let owner = format!("customer:{}", unique_suffix());
-    let t0 = 1_700_000_000_000i64;
+    let owner = owner();
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let store = Arc::clone(&store);
@@ -120,7 +612,7 @@ async fn one_owner_under_contention(store: Arc<dyn ClaimStore>) {
             tokio::spawn(async move {
                 let dept = if i % 2 == 0 { "billing" } else { "sales" };
                 store
-                    .claim(&req(&owner, &format!("x:{i}"), dept, Priority::P3, t0))
+                    .claim(&req(&owner, &format!("x:{i}"), dept, Priority::P3, T0))
                     .await
                     .unwrap()
             })
@@ -143,19 +635,35 @@ async fn one_owner_under_contention(store: Arc<dyn ClaimStore>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_keeps_the_contract() {
-    let store = MemoryClaimStore::new();
-    contract(&store).await;
-    one_owner_under_contention(Arc::new(MemoryClaimStore::new())).await;
+    everything(Arc::new(MemoryClaimStore::new().with_history(HISTORY))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_store_keeps_the_contract() {
     let redis = RedisServer::start(false);
-    let store = RedisClaimStore::connect(&redis.url(), "t").await.unwrap();
-    contract(&store).await;
-    let store: Arc<dyn ClaimStore> =
-        Arc::new(RedisClaimStore::connect(&redis.url(), "t").await.unwrap());
-    one_owner_under_contention(store).await;
+    let store = RedisClaimStore::connect(&redis.url(), "t")
+        .await
+        .unwrap()
+        .with_history(HISTORY);
+    everything(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_keeps_the_contract() {
+    let cluster = RedisCluster::start();
+    let store = RedisClaimStore::connect_cluster(&cluster.urls(), "t")
+        .await
+        .unwrap()
+        .with_history(HISTORY);
+    everything(Arc::new(store)).await;
+    // The keys really are spread over the three masters.
+    let mut per_node = Vec::new();
+    for url in cluster.urls() {
+        let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let n: i64 = redis::cmd("DBSIZE").query(&mut conn).unwrap();
+        per_node.push(n);
+    }
+    assert!(per_node.iter().all(|&n| n > 0), "{per_node:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,14 +672,40 @@ async fn every_key_of_an_owner_shares_one_cluster_slot() {
     let store = RedisClaimStore::connect(&redis.url(), "outcry")
         .await
         .unwrap();
-    store
-        .claim(&req("customer:C1", "x:1", "billing", Priority::P3, 1))
+    let owner = "customer:C1";
+    let c = store
+        .claim(&req(owner, "x:1", "billing", Priority::P3, T0))
         .await
         .unwrap();
+    store
+        .feedback(&fb(owner, "f1", FeedbackKind::Accepted, c.token, T0 + 1))
+        .await
+        .unwrap();
+    let policy = ContactPolicy {
+        max_proactive: 1,
+        window: MIN,
+        remember: MIN,
+    };
+    let mut m = OutboundRequest {
+        owner_key: "customer:C2".into(),
+        message_id: "m1".into(),
+        kind: OutboundKind::Proactive,
+        token: None,
+        sender: "marketing".into(),
+        do_not_contact: false,
+        now_ms: T0,
+    };
+    store.outbound(&m, &policy).await.unwrap();
+    m.owner_key = owner.into();
+    store.outbound(&m, &policy).await.unwrap();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_connection().unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("outcry:*").query(&mut conn).unwrap();
-    assert_eq!(keys.len(), 3, "{keys:?}");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("outcry:{{{owner}}}:*"))
+        .query(&mut conn)
+        .unwrap();
+    // owner, fence, event, feedback, message decisions, history
+    assert_eq!(keys.len(), 6, "{keys:?}");
     let slotter = RedisServer::start_cluster_node();
     let mut conn = redis::Client::open(slotter.url())
         .unwrap()
@@ -194,18 +728,49 @@ async fn every_key_of_an_owner_shares_one_cluster_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushed_script_cache_is_loaded_again() {
+    let redis = RedisServer::start(false);
+    let store = RedisClaimStore::connect(&redis.url(), "t").await.unwrap();
+    let c = store
+        .claim(&req("customer:S", "x:1", "billing", Priority::P3, T0))
+        .await
+        .unwrap();
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
+    // EVALSHA answers NOSCRIPT; the store loads the script again and goes on.
+    let r = store
+        .feedback(&fb(
+            "customer:S",
+            "f1",
+            FeedbackKind::Bounced,
+            c.token,
+            T0 + 1,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, FeedbackOutcome::Rerouted);
+    let again = store
+        .claim(&req("customer:S", "x:1", "sales", Priority::P3, T0 + 2))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_is_an_outage_not_a_loss() {
     let mut redis = RedisServer::start(true);
     let store = RedisClaimStore::connect(&redis.url(), "t").await.unwrap();
-    let t0 = 1_700_000_000_000i64;
     let first = store
-        .claim(&req("customer:R", "x:1", "billing", Priority::P3, t0))
+        .claim(&req("customer:R", "x:1", "billing", Priority::P3, T0))
         .await
         .unwrap();
 
     redis.stop();
     let err = store
-        .claim(&req("customer:R", "x:2", "billing", Priority::P3, t0))
+        .claim(&req("customer:R", "x:2", "billing", Priority::P3, T0))
         .await
         .unwrap_err();
     assert!(matches!(err, ClaimError::Unavailable(_)), "{err:?}");
@@ -215,7 +780,7 @@ async fn redis_restart_is_an_outage_not_a_loss() {
     let mut attempt = None;
     for _ in 0..50 {
         match store
-            .claim(&req("customer:R", "x:1", "sales", Priority::P1, t0 + 10))
+            .claim(&req("customer:R", "x:1", "sales", Priority::P1, T0 + 10))
             .await
         {
             Ok(c) => {
@@ -232,7 +797,7 @@ async fn redis_restart_is_an_outage_not_a_loss() {
         (first.token, "billing")
     );
     let attached = store
-        .claim(&req("customer:R", "x:2", "sales", Priority::P3, t0 + 20))
+        .claim(&req("customer:R", "x:2", "sales", Priority::P3, T0 + 20))
         .await
         .unwrap();
     assert_eq!(

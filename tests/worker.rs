@@ -270,7 +270,10 @@ async fn end_to_end(store: Arc<dyn ClaimStore>) {
     );
     assert_eq!(a[1].routed_department, "support");
     assert_eq!(a[0].fencing_token, a[1].fencing_token);
-    assert_eq!(a[0].identity.confidence, Confidence::Verified);
+    assert_eq!(
+        a[0].identity.as_ref().unwrap().confidence,
+        Confidence::Verified
+    );
 
     let inter = outcry::demo::read_all(kafka.bootstrap_servers(), &t.interactions).unwrap();
     assert_eq!(inter.len(), 3);
@@ -463,7 +466,10 @@ async fn customers_topic_updates_the_index_before_events_are_read() {
     let mut a = assignments(kafka.bootstrap_servers(), &t.assignments);
     a.sort_by(|x, y| x.event_id.cmp(&y.event_id));
     assert_eq!(a[0].owner_key, "customer:C9");
-    assert_eq!(a[0].identity.confidence, Confidence::Strong);
+    assert_eq!(
+        a[0].identity.as_ref().unwrap().confidence,
+        Confidence::Strong
+    );
     assert_eq!(
         a[1].owner_key, "author:x:888",
         "deleted customer no longer matches"

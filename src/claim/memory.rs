@@ -1,31 +1,184 @@
-//! The in-process claim store: the same rules as the Lua script, behind one mutex.
+//! The in-process claim store: the same rules as the Lua scripts, behind one mutex. It backs
+//! `outcry demo`; the contract tests run the same bodies against it and against Redis.
 
-use super::{Claim, ClaimError, ClaimRequest, ClaimStore};
+use super::{
+    note, Breach, Claim, ClaimError, ClaimRequest, ClaimStore, ContactPolicy, Due, FeedbackKind,
+    FeedbackOutcome, FeedbackRequest, FeedbackResult, FencingToken, HistoryEntry, HistoryPolicy,
+    OutboundDecision, OutboundKind, OutboundRequest, Refusal, SlaCheck, TrailStep,
+};
 use crate::event::AssignmentOutcome;
+use crate::route::{Priority, Target};
 use futures::future::BoxFuture;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Owner {
     department: String,
-    token: u64,
+    queue: String,
+    token: FencingToken,
+    priority: Priority,
     lease_until_ms: i64,
-    sla_deadline_ms: i64,
-    priority: crate::route::Priority,
+    candidates: Vec<Target>,
+    escalation: Target,
+    on_breach: Target,
+    opened_at_ms: i64,
+    first_ms: i64,
+    first_due_ms: i64,
+    resolve_due_ms: i64,
+    responded: bool,
+    bounces: u32,
+    bounced: Vec<String>,
+    trail: Vec<TrailStep>,
+    breached: Vec<&'static str>,
+    /// A sweeper took a breach at this time and has not finished it.
+    sla_taken_at: Option<i64>,
+    breach: Option<Breach>,
+}
+
+impl Owner {
+    /// The next deadline and its kind (the rule of `next_due` in common.lua).
+    fn next_due(&self) -> (i64, &'static str) {
+        if !self.responded && !self.breached.contains(&"first_response") {
+            return (self.first_due_ms, "first_response");
+        }
+        if !self.breached.contains(&"resolution") {
+            return (self.resolve_due_ms, "resolution");
+        }
+        (0, "")
+    }
+
+    /// Hand the ownership to `to` with a new token.
+    fn move_to(&mut self, fence: &mut FencingToken, now: i64, to: &Target, why: String) {
+        *fence += 1;
+        self.trail.push(TrailStep {
+            at_ms: now,
+            from: format!("{}/{}", self.department, self.queue),
+            from_token: self.token,
+            to: to.to_string(),
+            why,
+        });
+        self.department = to.department.clone();
+        self.queue = to.queue.clone();
+        self.token = *fence;
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
     owners: HashMap<String, Owner>,
-    fences: HashMap<String, u64>,
-    /// event id -> (decision, forget after)
-    seen: HashMap<String, (String, i64)>,
+    fences: HashMap<String, FencingToken>,
+    /// (owner key, event/feedback/message id) -> (answer, forget after)
+    seen: HashMap<(String, String), (String, i64)>,
+    history: HashMap<String, VecDeque<HistoryEntry>>,
+    proactive: HashMap<String, Vec<i64>>,
+    /// (due, owner key)
+    index: BTreeSet<(i64, String)>,
+    indexed: HashMap<String, i64>,
+}
+
+impl State {
+    fn live(&mut self, key: &str, now: i64) -> Option<&mut Owner> {
+        self.owners.get_mut(key).filter(|o| o.lease_until_ms > now)
+    }
+
+    fn remembered(&self, key: &str, id: &str, now: i64) -> Option<String> {
+        self.seen
+            .get(&(key.to_owned(), id.to_owned()))
+            .filter(|(_, until)| *until > now)
+            .map(|(s, _)| s.clone())
+    }
+
+    fn remember(&mut self, key: &str, id: &str, answer: String, now: i64, for_: Duration) {
+        self.seen.insert(
+            (key.to_owned(), id.to_owned()),
+            (answer, now + for_.as_millis() as i64),
+        );
+        if self.seen.len() > 100_000 {
+            self.seen.retain(|_, (_, until)| *until > now);
+        }
+    }
+
+    fn record(&mut self, policy: &HistoryPolicy, key: &str, now: i64, mut e: HistoryEntry) {
+        e.at_ms = now;
+        let h = self.history.entry(key.to_owned()).or_default();
+        h.push_front(e);
+        h.truncate(policy.max_entries.max(1) as usize);
+        let oldest = now - policy.max_age.as_millis() as i64;
+        while h.back().is_some_and(|e| e.at_ms < oldest) {
+            h.pop_back();
+        }
+    }
+
+    /// `ZADD LT`: keep the earliest.
+    fn index(&mut self, key: &str, due: i64) {
+        if due <= 0 {
+            return;
+        }
+        match self.indexed.get(key) {
+            Some(&at) if at <= due => {}
+            Some(&at) => {
+                self.index.remove(&(at, key.to_owned()));
+                self.index.insert((due, key.to_owned()));
+                self.indexed.insert(key.to_owned(), due);
+            }
+            None => {
+                self.index.insert((due, key.to_owned()));
+                self.indexed.insert(key.to_owned(), due);
+            }
+        }
+    }
+
+    /// Move an index entry only if it still has the score the sweeper read.
+    fn reindex(&mut self, due: &Due, to: i64) {
+        if self.indexed.get(&due.owner_key) != Some(&due.at_ms) {
+            return;
+        }
+        self.index.remove(&(due.at_ms, due.owner_key.clone()));
+        self.indexed.remove(&due.owner_key);
+        if to > 0 {
+            self.index.insert((to, due.owner_key.clone()));
+            self.indexed.insert(due.owner_key.clone(), to);
+        }
+    }
+}
+
+fn entry(
+    kind: &str,
+    o: Option<&Owner>,
+    token: FencingToken,
+    id: &str,
+    note: String,
+) -> HistoryEntry {
+    HistoryEntry {
+        at_ms: 0,
+        kind: kind.to_owned(),
+        department: o.map(|o| o.department.clone()).unwrap_or_default(),
+        queue: o.map(|o| o.queue.clone()).unwrap_or_default(),
+        token,
+        id: id.to_owned(),
+        note,
+    }
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(s: &str, replayed: bool) -> Result<T, ClaimError> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(s).map_err(|e| ClaimError::Protocol(e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("replayed".into(), replayed.into());
+    }
+    serde_json::from_value(v).map_err(|e| ClaimError::Protocol(e.to_string()))
 }
 
 #[derive(Debug, Default)]
 pub struct MemoryClaimStore {
     state: Mutex<State>,
+    history: HistoryPolicy,
 }
 
 impl MemoryClaimStore {
@@ -33,77 +186,498 @@ impl MemoryClaimStore {
         Self::default()
     }
 
-    fn claim_now(&self, req: &ClaimRequest) -> Result<Claim, ClaimError> {
-        let mut st = self
-            .state
+    pub fn with_history(mut self, policy: HistoryPolicy) -> Self {
+        self.history = policy;
+        self
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ClaimError> {
+        self.state
             .lock()
-            .map_err(|_| ClaimError::Unavailable("memory store poisoned".into()))?;
+            .map_err(|_| ClaimError::Unavailable("memory store poisoned".into()))
+    }
+
+    fn claim_now(&self, req: &ClaimRequest) -> Result<Claim, ClaimError> {
+        let first = req
+            .candidates
+            .first()
+            .ok_or_else(|| ClaimError::Protocol("a claim needs a candidate".into()))?;
+        let mut st = self.lock()?;
         let now = req.now_ms;
-        let seen_key = format!("{}\u{0}{}", req.owner_key, req.event_id);
-        if let Some((record, until)) = st.seen.get(&seen_key) {
-            if *until > now {
-                return Claim::decode(record, true);
-            }
+        if let Some(answer) = st.remembered(&req.owner_key, &req.event_id, now) {
+            let claim: Claim = decode(&answer, true)?;
+            st.index(&req.owner_key, claim.sla_deadline_ms);
+            return Ok(claim);
         }
         let lease_ms = req.lease.as_millis() as i64;
-        let live = st
-            .owners
-            .get_mut(&req.owner_key)
-            .filter(|o| o.lease_until_ms > now);
-        let claim = match live {
-            Some(owner) => {
-                let bumped = req.priority < owner.priority;
+        let (claim, history) = match st.live(&req.owner_key, now) {
+            Some(o) => {
+                let bumped = req.priority < o.priority;
                 if bumped {
-                    owner.priority = req.priority;
+                    o.priority = req.priority;
                 }
-                owner.lease_until_ms = owner.lease_until_ms.max(now + lease_ms);
-                Claim {
+                o.lease_until_ms = o.lease_until_ms.max(now + lease_ms);
+                let claim = Claim {
                     outcome: AssignmentOutcome::Attached,
-                    department: owner.department.clone(),
-                    token: owner.token,
-                    priority: owner.priority,
-                    sla_deadline_ms: owner.sla_deadline_ms,
-                    lease_until_ms: owner.lease_until_ms,
+                    department: o.department.clone(),
+                    queue: o.queue.clone(),
+                    token: o.token,
+                    priority: o.priority,
+                    sla_deadline_ms: o.first_due_ms,
+                    resolution_due_ms: o.resolve_due_ms,
+                    lease_until_ms: o.lease_until_ms,
                     bumped,
                     replayed: false,
-                }
+                };
+                let h = entry("attached", Some(o), o.token, &req.event_id, String::new());
+                (claim, h)
             }
             None => {
                 let fence = st.fences.entry(req.owner_key.clone()).or_insert(0);
                 *fence += 1;
-                let owner = Owner {
-                    department: req.department.clone(),
+                let resolve_due = now + req.resolution.as_millis() as i64;
+                let o = Owner {
+                    department: first.department.clone(),
+                    queue: first.queue.clone(),
                     token: *fence,
-                    lease_until_ms: now + lease_ms,
-                    sla_deadline_ms: now + req.sla.as_millis() as i64,
                     priority: req.priority,
+                    lease_until_ms: (now + lease_ms).max(resolve_due),
+                    candidates: req.candidates.clone(),
+                    escalation: req.escalation.clone(),
+                    on_breach: req.on_breach.clone(),
+                    opened_at_ms: now,
+                    first_ms: req.sla.as_millis() as i64,
+                    first_due_ms: now + req.sla.as_millis() as i64,
+                    resolve_due_ms: resolve_due,
+                    responded: false,
+                    bounces: 0,
+                    bounced: Vec::new(),
+                    trail: Vec::new(),
+                    breached: Vec::new(),
+                    sla_taken_at: None,
+                    breach: None,
                 };
                 let claim = Claim {
                     outcome: AssignmentOutcome::New,
-                    department: owner.department.clone(),
-                    token: owner.token,
-                    priority: owner.priority,
-                    sla_deadline_ms: owner.sla_deadline_ms,
-                    lease_until_ms: owner.lease_until_ms,
+                    department: o.department.clone(),
+                    queue: o.queue.clone(),
+                    token: o.token,
+                    priority: o.priority,
+                    sla_deadline_ms: o.first_due_ms,
+                    resolution_due_ms: o.resolve_due_ms,
+                    lease_until_ms: o.lease_until_ms,
                     bumped: false,
                     replayed: false,
                 };
-                st.owners.insert(req.owner_key.clone(), owner);
-                claim
+                let h = entry("assigned", Some(&o), o.token, &req.event_id, String::new());
+                st.owners.insert(req.owner_key.clone(), o);
+                (claim, h)
             }
         };
-        let forget_at = now + req.remember.as_millis() as i64;
-        st.seen.insert(seen_key, (claim.encode(), forget_at));
-        if st.seen.len() > 100_000 {
-            st.seen.retain(|_, (_, until)| *until > now);
-        }
+        let due = st.owners[&req.owner_key].next_due().0;
+        st.record(&self.history, &req.owner_key, now, history);
+        st.remember(
+            &req.owner_key,
+            &req.event_id,
+            encode(&claim),
+            now,
+            req.remember,
+        );
+        st.index(&req.owner_key, due);
         Ok(claim)
+    }
+
+    fn feedback_now(&self, req: &FeedbackRequest) -> Result<FeedbackResult, ClaimError> {
+        let mut st = self.lock()?;
+        let now = req.now_ms;
+        let key = req.owner_key.as_str();
+        let id = format!("fb:{}", req.feedback_id);
+        if let Some(answer) = st.remembered(key, &id, now) {
+            let r: FeedbackResult = decode(&answer, true)?;
+            st.index(key, r.sla_deadline_ms);
+            return Ok(r);
+        }
+        let n = note(&req.note);
+        let refuse = |o: Option<&Owner>, why: Refusal| FeedbackResult {
+            outcome: FeedbackOutcome::Refused,
+            refused: Some(why),
+            department: o.map(|o| o.department.clone()).unwrap_or_default(),
+            queue: o.map(|o| o.queue.clone()).unwrap_or_default(),
+            token: o.map_or(0, |o| o.token),
+            priority: o.map(|o| o.priority),
+            bounces: o.map_or(0, |o| o.bounces),
+            trail: o.map(|o| o.trail.clone()).unwrap_or_default(),
+            sla_deadline_ms: o.map_or(0, |o| o.first_due_ms),
+            first_response_ms: None,
+            replayed: false,
+        };
+        let refused = match st.live(key, now) {
+            None => Some(refuse(None, Refusal::NoOwner)),
+            Some(o) if o.token != req.token => Some(refuse(Some(o), Refusal::StaleToken)),
+            Some(_) => None,
+        };
+        if let Some(r) = refused {
+            let why = r.refused.map_or("", Refusal::as_str);
+            let o = st.live(key, now).cloned();
+            st.record(
+                &self.history,
+                key,
+                now,
+                entry(
+                    "refused",
+                    o.as_ref(),
+                    req.token,
+                    &req.feedback_id,
+                    format!("{}: {why}", req.kind.as_str()),
+                ),
+            );
+            st.remember(key, &id, encode(&r), now, req.remember);
+            return Ok(r);
+        }
+        let mut fence = st.fences.get(key).copied().unwrap_or(0);
+        let mut pre = None;
+        let mut first_response = None;
+        let o = st.live(key, now).expect("checked above");
+        o.lease_until_ms = o.lease_until_ms.max(now + req.lease.as_millis() as i64);
+        let mut outcome = match req.kind {
+            FeedbackKind::Accepted => FeedbackOutcome::Accepted,
+            FeedbackKind::Responded => {
+                if !o.responded {
+                    first_response = Some(now - o.opened_at_ms);
+                }
+                o.responded = true;
+                FeedbackOutcome::Responded
+            }
+            FeedbackKind::Resolved => FeedbackOutcome::Resolved,
+            FeedbackKind::Bounced => FeedbackOutcome::Rerouted,
+            FeedbackKind::Outbound => FeedbackOutcome::Recorded,
+        };
+        if req.kind == FeedbackKind::Bounced {
+            pre = Some(entry(
+                "bounced",
+                Some(o),
+                req.token,
+                &req.feedback_id,
+                n.clone(),
+            ));
+            o.bounces += 1;
+            o.bounced.push(o.department.clone());
+            let next = (o.bounces < req.bounce_limit.max(1))
+                .then(|| {
+                    o.candidates
+                        .iter()
+                        .find(|c| !o.bounced.contains(&c.department))
+                        .cloned()
+                })
+                .flatten();
+            let (to, why) = match next {
+                Some(t) => (t, format!("bounced: {n}")),
+                None => {
+                    outcome = FeedbackOutcome::Escalated;
+                    let extra = if n.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {n}")
+                    };
+                    (
+                        o.escalation.clone(),
+                        format!(
+                            "escalated: bounce {} of {}{extra}",
+                            o.bounces,
+                            req.bounce_limit.max(1)
+                        ),
+                    )
+                }
+            };
+            o.move_to(&mut fence, now, &to, why);
+            o.first_due_ms = now + o.first_ms;
+            o.responded = false;
+            o.breached.clear();
+            o.sla_taken_at = None;
+        }
+        let snapshot = o.clone();
+        if req.kind == FeedbackKind::Resolved {
+            st.owners.remove(key);
+        }
+        st.fences.insert(key.to_owned(), fence);
+        if let Some(p) = pre {
+            st.record(&self.history, key, now, p);
+        }
+        let kind = match outcome {
+            FeedbackOutcome::Rerouted | FeedbackOutcome::Escalated => outcome.as_str(),
+            _ => req.kind.as_str(),
+        };
+        let token = if req.kind == FeedbackKind::Resolved {
+            req.token
+        } else {
+            snapshot.token
+        };
+        st.record(
+            &self.history,
+            key,
+            now,
+            entry(kind, Some(&snapshot), token, &req.feedback_id, n),
+        );
+        let r = FeedbackResult {
+            outcome,
+            refused: None,
+            department: snapshot.department.clone(),
+            queue: snapshot.queue.clone(),
+            token,
+            priority: Some(snapshot.priority),
+            bounces: snapshot.bounces,
+            trail: snapshot.trail.clone(),
+            sla_deadline_ms: if req.kind == FeedbackKind::Resolved {
+                0
+            } else {
+                snapshot.first_due_ms
+            },
+            first_response_ms: first_response,
+            replayed: false,
+        };
+        st.remember(key, &id, encode(&r), now, req.remember);
+        if req.kind != FeedbackKind::Resolved {
+            st.index(key, snapshot.next_due().0);
+        }
+        Ok(r)
+    }
+
+    fn take_breach_now(
+        &self,
+        due: &Due,
+        now: i64,
+        retake: Duration,
+    ) -> Result<SlaCheck, ClaimError> {
+        let mut st = self.lock()?;
+        let key = due.owner_key.as_str();
+        let mut fence = st.fences.get(key).copied().unwrap_or(0);
+        let Some(o) = st.live(key, now) else {
+            st.reindex(due, 0);
+            return Ok(SlaCheck::NotDue);
+        };
+        if let Some(at) = o.sla_taken_at {
+            if now < at + retake.as_millis() as i64 {
+                return Ok(SlaCheck::Taken);
+            }
+            o.sla_taken_at = Some(now);
+            let mut b = o
+                .breach
+                .clone()
+                .ok_or_else(|| ClaimError::Protocol("a taken breach without its record".into()))?;
+            b.retaken = true;
+            return Ok(SlaCheck::Breach(b));
+        }
+        let (at, kind) = o.next_due();
+        if at == 0 {
+            st.reindex(due, 0);
+            return Ok(SlaCheck::NotDue);
+        }
+        if at > now {
+            st.reindex(due, at);
+            return Ok(SlaCheck::NotDue);
+        }
+        let (from_department, from_queue, from_token) =
+            (o.department.clone(), o.queue.clone(), o.token);
+        let to = o.on_breach.clone();
+        o.move_to(&mut fence, now, &to, format!("sla_breached: {kind}"));
+        o.breached.push(kind);
+        o.sla_taken_at = Some(now);
+        let b = Breach {
+            owner_key: key.to_owned(),
+            kind: kind.to_owned(),
+            due_ms: at,
+            from_department: from_department.clone(),
+            from_queue: from_queue.clone(),
+            from_token,
+            department: o.department.clone(),
+            queue: o.queue.clone(),
+            token: o.token,
+            priority: o.priority,
+            resolution_due_ms: o.resolve_due_ms,
+            bounces: o.bounces,
+            trail: o.trail.clone(),
+            retaken: false,
+        };
+        o.breach = Some(b.clone());
+        let snapshot = o.clone();
+        st.fences.insert(key.to_owned(), fence);
+        st.record(
+            &self.history,
+            key,
+            now,
+            entry(
+                "sla_breached",
+                Some(&snapshot),
+                b.token,
+                &format!("sla:{kind}"),
+                format!("from {from_department}/{from_queue}"),
+            ),
+        );
+        Ok(SlaCheck::Breach(b))
+    }
+
+    fn breach_done_now(&self, due: &Due, breach: &Breach) -> Result<(), ClaimError> {
+        let mut st = self.lock()?;
+        let next = match st.owners.get_mut(&due.owner_key) {
+            None => 0,
+            Some(o) => {
+                if o.breach.as_ref().is_some_and(|b| b.token == breach.token) {
+                    o.sla_taken_at = None;
+                    o.breach = None;
+                }
+                o.next_due().0
+            }
+        };
+        st.reindex(due, next);
+        Ok(())
+    }
+
+    fn outbound_now(
+        &self,
+        req: &OutboundRequest,
+        policy: &ContactPolicy,
+    ) -> Result<OutboundDecision, ClaimError> {
+        let mut st = self.lock()?;
+        let now = req.now_ms;
+        let key = req.owner_key.as_str();
+        let id = format!("msg:{}", req.message_id);
+        if let Some(answer) = st.remembered(key, &id, now) {
+            return decode(&answer, true);
+        }
+        let owner = st.live(key, now).cloned();
+        let window_start = now - policy.window.as_millis() as i64;
+        let sent = st.proactive.entry(key.to_owned()).or_default();
+        sent.retain(|&t| t >= window_start);
+        let mut count = sent.len() as u32;
+        let refused = match req.kind {
+            OutboundKind::Reply => match &owner {
+                None => Some(Refusal::NoOwner),
+                Some(o) if Some(o.token) != req.token => Some(Refusal::StaleToken),
+                Some(_) => None,
+            },
+            OutboundKind::Proactive => {
+                if req.do_not_contact {
+                    Some(Refusal::DoNotContact)
+                } else if owner.is_some() {
+                    Some(Refusal::CareCaseOpen)
+                } else if count >= policy.max_proactive {
+                    Some(Refusal::RateLimited)
+                } else {
+                    sent.push(now);
+                    count += 1;
+                    None
+                }
+            }
+        };
+        let d = OutboundDecision {
+            allowed: refused.is_none(),
+            refused,
+            proactive_in_window: count,
+            replayed: false,
+        };
+        let kind = match req.kind {
+            OutboundKind::Reply => "reply",
+            OutboundKind::Proactive => "proactive",
+        };
+        let sender = note(&req.sender);
+        st.record(
+            &self.history,
+            key,
+            now,
+            entry(
+                if refused.is_some() {
+                    "refused"
+                } else {
+                    "outbound"
+                },
+                owner.as_ref(),
+                req.token.unwrap_or(0),
+                &req.message_id,
+                match refused {
+                    Some(r) => format!("{kind} from {sender}: {}", r.as_str()),
+                    None => format!("{kind} from {sender}"),
+                },
+            ),
+        );
+        st.remember(key, &id, encode(&d), now, policy.remember);
+        Ok(d)
     }
 }
 
 impl ClaimStore for MemoryClaimStore {
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, ClaimError>> {
         Box::pin(async move { self.claim_now(req) })
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        req: &'a FeedbackRequest,
+    ) -> BoxFuture<'a, Result<FeedbackResult, ClaimError>> {
+        Box::pin(async move { self.feedback_now(req) })
+    }
+
+    fn due<'a>(&'a self, now_ms: i64, limit: usize) -> BoxFuture<'a, Result<Vec<Due>, ClaimError>> {
+        Box::pin(async move {
+            let st = self.lock()?;
+            Ok(st
+                .index
+                .iter()
+                .take_while(|(at, _)| *at <= now_ms)
+                .take(limit)
+                .map(|(at, k)| Due {
+                    owner_key: k.clone(),
+                    at_ms: *at,
+                })
+                .collect())
+        })
+    }
+
+    fn take_breach<'a>(
+        &'a self,
+        due: &'a Due,
+        now_ms: i64,
+        retake: Duration,
+    ) -> BoxFuture<'a, Result<SlaCheck, ClaimError>> {
+        Box::pin(async move { self.take_breach_now(due, now_ms, retake) })
+    }
+
+    fn breach_done<'a>(
+        &'a self,
+        due: &'a Due,
+        breach: &'a Breach,
+    ) -> BoxFuture<'a, Result<(), ClaimError>> {
+        Box::pin(async move { self.breach_done_now(due, breach) })
+    }
+
+    fn outbound<'a>(
+        &'a self,
+        req: &'a OutboundRequest,
+        policy: &'a ContactPolicy,
+    ) -> BoxFuture<'a, Result<OutboundDecision, ClaimError>> {
+        Box::pin(async move { self.outbound_now(req, policy) })
+    }
+
+    fn history<'a>(
+        &'a self,
+        owner_key: &'a str,
+        now_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, ClaimError>> {
+        Box::pin(async move {
+            let st = self.lock()?;
+            let oldest = now_ms - self.history.max_age.as_millis() as i64;
+            Ok(st
+                .history
+                .get(owner_key)
+                .map(|h| {
+                    h.iter()
+                        .take_while(|e| e.at_ms >= oldest)
+                        .take(limit)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
     }
 
     fn name(&self) -> &'static str {

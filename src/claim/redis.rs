@@ -1,47 +1,194 @@
-//! The Redis claim store: one Lua script per event (EVALSHA, loaded again on NOSCRIPT), over a
-//! connection manager that reconnects after a Redis restart.
+//! The Redis claim store: one Lua script per operation (EVALSHA; on `NOSCRIPT` the script is
+//! loaded again by `redis::Script`), over a connection manager that reconnects after a Redis
+//! restart, or a Redis Cluster connection that follows slot moves and failovers.
+//!
+//! Keys of one owner key `K` (all with `{K}` as their hash tag, so one Cluster slot):
+//! `P:{K}:owner` (hash), `P:{K}:fence` (token counter, never expires), `P:{K}:event:<id>`,
+//! `P:{K}:fb:<id>`, `P:{K}:msg:<id>` (remembered decisions), `P:{K}:history` (list),
+//! `P:{K}:proactive` (sorted set of proactive sends). The SLA index is spread over
+//! [`SLA_BUCKETS`] sorted sets `P:sla:{<n>}`; scripts can't touch them (another slot), so the
+//! store indexes after each script with `ZADD LT` — the index may run early, never late — and
+//! the sweeper moves an entry only if it still has the score it read.
 
-use super::{Claim, ClaimError, ClaimRequest, ClaimStore};
+use super::{
+    Breach, Claim, ClaimError, ClaimRequest, ClaimStore, ContactPolicy, Due, FeedbackRequest,
+    FeedbackResult, HistoryEntry, HistoryPolicy, OutboundDecision, OutboundKind, OutboundRequest,
+    SlaCheck,
+};
 use futures::future::BoxFuture;
-use redis::aio::ConnectionManager;
-use redis::Script;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use serde_json::json;
+use std::time::Duration;
 
-const CLAIM_LUA: &str = include_str!("lua/claim.lua");
+const COMMON: &str = include_str!("lua/common.lua");
+
+/// How many sorted sets the SLA index is spread over (each in its own Cluster slot).
+pub const SLA_BUCKETS: u32 = 16;
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{COMMON}\n{body}"))
+}
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+struct Scripts {
+    claim: Script,
+    feedback: Script,
+    sla: Script,
+    sla_done: Script,
+    outbound: Script,
+    index_cas: Script,
+}
 
 pub struct RedisClaimStore {
-    conn: ConnectionManager,
-    script: Script,
+    conn: Conn,
+    scripts: Scripts,
     prefix: String,
+    history: HistoryPolicy,
 }
 
 impl RedisClaimStore {
-    /// Connect (failing fast if Redis is not there at start).
+    /// Connect to one Redis (failing fast if it is not there at start).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, ClaimError> {
         let client =
             redis::Client::open(url).map_err(|e| ClaimError::Unavailable(e.to_string()))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_number_of_retries(3)
-            .set_connection_timeout(std::time::Duration::from_secs(5))
-            .set_response_timeout(std::time::Duration::from_secs(5));
+            .set_connection_timeout(Duration::from_secs(5))
+            .set_response_timeout(Duration::from_secs(5));
         let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| ClaimError::Unavailable(format!("{url}: {e}")))?;
-        Ok(RedisClaimStore {
-            conn,
-            script: Script::new(CLAIM_LUA),
-            prefix: prefix.to_owned(),
-        })
+        Ok(Self::with(Conn::Single(conn), prefix))
     }
 
-    /// The keys of one owner, all with the owner key as their hash tag.
-    fn keys(&self, req: &ClaimRequest) -> [String; 3] {
-        let tag = format!("{}:{{{}}}", self.prefix, req.owner_key);
-        [
-            format!("{tag}:owner"),
-            format!("{tag}:fence"),
-            format!("{tag}:event:{}", req.event_id),
-        ]
+    /// Connect to a Redis Cluster through any of its nodes.
+    pub async fn connect_cluster(nodes: &[String], prefix: &str) -> Result<Self, ClaimError> {
+        let client = redis::cluster::ClusterClient::builder(nodes.to_vec())
+            .connection_timeout(Duration::from_secs(5))
+            .response_timeout(Duration::from_secs(5))
+            .retries(5)
+            .build()
+            .map_err(|e| ClaimError::Unavailable(e.to_string()))?;
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| ClaimError::Unavailable(format!("{}: {e}", nodes.join(","))))?;
+        Ok(Self::with(Conn::Cluster(conn), prefix))
     }
+
+    fn with(conn: Conn, prefix: &str) -> Self {
+        RedisClaimStore {
+            conn,
+            scripts: Scripts {
+                claim: script(include_str!("lua/claim.lua")),
+                feedback: script(include_str!("lua/feedback.lua")),
+                sla: script(include_str!("lua/sla.lua")),
+                sla_done: script(include_str!("lua/sla_done.lua")),
+                outbound: script(include_str!("lua/outbound.lua")),
+                index_cas: Script::new(include_str!("lua/index_cas.lua")),
+            },
+            prefix: prefix.to_owned(),
+            history: HistoryPolicy::default(),
+        }
+    }
+
+    /// Keep this much history per owner key (default: 200 entries, 90 days).
+    pub fn with_history(mut self, policy: HistoryPolicy) -> Self {
+        self.history = policy;
+        self
+    }
+
+    /// A key of one owner, with the owner key as its hash tag.
+    fn key(&self, owner_key: &str, what: &str) -> String {
+        format!("{}:{{{owner_key}}}:{what}", self.prefix)
+    }
+
+    fn bucket(&self, owner_key: &str) -> String {
+        format!(
+            "{}:sla:{{{}}}",
+            self.prefix,
+            fnv1a(owner_key.as_bytes()) % SLA_BUCKETS
+        )
+    }
+
+    fn history_args(&self) -> (u32, u64) {
+        (
+            self.history.max_entries.max(1),
+            self.history.max_age.as_millis() as u64,
+        )
+    }
+
+    /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
+    async fn index(&self, owner_key: &str, due_ms: i64) -> Result<(), ClaimError> {
+        if due_ms <= 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        redis::cmd("ZADD")
+            .arg(self.bucket(owner_key))
+            .arg("LT")
+            .arg(due_ms)
+            .arg(owner_key)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(classify_error)
+    }
+
+    /// Move `due` in the index to `to_ms` (0: remove), if nobody indexed it earlier since.
+    async fn reindex(&self, due: &Due, to_ms: i64) -> Result<(), ClaimError> {
+        let mut conn = self.conn.clone();
+        self.scripts
+            .index_cas
+            .key(self.bucket(&due.owner_key))
+            .arg(&due.owner_key)
+            .arg(due.at_ms)
+            .arg(to_ms.max(0))
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map_err(classify_error)?;
+        Ok(())
+    }
+}
+
+/// FNV-1a: a stable spread of owner keys over the index buckets.
+fn fnv1a(b: &[u8]) -> u32 {
+    b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Errors that a later attempt can get past — the connection, a Redis still loading its data, a
@@ -56,7 +203,7 @@ fn classify_error(e: redis::RedisError) -> ClaimError {
         || e.is_cluster_error()
         || matches!(
             e.kind(),
-            K::BusyLoadingError | K::TryAgain | K::MasterDown | K::ReadOnly
+            K::BusyLoadingError | K::TryAgain | K::MasterDown | K::ReadOnly | K::ClusterDown
         )
         || matches!(e.code(), Some("OOM" | "BUSY" | "NOREPLICAS" | "LOADING"));
     if transient {
@@ -66,28 +213,275 @@ fn classify_error(e: redis::RedisError) -> ClaimError {
     }
 }
 
+/// Parse a script's JSON answer; `trail` comes as the stored text and becomes a list.
+fn from_wire<T: serde::de::DeserializeOwned>(text: &str, replayed: bool) -> Result<T, ClaimError> {
+    let bad = |e: String| ClaimError::Protocol(format!("unexpected script answer {text:?}: {e}"));
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(serde_json::Value::String(t)) = obj.get("trail") {
+            let steps = super::decode_trail(t);
+            obj.insert(
+                "trail".into(),
+                serde_json::to_value(steps).map_err(|e| bad(e.to_string()))?,
+            );
+        }
+        if replayed {
+            obj.insert("replayed".into(), true.into());
+        }
+    }
+    serde_json::from_value(v).map_err(|e| bad(e.to_string()))
+}
+
+fn parse_i64(s: &str) -> Result<i64, ClaimError> {
+    s.parse()
+        .map_err(|_| ClaimError::Protocol(format!("expected a number from a script, got {s:?}")))
+}
+
 impl ClaimStore for RedisClaimStore {
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, ClaimError>> {
         Box::pin(async move {
-            let [owner, fence, event] = self.keys(req);
+            if req.candidates.is_empty() {
+                return Err(ClaimError::Protocol("a claim needs a candidate".into()));
+            }
+            let (history_max, history_age_ms) = self.history_args();
+            let args = json!({
+                "now": req.now_ms,
+                "event_id": req.event_id,
+                "candidates": req.candidates.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "escalation": req.escalation.to_string(),
+                "on_breach": req.on_breach.to_string(),
+                "rank": req.priority.rank(),
+                "priority": req.priority.as_str(),
+                "lease_ms": req.lease.as_millis() as u64,
+                "first_ms": req.sla.as_millis() as u64,
+                "resolution_ms": req.resolution.as_millis() as u64,
+                "remember_ms": req.remember.as_millis().max(1) as u64,
+                "history_max": history_max,
+                "history_age_ms": history_age_ms,
+            });
             let mut conn = self.conn.clone();
-            let (replayed, record): (i64, String) = self
-                .script
-                .key(owner)
-                .key(fence)
-                .key(event)
-                .arg(req.now_ms)
-                .arg(&req.department)
-                .arg(req.priority.rank())
-                .arg(req.priority.as_str())
-                .arg(req.lease.as_millis() as u64)
-                .arg(req.sla.as_millis() as u64)
-                .arg(req.remember.as_millis() as u64)
-                .arg(&req.event_id)
+            let (replayed, record, due): (i64, String, String) = self
+                .scripts
+                .claim
+                .key(self.key(&req.owner_key, "owner"))
+                .key(self.key(&req.owner_key, "fence"))
+                .key(self.key(&req.owner_key, &format!("event:{}", req.event_id)))
+                .key(self.key(&req.owner_key, "history"))
+                .arg(args.to_string())
                 .invoke_async(&mut conn)
                 .await
                 .map_err(classify_error)?;
-            Claim::decode(&record, replayed == 1)
+            let claim: Claim = from_wire(&record, replayed == 1)?;
+            // Also on a replay: a crash between the script and the index must not lose a
+            // deadline (the redelivered event comes back here).
+            let due = parse_i64(&due)?;
+            self.index(
+                &req.owner_key,
+                if due > 0 { due } else { claim.sla_deadline_ms },
+            )
+            .await?;
+            Ok(claim)
+        })
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        req: &'a FeedbackRequest,
+    ) -> BoxFuture<'a, Result<FeedbackResult, ClaimError>> {
+        Box::pin(async move {
+            let (history_max, history_age_ms) = self.history_args();
+            let args = json!({
+                "now": req.now_ms,
+                "feedback_id": req.feedback_id,
+                "kind": req.kind.as_str(),
+                "token": req.token,
+                "note": super::note(&req.note),
+                "remember_ms": req.remember.as_millis().max(1) as u64,
+                "bounce_limit": req.bounce_limit.max(1),
+                "lease_ms": req.lease.as_millis() as u64,
+                "history_max": history_max,
+                "history_age_ms": history_age_ms,
+            });
+            let mut conn = self.conn.clone();
+            let (replayed, record, due): (i64, String, String) = self
+                .scripts
+                .feedback
+                .key(self.key(&req.owner_key, "owner"))
+                .key(self.key(&req.owner_key, "fence"))
+                .key(self.key(&req.owner_key, &format!("fb:{}", req.feedback_id)))
+                .key(self.key(&req.owner_key, "history"))
+                .arg(args.to_string())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(classify_error)?;
+            let result: FeedbackResult = from_wire(&record, replayed == 1)?;
+            let due = parse_i64(&due)?;
+            let due = if due < 0 && result.sla_deadline_ms > 0 {
+                result.sla_deadline_ms
+            } else {
+                due
+            };
+            self.index(&req.owner_key, due).await?;
+            Ok(result)
+        })
+    }
+
+    fn due<'a>(&'a self, now_ms: i64, limit: usize) -> BoxFuture<'a, Result<Vec<Due>, ClaimError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut conn = self.conn.clone();
+            for b in 0..SLA_BUCKETS {
+                if out.len() >= limit {
+                    break;
+                }
+                let key = format!("{}:sla:{{{b}}}", self.prefix);
+                let items: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg("-inf")
+                    .arg(now_ms)
+                    .arg("BYSCORE")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit - out.len())
+                    .arg("WITHSCORES")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(classify_error)?;
+                out.extend(items.into_iter().map(|(owner_key, at)| Due {
+                    owner_key,
+                    at_ms: at as i64,
+                }));
+            }
+            Ok(out)
+        })
+    }
+
+    fn take_breach<'a>(
+        &'a self,
+        due: &'a Due,
+        now_ms: i64,
+        retake: Duration,
+    ) -> BoxFuture<'a, Result<SlaCheck, ClaimError>> {
+        Box::pin(async move {
+            let (history_max, history_age_ms) = self.history_args();
+            let args = json!({
+                "now": now_ms,
+                "owner_key": due.owner_key,
+                "retake_ms": retake.as_millis() as u64,
+                "history_max": history_max,
+                "history_age_ms": history_age_ms,
+            });
+            let mut conn = self.conn.clone();
+            let (status, record, next): (String, String, String) = self
+                .scripts
+                .sla
+                .key(self.key(&due.owner_key, "owner"))
+                .key(self.key(&due.owner_key, "fence"))
+                .key(self.key(&due.owner_key, "history"))
+                .arg(args.to_string())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(classify_error)?;
+            match status.as_str() {
+                "none" => {
+                    self.reindex(due, 0).await?;
+                    Ok(SlaCheck::NotDue)
+                }
+                "later" => {
+                    self.reindex(due, parse_i64(&next)?).await?;
+                    Ok(SlaCheck::NotDue)
+                }
+                "taken" => Ok(SlaCheck::Taken),
+                "breach" => Ok(SlaCheck::Breach(from_wire(&record, false)?)),
+                other => Err(ClaimError::Protocol(format!(
+                    "unexpected sla status {other:?}"
+                ))),
+            }
+        })
+    }
+
+    fn breach_done<'a>(
+        &'a self,
+        due: &'a Due,
+        breach: &'a Breach,
+    ) -> BoxFuture<'a, Result<(), ClaimError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let next: String = self
+                .scripts
+                .sla_done
+                .key(self.key(&due.owner_key, "owner"))
+                .arg(json!({ "token": breach.token }).to_string())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(classify_error)?;
+            self.reindex(due, parse_i64(&next)?).await
+        })
+    }
+
+    fn outbound<'a>(
+        &'a self,
+        req: &'a OutboundRequest,
+        policy: &'a ContactPolicy,
+    ) -> BoxFuture<'a, Result<OutboundDecision, ClaimError>> {
+        Box::pin(async move {
+            let (history_max, history_age_ms) = self.history_args();
+            let args = json!({
+                "now": req.now_ms,
+                "message_id": req.message_id,
+                "kind": match req.kind { OutboundKind::Reply => "reply", OutboundKind::Proactive => "proactive" },
+                "token": req.token.map_or(-1, |t| t as i64),
+                "sender": super::note(&req.sender),
+                "do_not_contact": req.do_not_contact,
+                "max_proactive": policy.max_proactive,
+                "window_ms": policy.window.as_millis().max(1) as u64,
+                "remember_ms": policy.remember.as_millis().max(1) as u64,
+                "history_max": history_max,
+                "history_age_ms": history_age_ms,
+            });
+            let mut conn = self.conn.clone();
+            let (replayed, record): (i64, String) = self
+                .scripts
+                .outbound
+                .key(self.key(&req.owner_key, "owner"))
+                .key(self.key(&req.owner_key, "proactive"))
+                .key(self.key(&req.owner_key, &format!("msg:{}", req.message_id)))
+                .key(self.key(&req.owner_key, "history"))
+                .arg(args.to_string())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(classify_error)?;
+            from_wire(&record, replayed == 1)
+        })
+    }
+
+    fn history<'a>(
+        &'a self,
+        owner_key: &'a str,
+        now_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, ClaimError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let lines: Vec<String> = redis::cmd("LRANGE")
+                .arg(self.key(owner_key, "history"))
+                .arg(0)
+                .arg(limit.max(1) as i64 - 1)
+                .query_async(&mut conn)
+                .await
+                .map_err(classify_error)?;
+            let oldest = now_ms - self.history.max_age.as_millis() as i64;
+            let mut out = Vec::with_capacity(lines.len());
+            for line in lines {
+                let Some((at, entry)) = line.split_once('|') else {
+                    continue;
+                };
+                if parse_i64(at)? < oldest {
+                    break;
+                }
+                out.push(from_wire(entry, false)?);
+            }
+            Ok(out)
         })
     }
 

@@ -2,7 +2,7 @@
 //! (`ce_*` headers, JSON body) for assignments and interactions; dead letters keep the original
 //! bytes, key and headers and add `outcry.dlq.*` headers.
 
-use crate::event::{AssignmentEvent, InteractionEvent, SourceCoords};
+use crate::event::{AlertEvent, AssignmentEvent, ExchangeEvent, InteractionEvent, SourceCoords};
 
 /// One record to produce, owned so it can be retried.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +69,37 @@ pub fn interaction(topic: &str, i: &InteractionEvent, time: &str) -> Output {
             &format!("{}/interaction", i.event.event_id),
             "io.outcry.interaction",
             &i.owner_key,
+            time,
+        ),
+    }
+}
+
+/// An exchange with a customer reported by a helpdesk tool (a response, an outbound message, a
+/// bounce...), for the CRM's communication history, keyed by owner key.
+pub fn exchange(topic: &str, x: &ExchangeEvent, time: &str) -> Output {
+    Output {
+        topic: topic.to_owned(),
+        key: Some(x.owner_key.as_bytes().to_vec()),
+        payload: serde_json::to_vec(x).expect("exchange serializes"),
+        headers: cloudevent_headers(
+            &format!("{}/exchange", x.id),
+            &format!("io.outcry.exchange.{}", x.kind),
+            &x.owner_key,
+            time,
+        ),
+    }
+}
+
+/// An alert, keyed by owner key. `ce_type` is `io.outcry.alert.<kind>`.
+pub fn alert(topic: &str, a: &AlertEvent, time: &str) -> Output {
+    Output {
+        topic: topic.to_owned(),
+        key: Some(a.owner_key.as_bytes().to_vec()),
+        payload: serde_json::to_vec(a).expect("alert serializes"),
+        headers: cloudevent_headers(
+            &a.alert_id,
+            &format!("io.outcry.alert.{}", a.kind),
+            &a.owner_key,
             time,
         ),
     }

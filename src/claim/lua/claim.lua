@@ -1,51 +1,62 @@
--- outcry ownership claim: one atomic step per event.
---
--- KEYS[1]  owner hash      {department, token, lease_until, sla_deadline, rank, priority, opened_at, event_id}
--- KEYS[2]  fence counter   (never expires, never goes back: fencing tokens are never reused)
--- KEYS[3]  event decision  (the answer given for this event id, kept for the redelivery window)
--- All three share the owner key's hash tag, so they live in one Redis Cluster slot.
---
--- ARGV: now_ms, department, rank (1 = p1), priority, lease_ms, sla_ms, remember_ms, event_id
---
--- Returns {replayed (0/1), "outcome|department|token|priority|sla_deadline|lease_until|bumped"}
+-- claim: one inbound event. New ownership, attach to the current owner, or (same event id
+-- again) the same decision as before.
+-- KEYS: owner hash, fence counter, event decision, history
+-- ARGV[1]: {now, event_id, candidates (list of d/q), escalation, on_breach, rank, priority,
+--           lease_ms, first_ms, resolution_ms, remember_ms, history_max, history_age_ms}
+-- Returns {replayed 0/1, claim JSON, next due ms}
 
+local a = cjson.decode(ARGV[1])
 local seen = redis.call('GET', KEYS[3])
 if seen then
-  return {1, seen}
+  return {1, seen, -1}
 end
 
-local now = tonumber(ARGV[1])
-local lease_ms = tonumber(ARGV[5])
-local o = redis.call('HMGET', KEYS[1], 'department', 'token', 'lease_until', 'sla_deadline', 'rank', 'priority')
-local result
-
-if o[1] and tonumber(o[3]) > now then
+local now = a.now
+local h = hgetall(KEYS[1])
+local r
+if h.token and num(h.lease_until) > now then
   -- An owner holds the lease: attach, whatever routing said; pass a higher priority on.
-  local bumped = 0
-  local priority = o[6]
-  if tonumber(ARGV[3]) < tonumber(o[5]) then
-    priority = ARGV[4]
-    bumped = 1
-    redis.call('HSET', KEYS[1], 'rank', ARGV[3], 'priority', priority)
+  local bumped = false
+  if a.rank < num(h.rank) then
+    h.rank, h.priority, bumped = tostring(a.rank), a.priority, true
+    redis.call('HSET', KEYS[1], 'rank', a.rank, 'priority', a.priority)
   end
-  local lease_until = math.max(tonumber(o[3]), now + lease_ms)
-  redis.call('HSET', KEYS[1], 'lease_until', lease_until)
-  -- Relative expiry: the worker's clock decides the lease, Redis's only counts it down.
+  local lease_until = math.max(num(h.lease_until), now + a.lease_ms)
+  redis.call('HSET', KEYS[1], 'lease_until', string.format('%d', lease_until))
+  -- Relative expiry: the worker's clock decides the lease; Redis only counts it down.
   redis.call('PEXPIRE', KEYS[1], lease_until - now)
-  result = 'attached|' .. o[1] .. '|' .. o[2] .. '|' .. priority .. '|' .. o[4] .. '|' .. lease_until .. '|' .. bumped
+  r = {outcome = 'attached', department = h.department, queue = h.queue, token = num(h.token),
+       priority = h.priority, sla_deadline_ms = num(h.first_due),
+       resolution_due_ms = num(h.resolve_due), lease_until_ms = lease_until, bumped = bumped}
+  history(KEYS[4], a, {type = 'attached', department = h.department, queue = h.queue,
+                       token = num(h.token), id = a.event_id, note = ''})
 else
-  -- No owner (or the lease ran out): open a new ownership with a fresh fencing token.
+  -- No owner (or the lease ran out): a new ownership with a fresh fencing token.
   local token = redis.call('INCR', KEYS[2])
-  local lease_until = now + lease_ms
-  local sla_deadline = now + tonumber(ARGV[6])
+  local d, q = split_target(a.candidates[1])
+  local first_due = now + a.first_ms
+  local resolve_due = now + a.resolution_ms
+  -- The ownership lasts at least until its resolution is due.
+  local lease_until = math.max(now + a.lease_ms, resolve_due)
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1],
-    'department', ARGV[2], 'token', token, 'lease_until', lease_until,
-    'sla_deadline', sla_deadline, 'rank', ARGV[3], 'priority', ARGV[4],
-    'opened_at', now, 'event_id', ARGV[8])
-  redis.call('PEXPIRE', KEYS[1], lease_ms)
-  result = 'new|' .. ARGV[2] .. '|' .. token .. '|' .. ARGV[4] .. '|' .. sla_deadline .. '|' .. lease_until .. '|0'
+    'department', d, 'queue', q, 'token', token, 'rank', a.rank, 'priority', a.priority,
+    'lease_until', string.format('%d', lease_until), 'opened_at', string.format('%d', now),
+    'event_id', a.event_id, 'candidates', table.concat(a.candidates, ','),
+    'escalation', a.escalation, 'on_breach', a.on_breach,
+    'first_ms', string.format('%d', a.first_ms), 'resolution_ms', string.format('%d', a.resolution_ms),
+    'first_due', string.format('%d', first_due), 'resolve_due', string.format('%d', resolve_due),
+    'bounces', 0, 'bounced', ',', 'breached', ',')
+  redis.call('PEXPIRE', KEYS[1], lease_until - now)
+  h = hgetall(KEYS[1])
+  r = {outcome = 'new', department = d, queue = q, token = token, priority = a.priority,
+       sla_deadline_ms = first_due, resolution_due_ms = resolve_due,
+       lease_until_ms = lease_until, bumped = false}
+  history(KEYS[4], a, {type = 'assigned', department = d, queue = q, token = token,
+                       id = a.event_id, note = ''})
 end
 
-redis.call('SET', KEYS[3], result, 'PX', ARGV[7])
-return {0, result}
+local encoded = cjson.encode(r)
+redis.call('SET', KEYS[3], encoded, 'PX', a.remember_ms)
+local due = next_due(h)
+return {0, encoded, string.format('%d', due)}
