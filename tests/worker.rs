@@ -49,6 +49,11 @@ fn tweet(id: u64, author: &str, text: &str) -> String {
 
 /// A config on fresh topics and a fresh group of `kafka`.
 fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
+    loaded_with(kafka, crm, |_| {})
+}
+
+/// [`loaded`], with `tweak` applied to the config before it is compiled.
+fn loaded_with(kafka: &EmbeddedKafka, crm: &str, tweak: impl FnOnce(&mut Config)) -> Loaded {
     let mut c = Config::default();
     let s = unique_suffix();
     c.kafka.brokers = kafka.bootstrap_servers().to_owned();
@@ -59,6 +64,8 @@ fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
     t.assignments = format!("assign-{s}");
     t.interactions = format!("inter-{s}");
     t.deadletter = format!("dlq-{s}");
+    t.feedback = format!("feedback-{s}");
+    t.alerts = format!("alerts-{s}");
     c.kafka.drain_timeout.0 = Duration::from_secs(5);
     c.kafka
         .producer
@@ -78,10 +85,14 @@ fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
         outcry::route::RouteConfig {
             name: "outage".into(),
             intents: vec!["outage".into()],
-            candidates: vec![outcry::route::Target::parse("tech").unwrap()],
+            candidates: vec![
+                outcry::route::Target::parse("tech").unwrap(),
+                outcry::route::Target::parse("support").unwrap(),
+            ],
             ..Default::default()
         },
     );
+    tweak(&mut c);
     let crm = crm.to_owned();
     let l = c
         .resolve(|p| {
@@ -98,6 +109,8 @@ fn loaded(kafka: &EmbeddedKafka, crm: &str) -> Loaded {
         &l.config.kafka.topics.assignments,
         &l.config.kafka.topics.interactions,
         &l.config.kafka.topics.deadletter,
+        &l.config.kafka.topics.feedback,
+        &l.config.kafka.topics.alerts,
     ] {
         kafka.create_topic(t, 1).unwrap();
     }
@@ -768,4 +781,188 @@ async fn noise_is_stored_as_an_interaction_when_configured_and_never_assigned() 
         }
         assert_eq!(committed_total(&l), 2);
     }
+}
+
+fn feedback(id: &str, owner: &str, kind: &str, token: u64) -> Vec<u8> {
+    format!(
+        r#"{{"feedback_id":"{id}","owner_key":"{owner}","type":"{kind}","fencing_token":{token},"note":"not ours"}}"#
+    )
+    .into_bytes()
+}
+
+/// Feedback through the real worker: a bounce moves the customer to the next candidate (an
+/// assignment event with the trail), the same feedback again changes nothing, a stale token is
+/// refused with a policy alert, malformed feedback is a dead letter; then nobody responds and
+/// the SLA sweep moves the case to the escalation queue within seconds, once.
+async fn feedback_and_sla(store: Arc<dyn ClaimStore>) {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let l = loaded_with(&kafka, CRM, |c| {
+        for p in [&mut c.sla.p1, &mut c.sla.p2, &mut c.sla.p3, &mut c.sla.p4] {
+            p.first_response = Duration::from_secs(2);
+            p.resolution = Duration::from_secs(3600);
+        }
+        c.sla.sweep_every.0 = Duration::from_millis(200);
+    });
+    let t = l.config.kafka.topics.clone();
+    let b = kafka.bootstrap_servers().to_owned();
+    produce(
+        &b,
+        &t.raw,
+        &[(
+            Some("111"),
+            tweet(1, "111", "internet down").into_bytes(),
+            None,
+        )],
+    )
+    .await;
+
+    let status = Arc::new(Status::default());
+    let metrics = Metrics::new();
+    let worker = Worker {
+        config: l.config.clone(),
+        pipeline: Pipeline::from_loaded(&l).into(),
+        index: Arc::new(RwLock::new(l.index.clone())),
+        store,
+        metrics: Arc::clone(&metrics),
+        status: Arc::clone(&status),
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(worker.run(stop_rx));
+    let secs = Duration::from_secs(30);
+    common::wait_until("the event to be assigned", secs, || async {
+        Status::get(&status.finished) >= 1
+    })
+    .await;
+    let a = assignments(&b, &t.assignments);
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].department.as_str(), a[0].outcome),
+        ("tech", AssignmentOutcome::New)
+    );
+    let token = a[0].fencing_token;
+
+    produce(
+        &b,
+        &t.feedback,
+        &[
+            (
+                Some("customer:C1"),
+                feedback("f1", "customer:C1", "bounced", token),
+                None,
+            ),
+            (
+                Some("customer:C1"),
+                feedback("f1", "customer:C1", "bounced", token),
+                None,
+            ),
+            (
+                Some("customer:C1"),
+                feedback("f2", "customer:C1", "responded", token),
+                None,
+            ),
+            (
+                Some("customer:C1"),
+                b"{\"type\":\"bounced\"}".to_vec(),
+                None,
+            ),
+        ],
+    )
+    .await;
+    common::wait_until("the feedback to be applied", secs, || async {
+        Status::get(&status.finished) >= 5
+    })
+    .await;
+
+    // The SLA of the new owner (2 s, no response): the sweep moves it to the sag wagon.
+    common::wait_until("the sla breach", secs, || async {
+        assignments(&b, &t.assignments).len() >= 4
+    })
+    .await;
+    let _ = stop.send(true);
+    task.await.unwrap().unwrap();
+
+    let all = assignments(&b, &t.assignments);
+    // The duplicate feedback repeats the same decision (flagged replayed: a redelivery after a
+    // crash must be able to produce what was lost); it moves nothing.
+    let (replays, a): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| a.replayed);
+    assert_eq!(replays.len(), 1);
+    assert_eq!(replays[0].event_id, "feedback:f1");
+    let summary: Vec<(AssignmentOutcome, &str, &str)> = a
+        .iter()
+        .map(|a| (a.outcome, a.department.as_str(), a.event_id.as_str()))
+        .collect();
+    assert_eq!(
+        summary[1..],
+        [
+            (AssignmentOutcome::Rerouted, "support", "feedback:f1"),
+            (
+                AssignmentOutcome::SlaBreached,
+                "escalations",
+                a[2].event_id.as_str()
+            ),
+        ],
+        "exactly one reroute and one breach"
+    );
+    assert_eq!(replays[0].fencing_token, a[1].fencing_token);
+    let rerouted = &a[1];
+    assert!(rerouted.fencing_token > token);
+    assert_eq!(rerouted.bounces, 1);
+    assert_eq!(rerouted.previous.as_ref().unwrap().department, "tech");
+    assert_eq!(rerouted.trail.len(), 1);
+    let breach = &a[2];
+    assert!(breach.fencing_token > rerouted.fencing_token);
+    assert_eq!(breach.previous.as_ref().unwrap().department, "support");
+    assert_eq!(breach.trail.len(), 2, "{:?}", breach.trail);
+
+    // The stale `responded` is a policy alert; the breach is an alert too.
+    let alerts: Vec<serde_json::Value> = outcry::demo::read_all(&b, &t.alerts)
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = alerts.iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["policy_violation", "sla_breached"], "{alerts:?}");
+    assert_eq!(alerts[0]["detail"]["refused"], "stale_token");
+
+    // Malformed feedback: a dead letter that says why.
+    let dl = outcry::demo::read_all(&b, &t.deadletter).unwrap();
+    assert_eq!(dl.len(), 1);
+    assert_eq!(
+        header(&dl[0], dlq::REASON).as_deref(),
+        Some("invalid_feedback")
+    );
+    assert_eq!(header(&dl[0], dlq::STAGE).as_deref(), Some("feedback"));
+
+    // Every applied feedback is an exchange on the interactions topic (1 event + the bounce,
+    // repeated for its duplicate).
+    let inter = outcry::demo::read_all(&b, &t.interactions).unwrap();
+    assert_eq!(inter.len(), 3);
+    assert_eq!(
+        header(&inter[1], "ce_type").as_deref(),
+        Some("io.outcry.exchange.bounced")
+    );
+    let m = metrics.render();
+    for line in [
+        "outcry_bounces_total 1",
+        "outcry_sla_breaches_total{kind=\"first_response\"} 1",
+        "outcry_feedback_total{outcome=\"refused\",type=\"responded\"} 1",
+        "outcry_feedback_total{outcome=\"applied\",type=\"bounced\"} 1",
+        "outcry_dead_letters_total{reason=\"invalid_feedback\"} 1",
+    ] {
+        assert!(m.contains(line), "{line} not in\n{m}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_and_sla_with_memory_store() {
+    feedback_and_sla(Arc::new(MemoryClaimStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_and_sla_with_redis() {
+    let redis = RedisServer::start(false);
+    let store = RedisClaimStore::connect(&redis.url(), &format!("t{}", unique_suffix()))
+        .await
+        .unwrap();
+    feedback_and_sla(Arc::new(store)).await;
 }
