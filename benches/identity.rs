@@ -1,10 +1,13 @@
 //! `cargo bench --bench identity`: the identity index at CRM scale.
 //!
 //! Generates N customers (OUTCRY_IDENTITY_N, default 1,000,000), each with two social
-//! identities (x and instagram: user id, handle), an email, a phone, a name and a city, and
-//! measures:
+//! identities (x and instagram: user id, handle), an email, a phone, a name, a city, a segment
+//! and a language, and measures:
 //! - build: each record as the JSON a snapshot line or a `crm.customers` message holds, parsed
-//!   by `parse_change` and applied (the topic path, without the broker);
+//!   and applied (the topic path, without the broker): by default in batches of 262,144
+//!   messages with `apply_batch` (parsed on every core the process may use — `taskset -c 0`
+//!   for one — applied in order on one); OUTCRY_IDENTITY_BUILD=one: `parse_change` and `apply`
+//!   one message at a time on one thread, as the live path does;
 //! - memory: resident set growth of the process over the build, per customer (all in: records,
 //!   tables, allocator overhead), and the index's own count of its heap bytes;
 //! - lookups (`match_author`, the call the matching stage makes per event) for a verified
@@ -14,12 +17,18 @@
 //! Prints a Markdown table (OUTCRY_IDENTITY_LOOKUPS=0: build and memory only, one line).
 //! OUTCRY_IDENTITY_STAGE=1 instead times `match_author` on the authors of a corpus of raw
 //! events (OUTCRY_BENCH_CORPUS) against the bundled sample CRM: its share of the stage.
-//! Single-threaded; numbers are machine-dependent, never asserted.
+//! OUTCRY_IDENTITY_TOPIC=1 instead produces the N records into `crm.customers` of an in-process
+//! Kafka (librdkafka's mock cluster, which keeps ~11,000 messages a partition:
+//! OUTCRY_IDENTITY_PARTITIONS, default N / 8,000) and times the
+//! start-up catch-up of `kafka::customers::follow` (batched, parallel) against the same
+//! messages consumed and applied one at a time (what the catch-up did before).
+//! Lookups are single-threaded; numbers are machine-dependent, never asserted.
 
 use outcry::event::Author;
-use outcry::identity::{parse_change, IdentityIndex};
+use outcry::identity::{parse_change, ChangeBatch, IdentityIndex};
 use std::hint::black_box;
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 const FIRST: &[&str] = &[
     "maria", "jose", "zoe", "aiko", "olusegun", "tom", "ana", "rui", "lee", "hana", "oliver",
@@ -123,6 +132,123 @@ fn stage_share() {
     );
 }
 
+/// The catch-up of `crm.customers` from an in-process broker: `follow` (batched, parallel)
+/// against a consumer applying each message as it comes (one thread for the index).
+fn topic_catch_up(n: u64) {
+    use outcry::kafka::embedded::EmbeddedKafka;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+    let partitions: i32 = std::env::var("OUTCRY_IDENTITY_PARTITIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        // The mock cluster keeps about 11,000 messages per partition (older segments go).
+        .unwrap_or((n / 8_000).max(3) as i32);
+    let topic = "crm.customers";
+    let kafka = EmbeddedKafka::start(1).expect("mock cluster");
+    kafka.create_topic(topic, partitions).expect("topic");
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "500000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .create()
+        .expect("producer");
+    let t = Instant::now();
+    let mut bytes = 0usize;
+    for i in 0..n {
+        let key = format!("C{i:09}");
+        let payload = record(i);
+        bytes += payload.len();
+        let mut rec = BaseRecord::to(topic).key(&key).payload(&payload);
+        while let Err((_, r)) = producer.send(rec) {
+            producer.poll(Duration::from_millis(50));
+            rec = r;
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(300)).expect("flush");
+    println!(
+        "produced {n} records ({} MiB of JSON) into {partitions} partitions in {:.1} s",
+        bytes >> 20,
+        t.elapsed().as_secs_f64()
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut config = outcry::config::Config::default();
+    config.kafka.brokers = kafka.bootstrap_servers().to_owned();
+    config.kafka.topics.customers = topic.to_owned();
+
+    // The start-up catch-up as the worker runs it.
+    let index = Arc::new(RwLock::new(IdentityIndex::new()));
+    let rss0 = rss_bytes();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let t = Instant::now();
+    let got = rt.block_on(async {
+        let follower = tokio::spawn(outcry::kafka::customers::follow(
+            config.clone(),
+            Arc::clone(&index),
+            outcry::telemetry::Metrics::new(),
+            tx,
+            stopped,
+        ));
+        let got = rx.await.expect("caught up");
+        let _ = stop.send(true);
+        let _ = follower.await;
+        got
+    });
+    let batched = t.elapsed();
+    let rss1 = rss_bytes();
+    assert_eq!(got as u64, n);
+    let heap = index.read().unwrap().heap_bytes();
+    drop(index);
+    println!(
+        "| catch-up of {n} customers from the topic: `follow` (batched, parsed on {} threads) | {:.2} s ({:.0} customers/s); RSS growth {} bytes/customer, heap {} bytes/customer |",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        batched.as_secs_f64(),
+        n as f64 / batched.as_secs_f64(),
+        rss1.saturating_sub(rss0) as u64 / n,
+        heap as u64 / n
+    );
+
+    // The same messages, each parsed and applied as it is received.
+    let _runtime = rt.enter();
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", "bench-one-at-a-time")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut ix = IdentityIndex::new();
+    let t = Instant::now();
+    rt.block_on(async {
+        let mut read = 0u64;
+        while read < n {
+            let m = consumer.recv().await.expect("message");
+            ix.apply(parse_change(m.key(), m.payload()).expect("record"));
+            read += 1;
+        }
+    });
+    let one = t.elapsed();
+    assert_eq!(ix.len() as u64, n);
+    println!(
+        "| catch-up of {n} customers from the topic: each message parsed and applied as received (one thread) | {:.2} s ({:.0} customers/s) |",
+        one.as_secs_f64(),
+        n as f64 / one.as_secs_f64()
+    );
+}
+
 fn main() {
     if std::env::var("OUTCRY_IDENTITY_STAGE").as_deref() == Ok("1") {
         stage_share();
@@ -132,6 +258,17 @@ fn main() {
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(1_000_000);
+    if std::env::var("OUTCRY_IDENTITY_TOPIC").as_deref() == Ok("1") {
+        topic_catch_up(n);
+        return;
+    }
+    let one_at_a_time = std::env::var("OUTCRY_IDENTITY_BUILD").as_deref() == Ok("one");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let how = if one_at_a_time {
+        "parse_change + apply, one at a time, one thread".to_owned()
+    } else {
+        format!("apply_batch, parsed on {threads} thread(s)")
+    };
     let rss0 = rss_bytes();
     let mut ix = IdentityIndex::new();
     let start = Instant::now();
@@ -145,21 +282,40 @@ fn main() {
     // Records are generated in chunks outside the timed part: only parsing and applying count.
     let mut build = std::time::Duration::ZERO;
     let mut chunk: Vec<(String, String)> = Vec::with_capacity(10_000);
+    let mut batch = ChangeBatch::new();
     let mut i = 0;
     while i < n {
-        chunk.clear();
-        for k in i..(i + 10_000).min(n) {
-            chunk.push((format!("C{k:09}"), record(k)));
+        if one_at_a_time {
+            chunk.clear();
+            for k in i..(i + 10_000).min(n) {
+                chunk.push((format!("C{k:09}"), record(k)));
+            }
+            i += chunk.len() as u64;
+            let t = Instant::now();
+            for (key, r) in &chunk {
+                bytes += r.len();
+                let change =
+                    parse_change(Some(key.as_bytes()), Some(r.as_bytes())).expect("record");
+                ix.apply(change);
+            }
+            build += t.elapsed();
+        } else {
+            batch.clear();
+            for k in i..(i + 262_144).min(n) {
+                batch.push(
+                    Some(format!("C{k:09}").as_bytes()),
+                    Some(record(k).as_bytes()),
+                );
+            }
+            i += batch.len() as u64;
+            bytes += batch.byte_len();
+            let t = Instant::now();
+            let report = ix.apply_batch(&batch);
+            build += t.elapsed();
+            assert!(report.problems.is_empty(), "{:?}", report.problems.first());
         }
-        i += chunk.len() as u64;
-        let t = Instant::now();
-        for (key, r) in &chunk {
-            bytes += r.len();
-            let change = parse_change(Some(key.as_bytes()), Some(r.as_bytes())).expect("record");
-            ix.apply(change);
-        }
-        build += t.elapsed();
     }
+    drop(batch);
     drop(chunk);
     let _ = start;
     let rss1 = rss_bytes();
@@ -176,7 +332,7 @@ fn main() {
 
     if std::env::var("OUTCRY_IDENTITY_LOOKUPS").as_deref() == Ok("0") {
         println!(
-            "reserved {reserved}: build {:.2} s ({:.2} µs/customer), update {:.2} µs, RSS growth {} bytes/customer, heap {} bytes/customer",
+            "reserved {reserved}: build ({how}) {:.2} s ({:.2} µs/customer), update {:.2} µs, RSS growth {} bytes/customer, heap {} bytes/customer",
             build.as_secs_f64(),
             build.as_secs_f64() * 1e6 / n as f64,
             update.as_secs_f64() * 1e6 / upd as f64,
@@ -246,7 +402,7 @@ fn main() {
         bytes as u64 / n
     );
     println!(
-        "| build: parse_change + apply, one thread | {:.2} s ({:.2} µs/customer, {:.0} customers/s) |",
+        "| build: {how} | {:.2} s ({:.2} µs/customer, {:.0} customers/s) |",
         build.as_secs_f64(),
         build.as_secs_f64() * 1e6 / n as f64,
         n as f64 / build.as_secs_f64()

@@ -2,9 +2,9 @@
 //! handle, a family's shared email, phones written as people write them, Debezium moves and
 //! deletes, the CSV snapshot, and thresholds from the config.
 
-use outcry::event::{Author, Confidence, IdentityMatch};
+use outcry::event::{Author, Confidence, CustomerContext, IdentityMatch};
 use outcry::identity::{
-    load_snapshot, load_snapshot_file, parse_change, IdentityConfig, IdentityIndex,
+    load_snapshot, load_snapshot_file, parse_change, ChangeBatch, IdentityConfig, IdentityIndex,
 };
 use std::path::Path;
 
@@ -440,4 +440,137 @@ fn the_config_section_is_read_and_checked() {
     .unwrap_err();
     assert_eq!(err.0.len(), 2, "{err}");
     assert!(outcry::config::Config::parse("[identity]\nregion = \"US\"\n", Vec::new()).is_err());
+}
+
+/// The CRM context of a customer comes and goes with its record: a Debezium update replaces
+/// it whole (fields it no longer has are gone), a delete forgets it; a batch of the same
+/// messages ends in the same state.
+#[test]
+fn a_debezium_update_replaces_the_context() {
+    let messages: [(&str, Option<&str>); 4] = [
+        (
+            "D1",
+            Some(
+                r#"{"id":"D1","tier":"gold","segment":"smb","do_not_contact":true,"open_cases":2,"value":99.5,"upcoming":[{"date":"2026-07-01"}],"related":["D2"],"identities":[{"platform":"x","user_id":"501","verified":true}]}"#,
+            ),
+        ),
+        ("D2", Some(r#"{"id":"D2","tier":"silver"}"#)),
+        (
+            r#"{"id":"D1"}"#,
+            Some(
+                r#"{"schema":{},"payload":{"op":"u","before":{"id":"D1","segment":"smb"},"after":{"id":"D1","tier":"gold","segment":"enterprise","language":"de-AT","identities":[{"platform":"x","user_id":"501","verified":true}]}}}"#,
+            ),
+        ),
+        ("D2", None),
+    ];
+    let mut ix = IdentityIndex::new();
+    ix.apply(change(messages[0].0, messages[0].1));
+    ix.apply(change(messages[1].0, messages[1].1));
+    let first = CustomerContext {
+        value: Some(99.5),
+        segment: Some("smb".into()),
+        open_cases: 2,
+        upcoming_ms: vec![1_782_864_000_000],
+        related_tiers: vec!["silver".into()],
+        do_not_contact: true,
+        ..CustomerContext::default()
+    };
+    assert_eq!(ix.context_of_customer("D1"), Some(first.clone()));
+    assert_eq!(ix.match_author("x", &author("501")).context, Some(first));
+    ix.apply(change(messages[2].0, messages[2].1));
+    let second = CustomerContext {
+        segment: Some("enterprise".into()),
+        language: Some("de".into()),
+        ..CustomerContext::default()
+    };
+    let m = ix.match_author("x", &author("501"));
+    assert_eq!(who(&m), (Some("D1"), Confidence::Verified));
+    assert_eq!(m.context, Some(second.clone()), "do_not_contact is lifted");
+    assert_eq!(ix.context_of_customer("D1"), Some(second.clone()));
+    ix.apply(change(messages[3].0, messages[3].1));
+    assert_eq!(ix.context_of_customer("D2"), None);
+
+    let mut batch = ChangeBatch::new();
+    for (k, p) in messages {
+        batch.push(Some(k.as_bytes()), p.map(str::as_bytes));
+    }
+    let mut bx = IdentityIndex::new();
+    let report = bx.apply_batch(&batch);
+    assert_eq!((report.applied, report.problems.len()), (4, 0));
+    assert_eq!(bx.context_of_customer("D1"), Some(second));
+    assert_eq!(bx.len(), 1);
+
+    ix.apply(change(
+        "D1",
+        Some(r#"{"op":"d","before":{"id":"D1"},"after":null}"#),
+    ));
+    assert_eq!(ix.context_of_customer("D1"), None);
+    assert_eq!(ix.match_author("x", &author("501")).context, None);
+}
+
+#[test]
+fn the_csv_snapshot_carries_the_context() {
+    let mut ix = IdentityIndex::new();
+    let csv = "id,tier,segment,language,value,open_cases,do_not_contact,related,upcoming\n\
+               R1,gold,smb,EN-gb,10.5,4,yes,R2;R3,2026-07-01|1800000000|not a date\n\
+               R2,silver,,,,,,,\n";
+    assert_eq!(load_snapshot("c.csv", csv, &mut ix).unwrap(), 2);
+    assert_eq!(
+        ix.context_of_customer("R1"),
+        Some(CustomerContext {
+            value: Some(10.5),
+            segment: Some("smb".into()),
+            language: Some("en".into()),
+            open_cases: 4,
+            upcoming_ms: vec![1_782_864_000_000, 1_800_000_000_000],
+            related_tiers: vec!["silver".into()],
+            do_not_contact: true,
+        })
+    );
+    assert_eq!(
+        ix.context_of_customer("R2"),
+        Some(CustomerContext::default())
+    );
+    let err = load_snapshot("c.csv", "id,open_cases\nR3,many\n", &mut ix).unwrap_err();
+    assert!(err.problems[0].starts_with("line 2: open_cases"), "{err}");
+}
+
+/// A snapshot is parsed on several threads and applied in order: a later line for the same
+/// id wins, and every bad line is reported with its number, in order.
+#[test]
+fn a_large_snapshot_loads_in_order() {
+    let mut text = String::new();
+    let mut bad = Vec::new();
+    for line in 1..=40_000usize {
+        if line % 9_999 == 0 {
+            text.push_str("{\"id\": 12\n");
+            bad.push(line);
+        } else {
+            // ids repeat: line l and line l + 20,000 are the same customer
+            let id = line % 20_000;
+            text.push_str(&format!(
+                "{{\"id\":\"S{id}\",\"tier\":\"t{}\",\"identities\":[{{\"platform\":\"x\",\"user_id\":\"{}\"}}]}}\n",
+                line / 20_000,
+                9_000_000 + line
+            ));
+        }
+    }
+    let mut ix = IdentityIndex::new();
+    let err = load_snapshot("big.jsonl", &text, &mut ix).unwrap_err();
+    let lines: Vec<usize> = err
+        .problems
+        .iter()
+        .map(|p| p["line ".len()..p.find(':').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(lines, bad);
+    assert_eq!(ix.len(), 20_000);
+    // S5 was written at lines 5 and 20,005: the second one stands, keys and tier
+    assert_eq!(ix.get("S5").unwrap().tier.as_deref(), Some("t1"));
+    assert_eq!(
+        ix.match_author("x", &author("9020005"))
+            .customer_id
+            .as_deref(),
+        Some("S5")
+    );
+    assert_eq!(ix.match_author("x", &author("9000005")).customer_id, None);
 }

@@ -2,9 +2,11 @@
 //! `crm.customers` topic (plain JSON records or Debezium change envelopes; a tombstone deletes).
 
 use super::{Customer, IdentityIndex, PlatformIdentity};
+use memchr::memmem::Finder;
 use serde_json::Value;
 use std::fmt;
 use std::path::Path;
+use std::sync::LazyLock;
 
 /// One change to the customer table.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,21 +48,30 @@ pub fn load_snapshot(
     if index.is_empty() {
         index.reserve(text.lines().count());
     }
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(n, l)| (n + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
     let mut problems = Vec::new();
     let mut loaded = 0;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    // Parsed on every core, applied in order (see `batch.rs`), a bounded chunk at a time.
+    let threads = super::batch::default_threads();
+    loop {
+        let chunk: Vec<(usize, &str)> = lines.by_ref().take(SNAPSHOT_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
         }
-        match serde_json::from_str::<Customer>(line) {
-            Ok(c) if c.id.trim().is_empty() => problems.push(format!("line {}: empty id", n + 1)),
-            Ok(c) => {
-                index.upsert(c);
-                loaded += 1;
+        let report = index.apply_parallel(chunk.len(), threads, |i| {
+            let (line, text) = chunk[i];
+            match serde_json::from_str::<Customer>(text) {
+                Ok(c) if c.id.trim().is_empty() => Err(format!("line {line}: empty id")),
+                Ok(c) => Ok(CustomerChange::Upsert(Box::new(c))),
+                Err(e) => Err(format!("line {line}: {e}")),
             }
-            Err(e) => problems.push(format!("line {}: {e}", n + 1)),
-        }
+        });
+        loaded += report.applied;
+        problems.extend(report.problems.into_iter().map(|(_, p)| p));
     }
     if problems.is_empty() {
         Ok(loaded)
@@ -72,9 +83,14 @@ pub fn load_snapshot(
     }
 }
 
+/// Snapshot lines or rows parsed together (bounds the memory of a load beyond the text).
+const SNAPSHOT_CHUNK: usize = 1 << 18;
+
 /// Read a CSV snapshot with a header row. Columns: `id` (required), `name`, `emails` and
 /// `phones` (several separated by `;` or `|`; `email`/`phone` also accepted), `tier`, `segment`,
-/// `account_id`, `language`, `value`, and one identity per platform as `<platform>_user_id`,
+/// `account_id`, `language`, `value`, `open_cases`, `do_not_contact` (`true`/`1`/`yes`),
+/// `related` and `upcoming` (lists like `emails`; upcoming times as RFC 3339, `YYYY-MM-DD` or
+/// Unix seconds/ms), and one identity per platform as `<platform>_user_id`,
 /// `<platform>_handle`, `<platform>_verified` (`true`/`1`/`yes`), e.g. `x_user_id,x_handle`.
 /// `location`, `city` (compared with the author's location) and `country` (the region of the
 /// customer's phones) are read too; any other column is accepted and ignored.
@@ -103,22 +119,26 @@ pub fn load_snapshot_csv(
     }
     let mut problems = Vec::new();
     let mut loaded = 0;
-    for row in rd.records() {
-        let row = match row {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        let line = row.position().map(|p| p.line()).unwrap_or(0);
-        match csv_customer(&header, &row) {
-            Ok(c) => {
-                index.upsert(c);
-                loaded += 1;
-            }
-            Err(e) => problems.push(format!("line {line}: {e}")),
+    let threads = super::batch::default_threads();
+    let mut rows = rd.records();
+    loop {
+        // CSV is split into rows here; rows become customers on every core.
+        let chunk: Vec<csv::Result<csv::StringRecord>> =
+            rows.by_ref().take(SNAPSHOT_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
         }
+        let report = index.apply_parallel(chunk.len(), threads, |i| match &chunk[i] {
+            Err(e) => Err(e.to_string()),
+            Ok(row) => csv_customer(&header, row)
+                .map(|c| CustomerChange::Upsert(Box::new(c)))
+                .map_err(|e| {
+                    let line = row.position().map(|p| p.line()).unwrap_or(0);
+                    format!("line {line}: {e}")
+                }),
+        });
+        loaded += report.applied;
+        problems.extend(report.problems.into_iter().map(|(_, p)| p));
     }
     if problems.is_empty() {
         Ok(loaded)
@@ -174,6 +194,18 @@ fn csv_customer(header: &[String], row: &csv::StringRecord) -> Result<Customer, 
             "location" => c.location = some,
             "city" => c.city = some,
             "country" => c.country = some,
+            "related" => c.related.extend(list(v)),
+            "upcoming" => c
+                .upcoming
+                .extend(list(v).into_iter().map(serde_json::Value::String)),
+            "open_cases" => {
+                c.open_cases = v
+                    .parse()
+                    .map_err(|_| format!("open_cases {v:?} is not a count"))?
+            }
+            "do_not_contact" => {
+                c.do_not_contact = matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")
+            }
             "value" => {
                 c.value = Some(
                     v.parse()
@@ -271,8 +303,9 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
     };
     // A plain record (most of a compacted topic) is read straight into a customer; only a
     // payload that may be a Debezium envelope goes through a generic value.
-    let maybe_envelope = memchr::memmem::find(payload, b"\"op\"").is_some()
-        || memchr::memmem::find(payload, b"\"payload\"").is_some();
+    static OP: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"op\""));
+    static PAYLOAD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"payload\""));
+    let maybe_envelope = OP.find(payload).is_some() || PAYLOAD.find(payload).is_some();
     if !maybe_envelope {
         if let Ok(c) = serde_json::from_slice::<Customer>(payload) {
             return check_id(c).map(|c| CustomerChange::Upsert(Box::new(c)));

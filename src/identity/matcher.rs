@@ -103,7 +103,8 @@ fn answer(
         tier: slot.and_then(|s| ix.tier_of(s)).map(str::to_owned),
         score: score.map(round2),
         candidates: Vec::new(),
-        context: None,
+        // Whenever a customer matched, whatever the band.
+        context: slot.map(|s| ix.context_of(s)),
     }
 }
 

@@ -11,10 +11,14 @@
 //! (a 32-bit hash of the key, the customer's slot, the record's number) pointing into those
 //! records; the full CRM record is not kept.
 
+mod batch;
 mod config;
+mod context;
 pub mod keys;
 mod load;
 mod matcher;
+
+pub use batch::{BatchReport, ChangeBatch};
 
 pub use config::{IdentityConfig, Weights};
 pub use load::{
@@ -22,7 +26,7 @@ pub use load::{
     SnapshotError,
 };
 
-use crate::event::{Author, IdentityMatch};
+use crate::event::{Author, CustomerContext, IdentityMatch};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use phonenumber::country::Id as Region;
 use serde::{Deserialize, Serialize};
@@ -115,7 +119,9 @@ const T_EMAIL: u8 = 3;
 const T_PHONE: u8 = 4; // E.164
 const T_NAME: u8 = 5; // key: the folded name, words sorted (the name block)
 const T_LOC: u8 = 6; // value: folded locations separated by `|`
-const T_TIER: u8 = 7; // value: u16 LE index into `tiers`
+const T_TIER: u8 = 7; // value: u16 LE index into the interned tiers
+const T_CTX: u8 = 8; // value: the CRM context, see `context.rs`; only when there is one
+const T_REL: u8 = 9; // key: the id of a related customer (not a table key)
 
 /// Records beyond this many per customer are not indexed (5 bits of the table entry).
 const MAX_RECORDS: usize = 32;
@@ -216,11 +222,181 @@ fn as_str(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("")
 }
 
-/// Every customer, and every key that leads to one.
+/// Interned strings (platform names, tiers, segments, languages): records hold their number.
+#[derive(Clone, Default)]
+struct Interned {
+    names: Vec<Box<str>>,
+    ids: hashbrown::HashMap<Box<str>, u16>,
+}
+
+impl Interned {
+    fn get(&self, s: &str) -> Option<u16> {
+        self.ids.get(s).copied()
+    }
+
+    fn name(&self, i: u16) -> Option<&str> {
+        self.names.get(i as usize).map(|n| &**n)
+    }
+
+    /// The number of `s`, a new one if needed; None when `max` names are taken.
+    fn intern(&mut self, s: &str, max: usize) -> Option<u16> {
+        if let Some(i) = self.get(s) {
+            return Some(i);
+        }
+        if self.names.len() >= max {
+            return None;
+        }
+        let i = self.names.len() as u16;
+        self.names.push(s.into());
+        self.ids.insert(s.into(), i);
+        Some(i)
+    }
+}
+
+/// What a record's interned number stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sym {
+    /// One byte in record keys: at most 255.
+    Platform = 0,
+    Tier = 1,
+    Segment = 2,
+    Language = 3,
+}
+
+impl Sym {
+    fn max(self) -> usize {
+        match self {
+            Sym::Platform => 255,
+            _ => u16::MAX as usize + 1,
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Symbols {
+    tables: [Interned; 4],
+}
+
+impl Symbols {
+    fn of(&self, sym: Sym) -> &Interned {
+        &self.tables[sym as usize]
+    }
+}
+
+/// Gives interned numbers while packing: the index's own tables one record at a time, or the
+/// tables shared by the threads of a batch (see `batch.rs`).
+trait Intern {
+    fn intern(&mut self, sym: Sym, s: &str) -> Option<u16>;
+}
+
+impl Intern for Symbols {
+    fn intern(&mut self, sym: Sym, s: &str) -> Option<u16> {
+        self.tables[sym as usize].intern(s, sym.max())
+    }
+}
+
+/// Pack a customer's keys (and its context, if any) into one record. A key already written is
+/// not written twice. None when the id is empty or longer than 255 bytes.
+///
+/// Layout: the id, then the tier and the context (a match reads them from the record's first
+/// cache line), then the keys, the locations and the related customers' ids.
+fn pack(
+    c: &Customer,
+    config: &IdentityConfig,
+    default_region: Option<Region>,
+    syms: &mut impl Intern,
+) -> Option<Vec<u8>> {
+    let id = c.id.trim();
+    if id.is_empty() || id.len() > 255 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(160);
+    // Returns the record's number (a key already written returns the earlier one's).
+    let add = |out: &mut Vec<u8>, tag: u8, key: &[u8], value: &[u8]| -> Option<u8> {
+        if key.is_empty() {
+            return None;
+        }
+        let mut count = 0;
+        for (i, r) in records(out).enumerate() {
+            if r.tag == tag && r.key == key {
+                return Some(i as u8);
+            }
+            count = i + 1;
+        }
+        (count < MAX_RECORDS && push_rec(out, tag, key, value)).then_some(count as u8)
+    };
+    add(&mut out, T_ID, id.as_bytes(), &[]);
+    if let Some(i) = c.tier.as_deref().and_then(|t| syms.intern(Sym::Tier, t)) {
+        push_rec(&mut out, T_TIER, &[], &i.to_le_bytes());
+    }
+    let related = context::related_ids(c);
+    if let Some(ctx) = context::encode(c, !related.is_empty(), syms) {
+        push_rec(&mut out, T_CTX, &[], &ctx);
+    }
+    let mut key = Vec::with_capacity(64);
+    for ident in &c.identities {
+        let Some(pid) = syms.intern(Sym::Platform, &keys::platform(&ident.platform)) else {
+            continue;
+        };
+        let pid = pid as u8;
+        let uid = ident.user_id.as_deref().map(str::trim).unwrap_or("");
+        let mut user_rec = None;
+        if !uid.is_empty() {
+            key = user_key(pid, uid);
+            user_rec = add(&mut out, T_USER, &key, &[ident.verified as u8]);
+        }
+        if let Some(h) = ident.handle.as_deref() {
+            let h = keys::handle(h);
+            if !h.is_empty() {
+                key.clear();
+                key.push(pid);
+                key.extend_from_slice(h.as_bytes());
+                let value: &[u8] = match &user_rec {
+                    Some(r) => std::slice::from_ref(r),
+                    None => &[],
+                };
+                add(&mut out, T_HANDLE, &key, value);
+            }
+        }
+    }
+    let rules = config.email_provider_rules;
+    for e in &c.emails {
+        if let Some(k) = keys::email(e, rules) {
+            add(&mut out, T_EMAIL, k.as_bytes(), &[]);
+        }
+    }
+    let region = c
+        .country
+        .as_deref()
+        .and_then(config::parse_region)
+        .or(default_region);
+    for p in &c.phones {
+        if let Some(k) = keys::phone(p, region) {
+            add(&mut out, T_PHONE, &phone_key(&k), &[]);
+        }
+    }
+    if let Some(name) = c.name.as_deref() {
+        let block = keys::name_block(&keys::fold(name));
+        add(&mut out, T_NAME, block.as_bytes(), &[]);
+    }
+    let locs: Vec<String> = [&c.location, &c.city]
+        .into_iter()
+        .flatten()
+        .map(|l| keys::fold(l))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if !locs.is_empty() {
+        push_rec(&mut out, T_LOC, &[], locs.join("|").as_bytes());
+    }
+    for r in related {
+        push_rec(&mut out, T_REL, r.as_bytes(), &[]);
+    }
+    Some(out)
+}
+
+/// The packed customers and the hash table of their keys.
 #[derive(Clone)]
-pub struct IdentityIndex {
-    config: Arc<IdentityConfig>,
-    region: Option<Region>,
+struct Store {
     hasher: DefaultHashBuilder,
     /// Packed customers; None is a free slot.
     slots: Vec<Option<Box<[u8]>>>,
@@ -228,18 +404,127 @@ pub struct IdentityIndex {
     /// `hash << 32 | slot << 5 | record number` for every id, platform id, handle, email,
     /// phone and name.
     keys: HashTable<u64>,
-    /// Interned platform names (`x`, `instagram`): records hold their number.
-    platforms: Vec<Box<str>>,
-    tiers: Vec<Box<str>>,
     live: usize,
+}
+
+impl Store {
+    fn new() -> Self {
+        Store {
+            hasher: DefaultHashBuilder::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            keys: HashTable::new(),
+            live: 0,
+        }
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        self.keys
+            .reserve(additional * KEYS_PER_CUSTOMER, |&e| entry_hash(e));
+    }
+
+    fn data(&self, slot: u32) -> &[u8] {
+        self.slots[slot as usize].as_deref().unwrap_or(&[])
+    }
+
+    fn lookup<'a>(&'a self, tag: u8, key: &'a [u8]) -> impl Iterator<Item = (u32, Rec<'a>)> + 'a {
+        let h = key_hash(&self.hasher, tag, key);
+        self.keys.iter_hash(spread(h)).filter_map(move |&e| {
+            if (e >> 32) as u32 != h {
+                return None;
+            }
+            let slot = (e as u32) >> SLOT_SHIFT;
+            let r = records(self.data(slot)).nth((e & 31) as usize)?;
+            (r.tag == tag && r.key == key).then_some((slot, r))
+        })
+    }
+
+    fn slot_of(&self, id: &[u8]) -> Option<u32> {
+        self.lookup(T_ID, id).next().map(|(s, _)| s)
+    }
+
+    /// Insert or replace the packed customer `data` (its first record is the id); the keys of
+    /// the previous version are dropped first.
+    fn put(&mut self, data: Box<[u8]>) {
+        let existing = match records(&data).next() {
+            Some(r) if r.tag == T_ID => self.slot_of(r.key),
+            _ => return,
+        };
+        let slot = match existing {
+            Some(slot) => {
+                self.unindex(slot);
+                slot
+            }
+            None => {
+                self.live += 1;
+                match self.free.pop() {
+                    Some(s) => s,
+                    None => {
+                        assert!(self.slots.len() < MAX_SLOTS, "identity index is full");
+                        self.slots.push(None);
+                        (self.slots.len() - 1) as u32
+                    }
+                }
+            }
+        };
+        self.index(slot, &data);
+        self.slots[slot as usize] = Some(data);
+    }
+
+    fn index(&mut self, slot: u32, data: &[u8]) {
+        for (n, r) in records(data).enumerate().take(MAX_RECORDS) {
+            if is_table_key(r.tag) {
+                let h = key_hash(&self.hasher, r.tag, r.key);
+                let e = entry(h, slot, n);
+                self.keys.insert_unique(spread(h), e, |&x| entry_hash(x));
+            }
+        }
+    }
+
+    fn unindex(&mut self, slot: u32) {
+        let Some(data) = self.slots[slot as usize].take() else {
+            return;
+        };
+        for (n, r) in records(&data).enumerate().take(MAX_RECORDS) {
+            if is_table_key(r.tag) {
+                let h = key_hash(&self.hasher, r.tag, r.key);
+                let e = entry(h, slot, n);
+                if let Ok(entry) = self.keys.find_entry(spread(h), |&x| x == e) {
+                    entry.remove();
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        let Some(slot) = self.slot_of(id.trim().as_bytes()) else {
+            return false;
+        };
+        self.unindex(slot);
+        self.slots[slot as usize] = None;
+        self.free.push(slot);
+        self.live -= 1;
+        true
+    }
+}
+
+/// Every customer, and every key that leads to one.
+#[derive(Clone)]
+pub struct IdentityIndex {
+    config: Arc<IdentityConfig>,
+    region: Option<Region>,
+    store: Store,
+    /// Interned platform names (`x`, `instagram`), tiers, segments and languages.
+    symbols: Symbols,
 }
 
 impl std::fmt::Debug for IdentityIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentityIndex")
-            .field("customers", &self.live)
-            .field("keys", &self.keys.len())
-            .field("platforms", &self.platforms)
+            .field("customers", &self.store.live)
+            .field("keys", &self.store.keys.len())
+            .field("platforms", &self.symbols.of(Sym::Platform).names)
             .field("config", &self.config)
             .finish()
     }
@@ -262,13 +547,8 @@ impl IdentityIndex {
         IdentityIndex {
             region: config.region(),
             config: Arc::new(config),
-            hasher: DefaultHashBuilder::default(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            keys: HashTable::new(),
-            platforms: Vec::new(),
-            tiers: Vec::new(),
-            live: 0,
+            store: Store::new(),
+            symbols: Symbols::default(),
         }
     }
 
@@ -279,59 +559,47 @@ impl IdentityIndex {
     /// Make room for `additional` more customers (a snapshot of known size loads faster and
     /// without the slack of repeated doubling).
     pub fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional);
-        self.keys
-            .reserve(additional * KEYS_PER_CUSTOMER, |&e| entry_hash(e));
+        self.store.reserve(additional);
     }
 
     pub fn len(&self) -> usize {
-        self.live
+        self.store.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.live == 0
+        self.store.live == 0
     }
 
     /// Bytes held by the index (records, tables), for the memory benchmark.
     pub fn heap_bytes(&self) -> usize {
-        let records: usize = self
+        let s = &self.store;
+        let records: usize = s
             .slots
             .iter()
             .flatten()
             .map(|r| r.len().next_multiple_of(16) + 16)
             .sum();
         records
-            + self.slots.capacity() * std::mem::size_of::<Option<Box<[u8]>>>()
-            + self.free.capacity() * 4
-            + self.keys.allocation_size()
-    }
-
-    fn hash_key(&self, tag: u8, key: &[u8]) -> u32 {
-        key_hash(&self.hasher, tag, key)
+            + s.slots.capacity() * std::mem::size_of::<Option<Box<[u8]>>>()
+            + s.free.capacity() * 4
+            + s.keys.allocation_size()
     }
 
     fn data(&self, slot: u32) -> &[u8] {
-        self.slots[slot as usize].as_deref().unwrap_or(&[])
+        self.store.data(slot)
     }
 
     /// Slots whose record `tag`/`key` is indexed, each with its record.
     fn lookup<'a>(&'a self, tag: u8, key: &'a [u8]) -> impl Iterator<Item = (u32, Rec<'a>)> + 'a {
-        let h = self.hash_key(tag, key);
-        self.keys.iter_hash(spread(h)).filter_map(move |&e| {
-            if (e >> 32) as u32 != h {
-                return None;
-            }
-            let slot = (e as u32) >> SLOT_SHIFT;
-            let r = records(self.data(slot)).nth((e & 31) as usize)?;
-            (r.tag == tag && r.key == key).then_some((slot, r))
-        })
+        self.store.lookup(tag, key)
     }
 
     /// How many entries carry the 32-bit hash of `tag`/`key`, counting up to `limit`: a cheap
     /// upper bound of how many customers have that key (no record is read).
     fn count_hash(&self, tag: u8, key: &[u8], limit: usize) -> usize {
-        let h = self.hash_key(tag, key);
-        self.keys
+        let h = key_hash(&self.store.hasher, tag, key);
+        self.store
+            .keys
             .iter_hash(spread(h))
             .filter(|&&e| (e >> 32) as u32 == h)
             .take(limit)
@@ -339,7 +607,7 @@ impl IdentityIndex {
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
-        self.lookup(T_ID, id.as_bytes()).next().map(|(s, _)| s)
+        self.store.slot_of(id.trim().as_bytes())
     }
 
     fn id_of(&self, slot: u32) -> &str {
@@ -350,19 +618,59 @@ impl IdentityIndex {
     }
 
     fn tier_of(&self, slot: u32) -> Option<&str> {
+        // The tier is the second record when there is one (see `pack`).
         records(self.data(slot))
-            .find(|r| r.tag == T_TIER)
+            .nth(1)
+            .filter(|r| r.tag == T_TIER)
             .and_then(|r| {
                 let i = u16::from_le_bytes([r.value[0], r.value[1]]);
-                self.tiers.get(i as usize).map(|t| &**t)
+                self.symbols.of(Sym::Tier).name(i)
             })
+    }
+
+    /// The CRM context of the customer in `slot`; the default when its record has none.
+    fn context_of(&self, slot: u32) -> CustomerContext {
+        let data = self.data(slot);
+        // The context is the second or third record when there is one (see `pack`).
+        let Some(r) = records(data).take(3).find(|r| r.tag == T_CTX) else {
+            return CustomerContext::default();
+        };
+        let d = context::decode(r.value);
+        let name = |sym: Sym, i: Option<u16>| {
+            i.and_then(|i| self.symbols.of(sym).name(i))
+                .map(str::to_owned)
+        };
+        let mut ctx = CustomerContext {
+            value: d.value,
+            segment: name(Sym::Segment, d.segment),
+            language: name(Sym::Language, d.language),
+            open_cases: d.open_cases,
+            upcoming_ms: d.upcoming_ms,
+            related_tiers: Vec::new(),
+            do_not_contact: d.do_not_contact,
+        };
+        if d.related {
+            ctx.related_tiers = records(data)
+                .filter(|r| r.tag == T_REL)
+                .filter_map(|r| self.store.slot_of(r.key))
+                .filter_map(|s| self.tier_of(s).map(str::to_owned))
+                .collect();
+        }
+        ctx
+    }
+
+    /// The CRM context (value, segment, language, open cases, upcoming times, related
+    /// customers' tiers, do-not-contact) of customer `id`, as a match carries it; None when
+    /// the index has no such customer. The outbound gate reads `do_not_contact` here.
+    pub fn context_of_customer(&self, id: &str) -> Option<CustomerContext> {
+        self.slot_of(id).map(|s| self.context_of(s))
     }
 
     /// What the index keeps of customer `id`.
     pub fn get(&self, id: &str) -> Option<IndexedCustomer> {
         let slot = self.slot_of(id)?;
         let mut c = IndexedCustomer {
-            id: id.to_owned(),
+            id: self.id_of(slot).to_owned(),
             name: None,
             tier: self.tier_of(slot).map(str::to_owned),
             keys: Vec::new(),
@@ -396,181 +704,31 @@ impl IdentityIndex {
     }
 
     pub(crate) fn platform_name(&self, id: u8) -> &str {
-        self.platforms.get(id as usize).map(|p| &**p).unwrap_or("?")
+        self.symbols
+            .of(Sym::Platform)
+            .name(id as u16)
+            .unwrap_or("?")
     }
 
     /// The number of a (normalized) platform name, if any customer has an identity there.
     pub(crate) fn platform_id(&self, platform: &str) -> Option<u8> {
-        self.platforms
-            .iter()
-            .position(|p| &**p == platform)
+        self.symbols
+            .of(Sym::Platform)
+            .get(platform)
             .map(|i| i as u8)
     }
 
-    fn intern_platform(&mut self, platform: &str) -> Option<u8> {
-        if let Some(i) = self.platform_id(platform) {
-            return Some(i);
-        }
-        if self.platforms.len() >= 255 {
-            return None;
-        }
-        self.platforms.push(platform.into());
-        Some((self.platforms.len() - 1) as u8)
-    }
-
-    fn tier_index(&mut self, tier: &str) -> u16 {
-        if let Some(i) = self.tiers.iter().position(|t| &**t == tier) {
-            return i as u16;
-        }
-        self.tiers.push(tier.into());
-        (self.tiers.len() - 1) as u16
-    }
-
-    /// Pack a customer's keys into one record. A key already written is not written twice.
-    fn pack(&mut self, c: &Customer) -> Vec<u8> {
-        let mut out = Vec::with_capacity(160);
-        // Returns the record's number (a key already written returns the earlier one's).
-        let add = |out: &mut Vec<u8>, tag: u8, key: &[u8], value: &[u8]| -> Option<u8> {
-            if key.is_empty() {
-                return None;
-            }
-            let mut count = 0;
-            for (i, r) in records(out).enumerate() {
-                if r.tag == tag && r.key == key {
-                    return Some(i as u8);
-                }
-                count = i + 1;
-            }
-            (count < MAX_RECORDS && push_rec(out, tag, key, value)).then_some(count as u8)
-        };
-        add(&mut out, T_ID, c.id.trim().as_bytes(), &[]);
-        // The tier next to the id: a match reads both, from the record's first cache line.
-        if let Some(t) = c.tier.as_deref() {
-            let i = self.tier_index(t);
-            push_rec(&mut out, T_TIER, &[], &i.to_le_bytes());
-        }
-        let mut key = Vec::with_capacity(64);
-        for ident in &c.identities {
-            let Some(pid) = self.intern_platform(&keys::platform(&ident.platform)) else {
-                continue;
-            };
-            let uid = ident.user_id.as_deref().map(str::trim).unwrap_or("");
-            let mut user_rec = None;
-            if !uid.is_empty() {
-                key = user_key(pid, uid);
-                user_rec = add(&mut out, T_USER, &key, &[ident.verified as u8]);
-            }
-            if let Some(h) = ident.handle.as_deref() {
-                let h = keys::handle(h);
-                if !h.is_empty() {
-                    key.clear();
-                    key.push(pid);
-                    key.extend_from_slice(h.as_bytes());
-                    let value: &[u8] = match &user_rec {
-                        Some(r) => std::slice::from_ref(r),
-                        None => &[],
-                    };
-                    add(&mut out, T_HANDLE, &key, value);
-                }
-            }
-        }
-        let rules = self.config.email_provider_rules;
-        for e in &c.emails {
-            if let Some(k) = keys::email(e, rules) {
-                add(&mut out, T_EMAIL, k.as_bytes(), &[]);
-            }
-        }
-        let region = c
-            .country
-            .as_deref()
-            .and_then(config::parse_region)
-            .or(self.region);
-        for p in &c.phones {
-            if let Some(k) = keys::phone(p, region) {
-                add(&mut out, T_PHONE, &phone_key(&k), &[]);
-            }
-        }
-        if let Some(name) = c.name.as_deref() {
-            let block = keys::name_block(&keys::fold(name));
-            add(&mut out, T_NAME, block.as_bytes(), &[]);
-        }
-        let locs: Vec<String> = [&c.location, &c.city]
-            .into_iter()
-            .flatten()
-            .map(|l| keys::fold(l))
-            .filter(|l| !l.is_empty())
-            .collect();
-        if !locs.is_empty() {
-            push_rec(&mut out, T_LOC, &[], locs.join("|").as_bytes());
-        }
-        out
-    }
-
-    /// Insert or replace a customer; the keys of the previous version are dropped first.
+    /// Insert or replace a customer; the keys (and the context) of the previous version are
+    /// dropped first.
     pub fn upsert(&mut self, customer: Customer) {
-        let id = customer.id.trim();
-        if id.is_empty() || id.len() > 255 {
-            return;
-        }
-        let data = self.pack(&customer).into_boxed_slice();
-        let slot = match self.slot_of(&customer.id) {
-            Some(slot) => {
-                self.unindex(slot);
-                slot
-            }
-            None => {
-                self.live += 1;
-                match self.free.pop() {
-                    Some(s) => s,
-                    None => {
-                        assert!(self.slots.len() < MAX_SLOTS, "identity index is full");
-                        self.slots.push(None);
-                        (self.slots.len() - 1) as u32
-                    }
-                }
-            }
-        };
-        self.slots[slot as usize] = Some(data);
-        self.index(slot);
-    }
-
-    fn index(&mut self, slot: u32) {
-        let data = self.slots[slot as usize].take().unwrap_or_default();
-        for (n, r) in records(&data).enumerate().take(MAX_RECORDS) {
-            if is_table_key(r.tag) {
-                let h = key_hash(&self.hasher, r.tag, r.key);
-                let e = entry(h, slot, n);
-                self.keys.insert_unique(spread(h), e, |&x| entry_hash(x));
-            }
-        }
-        self.slots[slot as usize] = Some(data);
-    }
-
-    fn unindex(&mut self, slot: u32) {
-        let Some(data) = self.slots[slot as usize].take() else {
-            return;
-        };
-        for (n, r) in records(&data).enumerate().take(MAX_RECORDS) {
-            if is_table_key(r.tag) {
-                let h = key_hash(&self.hasher, r.tag, r.key);
-                let e = entry(h, slot, n);
-                if let Ok(entry) = self.keys.find_entry(spread(h), |&x| x == e) {
-                    entry.remove();
-                }
-            }
+        if let Some(data) = pack(&customer, &self.config, self.region, &mut self.symbols) {
+            self.store.put(data.into_boxed_slice());
         }
     }
 
     /// Remove a customer and every key that led to it. Returns whether it existed.
     pub fn remove(&mut self, id: &str) -> bool {
-        let Some(slot) = self.slot_of(id) else {
-            return false;
-        };
-        self.unindex(slot);
-        self.slots[slot as usize] = None;
-        self.free.push(slot);
-        self.live -= 1;
-        true
+        self.store.remove(id)
     }
 
     /// Apply one change read from the CRM topic.
@@ -810,5 +968,155 @@ mod tests {
         let mut a = author("1");
         a.display_name = Some("Tom Baker".into());
         assert_eq!(ix.match_author("x", &a).confidence, Confidence::Unknown);
+    }
+    fn tags(ix: &IdentityIndex, id: &str) -> Vec<u8> {
+        records(ix.data(ix.slot_of(id).unwrap()))
+            .map(|r| r.tag)
+            .collect()
+    }
+
+    #[test]
+    fn every_context_field_round_trips() {
+        let mut ix = IdentityIndex::new();
+        ix.upsert(customer(
+            r#"{"id":"K1","tier":"gold","value":1234.5,"segment":" smb ","language":"PT-br","open_cases":3,
+                "upcoming":[{"at":"2026-07-02T08:30:00Z","what":"visit"},{"departure":"2026-07-01"},"soon"],
+                "related":["K2","K3","K1","","K2"],"do_not_contact":true,
+                "identities":[{"platform":"x","user_id":"77"}]}"#,
+        ));
+        ix.upsert(customer(r#"{"id":"K2","tier":"platinum"}"#));
+        let want = CustomerContext {
+            value: Some(1234.5),
+            segment: Some("smb".into()),
+            language: Some("pt".into()),
+            open_cases: 3,
+            upcoming_ms: vec![1_782_864_000_000, 1_782_981_000_000],
+            // K3 is not in the index; K1 itself and the repeated K2 are not kept
+            related_tiers: vec!["platinum".into()],
+            do_not_contact: true,
+        };
+        assert_eq!(ix.context_of_customer("K1"), Some(want.clone()));
+        // the match carries it, with the other fields as they were
+        let m = ix.match_author("x", &author("77"));
+        assert_eq!(m.customer_id.as_deref(), Some("K1"));
+        assert_eq!(m.tier.as_deref(), Some("gold"));
+        assert_eq!(m.context, Some(want));
+        // each field alone
+        for (json, check) in [
+            (
+                r#""value":-2"#,
+                CustomerContext {
+                    value: Some(-2.0),
+                    ..Default::default()
+                },
+            ),
+            (
+                r#""segment":"enterprise""#,
+                CustomerContext {
+                    segment: Some("enterprise".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                r#""language":"fr""#,
+                CustomerContext {
+                    language: Some("fr".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                r#""open_cases":70000"#,
+                CustomerContext {
+                    open_cases: 70_000,
+                    ..Default::default()
+                },
+            ),
+            (
+                r#""upcoming":[1800000000]"#,
+                CustomerContext {
+                    upcoming_ms: vec![1_800_000_000_000],
+                    ..Default::default()
+                },
+            ),
+            (
+                r#""related":["K2"]"#,
+                CustomerContext {
+                    related_tiers: vec!["platinum".into()],
+                    ..Default::default()
+                },
+            ),
+            (
+                r#""do_not_contact":true"#,
+                CustomerContext {
+                    do_not_contact: true,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            ix.upsert(customer(&format!(r#"{{"id":"K9",{json}}}"#)));
+            assert_eq!(ix.context_of_customer("K9"), Some(check), "{json}");
+            assert!(tags(&ix, "K9").contains(&T_CTX), "{json}");
+        }
+        assert_eq!(ix.context_of_customer("nobody"), None);
+    }
+
+    #[test]
+    fn a_customer_without_context_has_no_context_record() {
+        let mut ix = IdentityIndex::new();
+        let plain = r#"{"id":"P1","name":"Ann Lee","tier":"gold","emails":["ann@example.com"],"open_cases":0,"do_not_contact":false,"upcoming":["never"],"related":[" ","P1"],"language":"English","segment":" "}"#;
+        ix.upsert(customer(plain));
+        assert_eq!(tags(&ix, "P1"), [T_ID, T_TIER, T_EMAIL, T_NAME]);
+        let bare = pack(
+            &customer(r#"{"id":"P1","name":"Ann Lee","tier":"gold","emails":["ann@example.com"]}"#),
+            &IdentityConfig::default(),
+            None,
+            &mut Symbols::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            ix.data(ix.slot_of("P1").unwrap()),
+            &bare[..],
+            "not one byte more"
+        );
+        // matched: a context, empty; not matched: none
+        assert_eq!(
+            ix.context_of_customer("P1"),
+            Some(CustomerContext::default())
+        );
+        let mut a = author("1");
+        a.email = Some("ann@example.com".into());
+        assert_eq!(
+            ix.match_author("x", &a).context,
+            Some(CustomerContext::default())
+        );
+        assert_eq!(ix.match_author("x", &author("2")).context, None);
+    }
+
+    #[test]
+    fn related_tiers_follow_the_related_customers() {
+        let mut ix = IdentityIndex::new();
+        ix.upsert(customer(
+            r#"{"id":"A","related":["B","C"],"identities":[{"platform":"x","user_id":"1"}]}"#,
+        ));
+        let tiers = |ix: &IdentityIndex| ix.context_of_customer("A").unwrap().related_tiers;
+        assert!(tiers(&ix).is_empty(), "neither is in the index yet");
+        ix.upsert(customer(r#"{"id":"B","tier":"silver"}"#));
+        ix.upsert(customer(r#"{"id":"C"}"#));
+        assert_eq!(tiers(&ix), ["silver"], "C has no tier");
+        ix.upsert(customer(r#"{"id":"C","tier":"gold"}"#));
+        ix.upsert(customer(r#"{"id":"B","tier":"platinum"}"#));
+        assert_eq!(tiers(&ix), ["platinum", "gold"]);
+        assert!(ix.remove("B"));
+        assert_eq!(tiers(&ix), ["gold"]);
+        assert_eq!(
+            ix.match_author("x", &author("1"))
+                .context
+                .unwrap()
+                .related_tiers,
+            ["gold"]
+        );
+        // A's own update replaces its related list
+        ix.upsert(customer(r#"{"id":"A","related":["B"]}"#));
+        assert!(tiers(&ix).is_empty());
     }
 }
