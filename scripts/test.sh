@@ -2,7 +2,9 @@
 # The whole test suite, from a fresh machine: installs what the tests need when it is missing
 # (scripts/install-test-deps.sh), then formatting, clippy with warnings as errors, and every test
 # (unit, claim-store contract against a real redis-server, worker on librdkafka's mock cluster,
-# end to end against the standalone tansu broker). `.ci/run` calls exactly this.
+# end to end against the standalone tansu broker), then the operations checks of deploy/ and
+# dashboards/ (scripts/check-ops.sh, on the debug binary cargo test built). `.ci/run` calls
+# exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -18,5 +20,10 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
 cargo test --locked
+
+# Alerting rules (promtool), Kubernetes manifests (offline schemas), and every dashboard query
+# against a real Prometheus scraping a busy outcry; reuses target/debug/outcry.
+cargo build --locked --quiet --bin outcry
+bash scripts/check-ops.sh target/debug/outcry
 
 echo "==> all tests passed in $(( $(date +%s) - start )) s"
