@@ -698,22 +698,9 @@ fn run(config: &Path) -> ExitCode {
             tracing::info!("shutdown requested: draining");
             let _ = stop_tx.send(true);
         });
-        if !loaded.config.http.listen.is_empty() {
-            match crate::http::serve(
-                &loaded.config.http.listen,
-                Arc::clone(&metrics),
-                Arc::clone(&status),
-                stop_rx.clone(),
-            )
-            .await
-            {
-                Ok((addr, _)) => tracing::info!(%addr, "serving /metrics /healthz /readyz"),
-                Err(e) => return fail(&format!("http.listen {}: {e}", loaded.config.http.listen)),
-            }
-        }
-        let store: Arc<dyn ClaimStore> = match RedisClaimStore::connect(
-            &loaded.config.redis.url,
-            &loaded.config.redis.key_prefix,
+        let store: Arc<dyn ClaimStore> = match RedisClaimStore::from_config(
+            &loaded.config.redis,
+            loaded.config.history.policy(),
         )
         .await
         {
@@ -732,10 +719,28 @@ fn run(config: &Path) -> ExitCode {
             Arc::clone(&metrics),
             stop_rx.clone(),
         ));
+        let index = Arc::new(RwLock::new(loaded.index));
+        // The HTTP API (outbound gate, history) shares the worker's store, index and metrics.
+        if !loaded.config.http.listen.is_empty() {
+            let state = crate::http::HttpState::new(
+                Arc::clone(&metrics),
+                Arc::clone(&status),
+                Arc::clone(&store),
+                Arc::clone(&index),
+                loaded.config.clone(),
+            );
+            match crate::http::serve(&loaded.config.http.listen, state, stop_rx.clone()).await {
+                Ok((addr, _)) => tracing::info!(
+                    %addr,
+                    "serving /metrics /healthz /readyz /v1/outbound /v1/owners/{{owner_key}}/history"
+                ),
+                Err(e) => return fail(&format!("http.listen {}: {e}", loaded.config.http.listen)),
+            }
+        }
         let worker = Worker {
             config: loaded.config.clone(),
             pipeline,
-            index: Arc::new(RwLock::new(loaded.index)),
+            index,
             store,
             metrics,
             status,

@@ -24,6 +24,30 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A credential from the config: never printed (`Debug` shows `***`). Set it in the file, from
+/// the environment (`OUTCRY__KAFKA__SASL_PASSWORD`), or from a file by adding `_file` to the
+/// key (`sasl_password_file = "/var/run/secrets/outcry/kafka-password"`, e.g. a Kubernetes
+/// secret mount).
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
 fn dur(s: &str) -> HumanDuration {
     HumanDuration(humantime::parse_duration(s).expect("built-in duration"))
 }
@@ -120,13 +144,84 @@ pub struct KafkaConfig {
     pub group_id: String,
     pub topics: Topics,
     /// Extra librdkafka properties for the consumer (override outcry's own).
+    #[serde(deserialize_with = "librdkafka_properties")]
     pub consumer: BTreeMap<String, String>,
     /// Extra librdkafka properties for the producer.
+    #[serde(deserialize_with = "librdkafka_properties")]
     pub producer: BTreeMap<String, String>,
     /// Events read but whose outputs are not yet acknowledged, at most.
     pub max_in_flight: usize,
     /// On shutdown or revoke, how long to wait for in-flight outputs.
     pub drain_timeout: HumanDuration,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (librdkafka `security.protocol`).
+    pub security_protocol: SecurityProtocol,
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`, for the `sasl_*` protocols.
+    pub sasl_mechanism: String,
+    pub sasl_username: Secret,
+    pub sasl_password: Secret,
+    /// CA bundle (PEM) that signs the brokers' certificates; empty: the system's.
+    pub ssl_ca_location: String,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub ssl_certificate_location: String,
+    pub ssl_key_location: String,
+    pub ssl_key_password: Secret,
+}
+
+/// librdkafka properties are strings; the config may write them as TOML numbers and booleans
+/// too (`"fetch.max.bytes" = 52428800`, or from the environment, where `500` reads as a number).
+fn librdkafka_properties<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, toml::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "librdkafka property {k:?} must be a string, number or boolean, not {}",
+                        other.type_str()
+                    )))
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityProtocol {
+    #[default]
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+
+    fn sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+
+    fn tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
 }
 
 impl Default for KafkaConfig {
@@ -139,6 +234,14 @@ impl Default for KafkaConfig {
             producer: BTreeMap::new(),
             max_in_flight: 1000,
             drain_timeout: dur("20s"),
+            security_protocol: SecurityProtocol::Plaintext,
+            sasl_mechanism: "SCRAM-SHA-512".into(),
+            sasl_username: Secret::default(),
+            sasl_password: Secret::default(),
+            ssl_ca_location: String::new(),
+            ssl_certificate_location: String::new(),
+            ssl_key_location: String::new(),
+            ssl_key_password: Secret::default(),
         }
     }
 }
@@ -174,9 +277,16 @@ impl Default for Topics {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
+    /// `redis://host:6379`, `rediss://` for TLS, `unix:///path`; with `cluster = true`, any
+    /// nodes of the cluster, comma-separated.
     pub url: String,
     /// Prefix of every key outcry writes.
     pub key_prefix: String,
+    /// A Redis Cluster: `url` lists seed nodes; slots and failovers are followed.
+    pub cluster: bool,
+    /// ACL user and password (override any in the URL).
+    pub username: Secret,
+    pub password: Secret,
 }
 
 impl Default for RedisConfig {
@@ -184,6 +294,9 @@ impl Default for RedisConfig {
         RedisConfig {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "outcry".into(),
+            cluster: false,
+            username: Secret::default(),
+            password: Secret::default(),
         }
     }
 }
@@ -314,6 +427,7 @@ impl Config {
             }
             set_path(&mut value, &keys, parse_scalar(&v));
         }
+        read_key_files(&mut value, "", &mut problems);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }
@@ -364,14 +478,57 @@ impl Config {
                 ));
             }
         }
-        if !self.redis.url.starts_with("redis://")
-            && !self.redis.url.starts_with("rediss://")
-            && !self.redis.url.starts_with("unix://")
-        {
-            p.push(format!(
-                "redis.url {:?} must start with redis://, rediss:// or unix://",
-                self.redis.url
-            ));
+        let urls: Vec<&str> = self.redis.url.split(',').map(str::trim).collect();
+        for url in &urls {
+            if !url.starts_with("redis://")
+                && !url.starts_with("rediss://")
+                && !url.starts_with("unix://")
+            {
+                p.push(format!(
+                    "redis.url {url:?} must start with redis://, rediss:// or unix://"
+                ));
+            }
+        }
+        if urls.len() > 1 && !self.redis.cluster {
+            p.push(
+                "redis.url lists several nodes: set redis.cluster = true for a Redis Cluster"
+                    .into(),
+            );
+        }
+        let k = &self.kafka;
+        if k.security_protocol.sasl() {
+            if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&k.sasl_mechanism.as_str()) {
+                p.push(format!(
+                    "kafka.sasl_mechanism {:?}: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                    k.sasl_mechanism
+                ));
+            }
+            if k.sasl_username.is_empty() || k.sasl_password.is_empty() {
+                p.push(format!(
+                    "kafka.security_protocol = {:?} needs kafka.sasl_username and kafka.sasl_password (or *_file)",
+                    k.security_protocol.as_str()
+                ));
+            }
+        } else if !k.sasl_username.is_empty() || !k.sasl_password.is_empty() {
+            p.push("kafka.sasl_username/sasl_password are set but kafka.security_protocol is not sasl_plaintext or sasl_ssl".into());
+        }
+        let any_ssl_file = !(k.ssl_ca_location.is_empty()
+            && k.ssl_certificate_location.is_empty()
+            && k.ssl_key_location.is_empty());
+        if any_ssl_file && !k.security_protocol.tls() {
+            p.push(
+                "kafka.ssl_* locations are set but kafka.security_protocol is not ssl or sasl_ssl"
+                    .into(),
+            );
+        }
+        for (key, path) in [
+            ("ssl_ca_location", &k.ssl_ca_location),
+            ("ssl_certificate_location", &k.ssl_certificate_location),
+            ("ssl_key_location", &k.ssl_key_location),
+        ] {
+            if !path.is_empty() && !Path::new(path).exists() {
+                p.push(format!("kafka.{key} {path:?} does not exist"));
+            }
         }
         p.extend(crate::route::problems(
             &self.routing,
@@ -509,6 +666,47 @@ impl Config {
     }
 }
 
+/// `key_file = "/path"` (in the file or the environment) becomes `key = <the file's content>`,
+/// without its trailing newline: secrets from Kubernetes secret mounts.
+fn read_key_files(table: &mut toml::Table, at: &str, problems: &mut Vec<String>) {
+    let keys: Vec<String> = table.keys().cloned().collect();
+    for k in keys {
+        let path = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
+        if let Some(toml::Value::Table(t)) = table.get_mut(&k) {
+            read_key_files(t, &path, problems);
+            continue;
+        }
+        let Some(base) = k.strip_suffix("_file") else {
+            continue;
+        };
+        let Some(toml::Value::String(file)) = table.get(&k).cloned() else {
+            problems.push(format!("{path} must be a file path"));
+            continue;
+        };
+        if table.contains_key(base) {
+            problems.push(format!(
+                "{path} and {}: set one of them",
+                &path[..path.len() - 5]
+            ));
+            continue;
+        }
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                table.remove(&k);
+                table.insert(
+                    base.to_owned(),
+                    toml::Value::String(text.trim_end_matches(['\n', '\r']).to_owned()),
+                );
+            }
+            Err(e) => problems.push(format!("{path}: cannot read {file:?}: {e}")),
+        }
+    }
+}
+
 /// Environment values are TOML scalars when they parse as one (`42`, `true`), else strings.
 fn parse_scalar(v: &str) -> toml::Value {
     let probe = format!("x = {v}");
@@ -554,6 +752,8 @@ mod tests {
                 ("OUTCRY__KAFKA__BROKERS", "env:9092"),
                 ("OUTCRY__KAFKA__TOPICS__RAW", "in"),
                 ("OUTCRY__CLAIM__LEASE", "2h"),
+                ("OUTCRY__KAFKA__CONSUMER__STATISTICS.INTERVAL.MS", "500"),
+                ("OUTCRY__KAFKA__PRODUCER__ENABLE.IDEMPOTENCE", "true"),
                 ("UNRELATED", "x"),
             ]),
         )
@@ -563,6 +763,8 @@ mod tests {
         assert_eq!(c.kafka.topics.raw, "in");
         assert_eq!(c.kafka.topics.assignments, "outcry.assignments");
         assert_eq!(c.claim.lease.0, Duration::from_secs(7200));
+        assert_eq!(c.kafka.consumer["statistics.interval.ms"], "500");
+        assert_eq!(c.kafka.producer["enable.idempotence"], "true");
     }
 
     #[test]
@@ -593,6 +795,49 @@ p1 = "2h"
             assert!(all.contains(needle), "missing {needle:?} in {all}");
         }
         assert_eq!(err.0.len(), 6, "{all}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_never_printed() {
+        let dir =
+            std::env::temp_dir().join(format!("outcry-secret-{}", crate::kafka::unique_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pw = dir.join("kafka-password");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let c = Config::parse(
+            "[kafka]\nsecurity_protocol = \"sasl_ssl\"\nsasl_username = \"outcry\"\n",
+            env(&[("OUTCRY__KAFKA__SASL_PASSWORD_FILE", pw.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.kafka.sasl_password.expose(), "s3cret");
+        let printed = format!("{c:?}");
+        assert!(
+            !printed.contains("s3cret") && printed.contains("***"),
+            "{printed}"
+        );
+        // Every problem at once: a missing file, both forms, SASL without credentials.
+        let err = Config::parse(
+            "[kafka]\nsecurity_protocol = \"sasl_plaintext\"\nsasl_mechanism = \"MD5\"\n[redis]\npassword = \"a\"\npassword_file = \"/x\"\nusername_file = \"/nonexistent/outcry\"\n",
+            env(&[]),
+        )
+        .unwrap_err();
+        let all = err.to_string();
+        assert!(
+            all.contains("redis.password_file and redis.password"),
+            "{all}"
+        );
+        assert!(all.contains("redis.username_file: cannot read"), "{all}");
+        let err = Config::parse(
+            "[kafka]\nsecurity_protocol = \"sasl_plaintext\"\nsasl_mechanism = \"MD5\"\n",
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("PLAIN, SCRAM-SHA-256") && err.contains("needs kafka.sasl_username"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub enum Verdict {
     Noise {
         event: Box<CanonicalEvent>,
         keywords: Vec<String>,
-        identity: IdentityMatch,
+        identity: Box<IdentityMatch>,
     },
 }
 
@@ -96,22 +96,51 @@ impl Pipeline {
         platform_header: Option<&str>,
         now_ms: i64,
     ) -> Result<Verdict, Rejection> {
+        self.process_timed(index, raw, platform_header, now_ms, None)
+    }
+
+    /// [`Pipeline::process`], also measuring each part of the stage when `timings` is given
+    /// (reading the clock only measures; it decides nothing).
+    pub fn process_timed(
+        &self,
+        index: &IdentityIndex,
+        raw: &[u8],
+        platform_header: Option<&str>,
+        now_ms: i64,
+        mut timings: Option<&mut StageTimings>,
+    ) -> Result<Verdict, Rejection> {
         guarded(|| {
-            let event = normalize::normalize(raw, platform_header, &self.limits, now_ms)?;
-            Ok(self.decide(index, event, now_ms))
+            let mut lap = Lap::start(timings.is_some());
+            let event = normalize::normalize(raw, platform_header, &self.limits, now_ms);
+            lap.record(&mut timings, |t| &mut t.normalize);
+            Ok(self.decide_timed(index, event?, now_ms, &mut timings, &mut lap))
         })
     }
 
     /// The stages after normalize: identity, classify, route.
     pub fn decide(&self, index: &IdentityIndex, event: CanonicalEvent, now_ms: i64) -> Verdict {
+        self.decide_timed(index, event, now_ms, &mut None, &mut Lap::start(false))
+    }
+
+    fn decide_timed(
+        &self,
+        index: &IdentityIndex,
+        event: CanonicalEvent,
+        now_ms: i64,
+        timings: &mut Option<&mut StageTimings>,
+        lap: &mut Lap,
+    ) -> Verdict {
         let identity = index.match_author(&event.platform, &event.author);
-        let intent = match self.classifier.classify(&matching_text(&event.text)) {
+        lap.record(timings, |t| &mut t.identity);
+        let classified = self.classifier.classify(&matching_text(&event.text));
+        lap.record(timings, |t| &mut t.classify);
+        let intent = match classified {
             Classification::Intent(m) => m,
             Classification::Noise { keywords } => {
                 return Verdict::Noise {
                     event: Box::new(event),
                     keywords,
-                    identity,
+                    identity: Box::new(identity),
                 }
             }
         };
@@ -121,6 +150,7 @@ impl Pipeline {
             event: &event,
             now_ms,
         });
+        lap.record(timings, |t| &mut t.route);
         let owner_key = OwnerKey::for_event(&event, &identity);
         Verdict::Routed(Box::new(Decision {
             event,
@@ -129,6 +159,36 @@ impl Pipeline {
             owner_key,
             route,
         }))
+    }
+}
+
+/// Time spent in each part of the matching stage for one event.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimings {
+    pub normalize: std::time::Duration,
+    pub identity: std::time::Duration,
+    pub classify: std::time::Duration,
+    pub route: std::time::Duration,
+}
+
+/// A stopwatch that only reads the clock when asked to measure.
+struct Lap(Option<std::time::Instant>);
+
+impl Lap {
+    fn start(on: bool) -> Lap {
+        Lap(on.then(std::time::Instant::now))
+    }
+
+    fn record(
+        &mut self,
+        timings: &mut Option<&mut StageTimings>,
+        field: impl FnOnce(&mut StageTimings) -> &mut std::time::Duration,
+    ) {
+        if let (Some(since), Some(t)) = (self.0, timings.as_deref_mut()) {
+            let now = std::time::Instant::now();
+            *field(t) = now - since;
+            self.0 = Some(now);
+        }
     }
 }
 

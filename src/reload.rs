@@ -75,6 +75,7 @@ pub async fn watch(
         match reload(&path, &pipeline) {
             Ok(version) => {
                 metrics.rules_reloads.with_label_values(&["applied"]).inc();
+                metrics.set_rules_version(&version);
                 tracing::info!(%version, trigger = why, "rules reloaded");
             }
             Err(e) => {

@@ -443,7 +443,7 @@ pub fn problems(r: &RoutingConfig, p: &PriorityConfig, s: &SlaConfig) -> Vec<Str
             c.p1, c.p2, c.p3
         ));
     }
-    if !(p.value.per > 0.0) {
+    if p.value.per.is_nan() || p.value.per <= 0.0 {
         out.push("priority.value.per must be more than zero".into());
     }
     if s.sweep_every.0.is_zero() || s.retake_after.0 <= s.sweep_every.0 {

@@ -2,8 +2,8 @@
 //! setup. Metric names are listed in the README and used by `dashboards/` and `deploy/`.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Arc;
 
@@ -57,6 +57,14 @@ pub struct Metrics {
     pub sla_breaches: IntCounterVec,
     pub first_response: Histogram,
     pub outbound: IntCounterVec,
+    pub identity_matches: IntCounterVec,
+    pub intents: IntCounterVec,
+    pub stage_duration: HistogramVec,
+    pub consumer_lag: IntGaugeVec,
+    pub kafka_errors: IntCounterVec,
+    pub claim_errors: IntCounterVec,
+    pub rules_info: IntGaugeVec,
+    pub build_info: IntGaugeVec,
 }
 
 impl Metrics {
@@ -184,7 +192,85 @@ impl Metrics {
             &["kind", "outcome"],
         )
         .expect("metric");
+        let identity_matches = IntCounterVec::new(
+            Opts::new(
+                "outcry_identity_matches_total",
+                "Authors looked up in the identity index, by band: verified, strong, probable, unknown",
+            ),
+            &["band"],
+        )
+        .expect("metric");
+        let intents = IntCounterVec::new(
+            Opts::new(
+                "outcry_intents_total",
+                "Classified events by intent (names from the rule packs; `general` when none matched, `noise` for noise)",
+            ),
+            &["intent"],
+        )
+        .expect("metric");
+        // Buckets from 100 ns to ~3 ms.
+        let stage_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "outcry_stage_duration_seconds",
+                "Time in each part of the matching stage per event: normalize, identity, classify, route",
+            )
+            .buckets(prometheus::exponential_buckets(1e-7, 2.0, 15).expect("buckets")),
+            &["stage"],
+        )
+        .expect("metric");
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "outcry_consumer_lag_messages",
+                "Messages behind the end of each assigned partition (librdkafka statistics, every statistics.interval.ms)",
+            ),
+            &["topic", "partition"],
+        )
+        .expect("metric");
+        let kafka_errors = IntCounterVec::new(
+            Opts::new(
+                "outcry_kafka_errors_total",
+                "Kafka client errors by kind: consume, produce, commit, client (librdkafka error callback)",
+            ),
+            &["kind"],
+        )
+        .expect("metric");
+        let claim_errors = IntCounterVec::new(
+            Opts::new(
+                "outcry_claim_store_errors_total",
+                "Redis (claim store) errors by kind: unavailable (retried) or protocol (the input is dead-lettered)",
+            ),
+            &["kind"],
+        )
+        .expect("metric");
+        let rules_info = IntGaugeVec::new(
+            Opts::new(
+                "outcry_rules_info",
+                "1 for the rule-pack version now running (`name@version`, comma-separated)",
+            ),
+            &["version"],
+        )
+        .expect("metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new("outcry_build_info", "1, labelled with the outcry version"),
+            &["version"],
+        )
+        .expect("metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         // Every value of the closed label sets exists from the start, at 0.
+        for band in ["verified", "strong", "probable", "unknown"] {
+            identity_matches.with_label_values(&[band]);
+        }
+        for stage in ["normalize", "identity", "classify", "route"] {
+            stage_duration.with_label_values(&[stage]);
+        }
+        for kind in ["consume", "produce", "commit", "client"] {
+            kafka_errors.with_label_values(&[kind]);
+        }
+        for kind in ["unavailable", "protocol"] {
+            claim_errors.with_label_values(&[kind]);
+        }
         for kind in crate::claim::FeedbackKind::ALL {
             for outcome in ["applied", "refused"] {
                 feedback.with_label_values(&[kind.as_str(), outcome]);
@@ -232,6 +318,14 @@ impl Metrics {
             Box::new(sla_breaches.clone()),
             Box::new(first_response.clone()),
             Box::new(outbound.clone()),
+            Box::new(identity_matches.clone()),
+            Box::new(intents.clone()),
+            Box::new(stage_duration.clone()),
+            Box::new(consumer_lag.clone()),
+            Box::new(kafka_errors.clone()),
+            Box::new(claim_errors.clone()),
+            Box::new(rules_info.clone()),
+            Box::new(build_info.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -255,6 +349,14 @@ impl Metrics {
             sla_breaches,
             first_response,
             outbound,
+            identity_matches,
+            intents,
+            stage_duration,
+            consumer_lag,
+            kafka_errors,
+            claim_errors,
+            rules_info,
+            build_info,
         })
     }
 
@@ -262,6 +364,54 @@ impl Metrics {
         self.stage_events
             .with_label_values(&[stage.as_str(), outcome])
             .inc();
+    }
+
+    pub fn identity_band(&self, band: crate::event::Confidence) {
+        let b = match band {
+            crate::event::Confidence::Verified => "verified",
+            crate::event::Confidence::Strong => "strong",
+            crate::event::Confidence::Probable => "probable",
+            crate::event::Confidence::Unknown => "unknown",
+        };
+        self.identity_matches.with_label_values(&[b]).inc();
+    }
+
+    /// The parts of the matching stage, for an event that went through them (a part an event
+    /// never reached stays unobserved).
+    pub fn observe_stages(&self, t: &crate::pipeline::StageTimings) {
+        for (stage, d) in [
+            ("normalize", t.normalize),
+            ("identity", t.identity),
+            ("classify", t.classify),
+            ("route", t.route),
+        ] {
+            if !d.is_zero() {
+                self.stage_duration
+                    .with_label_values(&[stage])
+                    .observe(d.as_secs_f64());
+            }
+        }
+    }
+
+    /// The rule packs now running: one series at 1 (the previous version's is removed).
+    pub fn set_rules_version(&self, version: &str) {
+        self.rules_info.reset();
+        self.rules_info.with_label_values(&[version]).set(1);
+    }
+
+    /// Record librdkafka's per-partition consumer lag from a statistics report.
+    pub fn record_lag(&self, stats: &rdkafka::Statistics) {
+        for (topic, t) in &stats.topics {
+            for (partition, p) in &t.partitions {
+                // -1: librdkafka does not know yet; partition -1 is its internal "unassigned".
+                if p.partition < 0 || p.consumer_lag < 0 || !p.fetch_state.eq("active") {
+                    continue;
+                }
+                self.consumer_lag
+                    .with_label_values(&[topic.as_str(), partition.to_string().as_str()])
+                    .set(p.consumer_lag);
+            }
+        }
     }
 
     /// The Prometheus text exposition of every metric.

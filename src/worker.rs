@@ -80,12 +80,24 @@ pub struct Worker {
 }
 
 /// Records partition assignment changes, so the worker forgets offsets it no longer owns.
-#[derive(Default)]
 struct WorkerContext {
     changed: Mutex<Vec<(String, i32)>>,
+    metrics: Arc<Metrics>,
 }
 
-impl ClientContext for WorkerContext {}
+impl ClientContext for WorkerContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.metrics.record_lag(&statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.metrics
+            .kafka_errors
+            .with_label_values(&["client"])
+            .inc();
+        tracing::warn!(error = %error, reason, "kafka client error");
+    }
+}
 
 impl ConsumerContext for WorkerContext {
     fn post_rebalance(
@@ -146,6 +158,8 @@ impl Worker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), WorkerError> {
         let cfg = &self.config;
         self.metrics
+            .set_rules_version(&self.pipeline.current().rules_version);
+        self.metrics
             .identity_customers
             .set(self.index.read().map(|ix| ix.len() as i64).unwrap_or(0));
 
@@ -186,8 +200,19 @@ impl Worker {
         }
 
         let producer: FutureProducer = producer_config(&cfg.kafka).create()?;
-        let consumer: StreamConsumer<WorkerContext> =
-            consumer_config(&cfg.kafka).create_with_context(WorkerContext::default())?;
+        let consumer: StreamConsumer<WorkerContext> = consumer_config(&cfg.kafka)
+            // Consumer lag per partition comes from librdkafka's statistics.
+            .set(
+                "statistics.interval.ms",
+                cfg.kafka
+                    .consumer
+                    .get("statistics.interval.ms")
+                    .map_or("5000", String::as_str),
+            )
+            .create_with_context(WorkerContext {
+                changed: Mutex::new(Vec::new()),
+                metrics: Arc::clone(&self.metrics),
+            })?;
         consumer.subscribe(&[&cfg.kafka.topics.raw, &cfg.kafka.topics.feedback])?;
         {
             let producer = producer.clone();
@@ -231,6 +256,7 @@ impl Worker {
                     let msg = match msg {
                         Ok(m) => m.detach(),
                         Err(e) => {
+                            self.metrics.kafka_errors.with_label_values(&["consume"]).inc();
                             tracing::warn!(error = %e, "consume error");
                             continue;
                         }
@@ -271,7 +297,13 @@ impl Worker {
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(())
             | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => tracing::warn!(error = %e, "final commit failed"),
+            Err(e) => {
+                self.metrics
+                    .kafka_errors
+                    .with_label_values(&["commit"])
+                    .inc();
+                tracing::warn!(error = %e, "final commit failed")
+            }
         }
         let _ = producer.flush(Timeout::After(Duration::from_secs(5)));
         tracing::info!(
@@ -309,6 +341,10 @@ impl Worker {
     ) -> Result<(), WorkerError> {
         if let Err(reason) = done.result {
             self.metrics.stage(Stage::Produce, "error");
+            self.metrics
+                .kafka_errors
+                .with_label_values(&["produce"])
+                .inc();
             return Err(WorkerError::Delivery {
                 topic: done.topic,
                 partition: done.partition,
@@ -366,13 +402,35 @@ impl Worker {
 
         let started = Instant::now();
         let pipeline = self.pipeline.current();
+        let mut timings = crate::pipeline::StageTimings::default();
         let verdict = {
             let index = self.index.read().expect("identity index lock");
-            pipeline.process(&index, payload, platform, crate::normalize::time::now_ms())
+            pipeline.process_timed(
+                &index,
+                payload,
+                platform,
+                crate::normalize::time::now_ms(),
+                Some(&mut timings),
+            )
         };
         self.metrics
             .match_duration
             .observe(started.elapsed().as_secs_f64());
+        self.metrics.observe_stages(&timings);
+        match &verdict {
+            Ok(Verdict::Routed(d)) => {
+                self.metrics.identity_band(d.identity.confidence);
+                self.metrics
+                    .intents
+                    .with_label_values(&[d.intent.intent.as_str()])
+                    .inc();
+            }
+            Ok(Verdict::Noise { identity, .. }) => {
+                self.metrics.identity_band(identity.confidence);
+                self.metrics.intents.with_label_values(&["noise"]).inc();
+            }
+            Err(_) => {}
+        }
 
         let topics = &self.config.kafka.topics;
         let dead_letter = |reason: &str, stage: Stage, message: &str| {
@@ -420,7 +478,7 @@ impl Worker {
                 let interaction = InteractionEvent {
                     owner_key: OwnerKey::for_event(&event, &identity).0,
                     event: *event,
-                    identity,
+                    identity: *identity,
                     intent: crate::event::IntentMatch {
                         intent: "noise".into(),
                         severity: 0,
@@ -574,6 +632,10 @@ impl Worker {
                 Ok(v) => return Ok(v),
                 Err(ClaimError::Unavailable(e)) => {
                     self.metrics.claim_retries.inc();
+                    self.metrics
+                        .claim_errors
+                        .with_label_values(&["unavailable"])
+                        .inc();
                     tracing::warn!(error = %e, retry_in = ?backoff, "claim store unavailable");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
@@ -581,7 +643,13 @@ impl Worker {
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
-                Err(e @ ClaimError::Protocol(_)) => return Err(Some(e.to_string())),
+                Err(e @ ClaimError::Protocol(_)) => {
+                    self.metrics
+                        .claim_errors
+                        .with_label_values(&["protocol"])
+                        .inc();
+                    return Err(Some(e.to_string()));
+                }
             }
         }
     }

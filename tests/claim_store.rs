@@ -666,6 +666,97 @@ async fn redis_cluster_keeps_the_contract() {
     assert!(per_node.iter().all(|&n| n > 0), "{per_node:?}");
 }
 
+/// Production Redis: TLS (`rediss://`), an ACL user with only what docs/security.md grants,
+/// credentials from files. The whole contract runs as that user; anything else is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls_as_a_least_privilege_acl_user() {
+    let certs = std::env::temp_dir().join(format!("outcry-tls-{}", unique_suffix()));
+    std::fs::create_dir_all(&certs).unwrap();
+    let (cert, key) = (certs.join("cert.pem"), certs.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) makes the test certificate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tls_port = common::free_port();
+    let redis = RedisServer::start_with_args(
+        [
+            "--tls-port".to_string(),
+            tls_port.to_string(),
+            "--tls-cert-file".into(),
+            cert.display().to_string(),
+            "--tls-key-file".into(),
+            key.display().to_string(),
+            "--tls-ca-cert-file".into(),
+            cert.display().to_string(),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
+        .into(),
+    );
+    // The administrator creates the user outcry runs as (docs/security.md).
+    let mut admin = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let rules = outcry::claim::acl_rules("outcry");
+    let mut acl = redis::cmd("ACL");
+    acl.arg("SETUSER")
+        .arg("outcry")
+        .arg("on")
+        .arg(">pw-from-a-file");
+    for r in rules.split(' ') {
+        acl.arg(r);
+    }
+    let () = acl.query(&mut admin).unwrap();
+    std::fs::write(certs.join("redis-password"), "pw-from-a-file\n").unwrap();
+
+    let config = outcry::config::Config::parse(
+        &format!(
+            "[redis]\nurl = \"rediss://127.0.0.1:{tls_port}/#insecure\"\nusername = \"outcry\"\npassword_file = {:?}\n",
+            certs.join("redis-password").display().to_string()
+        ),
+        Vec::new(),
+    )
+    .unwrap();
+    let store = RedisClaimStore::from_config(&config.redis, HISTORY)
+        .await
+        .unwrap();
+    everything(Arc::new(store)).await;
+
+    // The same user can't reach beyond its keys and commands.
+    let url = format!("rediss://outcry:pw-from-a-file@127.0.0.1:{tls_port}/#insecure");
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    assert!(redis::cmd("GET")
+        .arg("other:key")
+        .query::<Option<String>>(&mut conn)
+        .is_err());
+    assert!(redis::cmd("FLUSHALL").query::<()>(&mut conn).is_err());
+    assert!(redis::cmd("KEYS")
+        .arg("*")
+        .query::<Vec<String>>(&mut conn)
+        .is_err());
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_key_of_an_owner_shares_one_cluster_slot() {
     let redis = RedisServer::start(false);
@@ -769,19 +860,26 @@ async fn redis_restart_is_an_outage_not_a_loss() {
         .unwrap();
 
     redis.stop();
-    let err = store
-        .claim(&req("customer:R", "x:2", "billing", Priority::P3, T0))
+    // Every call while Redis is down fails as unavailable (the worker retries), and none hangs.
+    for attempt in 0..3 {
+        let err = tokio::time::timeout(
+            Duration::from_secs(20),
+            store.claim(&req("customer:R", "x:2", "billing", Priority::P3, T0)),
+        )
         .await
+        .unwrap_or_else(|_| panic!("call {attempt} during the outage hung"))
         .unwrap_err();
-    assert!(matches!(err, ClaimError::Unavailable(_)), "{err:?}");
+        assert!(matches!(err, ClaimError::Unavailable(_)), "{err:?}");
+    }
 
     redis.restart();
     // The connection manager reconnects; the ownership and the decision survived (AOF).
     let mut attempt = None;
     for _ in 0..50 {
-        match store
-            .claim(&req("customer:R", "x:1", "sales", Priority::P1, T0 + 10))
+        let again = req("customer:R", "x:1", "sales", Priority::P1, T0 + 10);
+        match tokio::time::timeout(Duration::from_secs(20), store.claim(&again))
             .await
+            .expect("a call after the restart hung")
         {
             Ok(c) => {
                 attempt = Some(c);

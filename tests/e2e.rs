@@ -24,6 +24,8 @@ struct Topics {
     assignments: String,
     interactions: String,
     deadletter: String,
+    feedback: String,
+    alerts: String,
     group: String,
 }
 
@@ -36,6 +38,8 @@ impl Topics {
             assignments: format!("outcry.assignments.{s}"),
             interactions: format!("outcry.interactions.{s}"),
             deadletter: format!("outcry.deadletter.{s}"),
+            feedback: format!("helpdesk.feedback.{s}"),
+            alerts: format!("outcry.alerts.{s}"),
             group: format!("outcry-{s}"),
         }
     }
@@ -52,6 +56,8 @@ async fn create_topics(bootstrap: &str, t: &Topics) {
         (&t.assignments, 1),
         (&t.interactions, 1),
         (&t.deadletter, 1),
+        (&t.feedback, 1),
+        (&t.alerts, 1),
     ]
     .into_iter()
     .map(|(name, parts)| NewTopic::new(name, parts, TopicReplication::Fixed(1)))
@@ -119,6 +125,10 @@ fn start_outcry_with(
         .env("OUTCRY__KAFKA__TOPICS__ASSIGNMENTS", &t.assignments)
         .env("OUTCRY__KAFKA__TOPICS__INTERACTIONS", &t.interactions)
         .env("OUTCRY__KAFKA__TOPICS__DEADLETTER", &t.deadletter)
+        .env("OUTCRY__KAFKA__TOPICS__FEEDBACK", &t.feedback)
+        .env("OUTCRY__KAFKA__TOPICS__ALERTS", &t.alerts)
+        // Consumer lag (from librdkafka's statistics) shows up within a second.
+        .env("OUTCRY__KAFKA__CONSUMER__STATISTICS.INTERVAL.MS", "500")
         .env("OUTCRY__REDIS__URL", redis)
         .env("OUTCRY__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
         .env("RUST_LOG", "info,librdkafka=info")
@@ -300,7 +310,19 @@ async fn outcry_run_against_tansu_and_redis() {
         2.0
     );
 
-    // Every metric docs/metrics.md documents is exported.
+    // Every metric docs/metrics.md documents is exported (consumer lag once librdkafka has
+    // reported statistics for the assigned partitions).
+    let mut metrics = metrics;
+    wait_for(
+        "consumer lag to be exported",
+        Duration::from_secs(20),
+        || {
+            metrics = http_get(http, "/metrics")
+                .map(|(_, m)| m)
+                .unwrap_or_default();
+            metrics.contains("outcry_consumer_lag_messages{")
+        },
+    );
     let doc = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();
     let documented: Vec<&str> = doc
         .lines()

@@ -465,7 +465,7 @@ impl MemoryClaimStore {
                 .clone()
                 .ok_or_else(|| ClaimError::Protocol("a taken breach without its record".into()))?;
             b.retaken = true;
-            return Ok(SlaCheck::Breach(b));
+            return Ok(SlaCheck::Breach(Box::new(b)));
         }
         let (at, kind) = o.next_due();
         if at == 0 {
@@ -513,7 +513,7 @@ impl MemoryClaimStore {
                 format!("from {from_department}/{from_queue}"),
             ),
         );
-        Ok(SlaCheck::Breach(b))
+        Ok(SlaCheck::Breach(Box::new(b)))
     }
 
     fn breach_done_now(&self, due: &Due, breach: &Breach) -> Result<(), ClaimError> {

@@ -26,7 +26,7 @@ mod memory;
 mod redis;
 
 pub use self::memory::MemoryClaimStore;
-pub use self::redis::RedisClaimStore;
+pub use self::redis::{acl_rules, RedisClaimStore};
 
 use crate::event::AssignmentOutcome;
 pub use crate::event::TrailStep;
@@ -245,7 +245,7 @@ pub enum SlaCheck {
     /// Another sweeper took this breach and is still within its retake time.
     Taken,
     /// This sweeper took the breach: emit it, then call [`ClaimStore::breach_done`].
-    Breach(Breach),
+    Breach(Box<Breach>),
 }
 
 /// A breached deadline, and the move it caused.

@@ -16,12 +16,54 @@ use super::{
     SlaCheck,
 };
 use futures::future::BoxFuture;
-use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisFuture, Script, Value};
 use serde_json::json;
 use std::time::Duration;
 
 const COMMON: &str = include_str!("lua/common.lua");
+
+/// The least a Redis ACL user needs for outcry with key prefix `prefix`: its keys, and the
+/// commands outcry and its scripts run (`ACL SETUSER outcry on >PASSWORD <this>`).
+/// docs/security.md quotes it; a test runs the whole store contract as such a user.
+pub fn acl_rules(prefix: &str) -> String {
+    const COMMANDS: &[&str] = &[
+        // the client: connection set-up and health (redis-rs also tries CLIENT SETINFO and
+        // goes on without it: Redis 7.0 has no such subcommand to grant)
+        "auth",
+        "hello",
+        "ping",
+        // outside scripts: scripts, the SLA index, history reads
+        "evalsha",
+        "script|load",
+        "zadd",
+        "zrange",
+        "lrange",
+        // inside the scripts
+        "get",
+        "set",
+        "del",
+        "incr",
+        "pexpire",
+        "hgetall",
+        "hset",
+        "hdel",
+        "lpush",
+        "ltrim",
+        "lindex",
+        "rpop",
+        "zscore",
+        "zrem",
+        "zcard",
+        "zremrangebyscore",
+    ];
+    let mut rule = format!("resetkeys ~{prefix}:* resetchannels -@all");
+    for c in COMMANDS {
+        rule.push_str(" +");
+        rule.push_str(c);
+    }
+    rule
+}
 
 /// How many sorted sets the SLA index is spread over (each in its own Cluster slot).
 pub const SLA_BUCKETS: u32 = 16;
@@ -32,7 +74,7 @@ fn script(body: &str) -> Script {
 
 #[derive(Clone)]
 enum Conn {
-    Single(ConnectionManager),
+    Single(MultiplexedConnection),
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
@@ -73,31 +115,110 @@ struct Scripts {
     index_cas: Script,
 }
 
+/// How the store reaches Redis. One node: a multiplexed connection, dropped at the first
+/// connection error and made again by the next call (so an outage is a run of quick
+/// `Unavailable` errors, and the first call after Redis is back reconnects). A cluster: the
+/// cluster client, which follows slots and reconnects by itself.
+enum Backend {
+    Single {
+        client: Box<redis::Client>,
+        live: std::sync::Mutex<Option<MultiplexedConnection>>,
+    },
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
 pub struct RedisClaimStore {
-    conn: Conn,
+    backend: Backend,
     scripts: Scripts,
     prefix: String,
     history: HistoryPolicy,
 }
 
 impl RedisClaimStore {
+    /// Connect as `[redis]` says: one node or a cluster, with the ACL user and password (which
+    /// override any in the URL), TLS for `rediss://`, the history policy.
+    pub async fn from_config(
+        c: &crate::config::RedisConfig,
+        history: HistoryPolicy,
+    ) -> Result<Self, ClaimError> {
+        let mut infos = Vec::new();
+        for url in c.url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let mut info = url
+                .into_connection_info()
+                .map_err(|e| ClaimError::Unavailable(format!("redis.url: {e}")))?;
+            if !c.username.is_empty() {
+                info.redis.username = Some(c.username.expose().to_owned());
+            }
+            if !c.password.is_empty() {
+                info.redis.password = Some(c.password.expose().to_owned());
+            }
+            infos.push(info);
+        }
+        let store = if c.cluster {
+            Self::connect_cluster_infos(infos, &c.key_prefix).await?
+        } else {
+            let info = infos
+                .pop()
+                .ok_or_else(|| ClaimError::Unavailable("redis.url is empty".into()))?;
+            Self::connect_info(info, &c.key_prefix).await?
+        };
+        Ok(store.with_history(history))
+    }
+
     /// Connect to one Redis (failing fast if it is not there at start).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, ClaimError> {
+        let info = url
+            .into_connection_info()
+            .map_err(|e| ClaimError::Unavailable(e.to_string()))?;
+        Self::connect_info(info, prefix).await
+    }
+
+    async fn connect_info(info: redis::ConnectionInfo, prefix: &str) -> Result<Self, ClaimError> {
+        tls_provider();
+        let url = info.addr.to_string();
         let client =
-            redis::Client::open(url).map_err(|e| ClaimError::Unavailable(e.to_string()))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_number_of_retries(3)
-            .set_connection_timeout(Duration::from_secs(5))
-            .set_response_timeout(Duration::from_secs(5));
-        let conn = ConnectionManager::new_with_config(client, config)
+            redis::Client::open(info).map_err(|e| ClaimError::Unavailable(e.to_string()))?;
+        let store = Self::with(
+            Backend::Single {
+                client: Box::new(client),
+                live: std::sync::Mutex::new(None),
+            },
+            prefix,
+        );
+        // Fail fast when Redis is not there at start.
+        store
+            .conn()
             .await
             .map_err(|e| ClaimError::Unavailable(format!("{url}: {e}")))?;
-        Ok(Self::with(Conn::Single(conn), prefix))
+        Ok(store)
     }
 
     /// Connect to a Redis Cluster through any of its nodes.
     pub async fn connect_cluster(nodes: &[String], prefix: &str) -> Result<Self, ClaimError> {
-        let client = redis::cluster::ClusterClient::builder(nodes.to_vec())
+        let infos = nodes
+            .iter()
+            .map(|n| n.as_str().into_connection_info())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClaimError::Unavailable(e.to_string()))?;
+        Self::connect_cluster_infos(infos, prefix).await
+    }
+
+    async fn connect_cluster_infos(
+        infos: Vec<redis::ConnectionInfo>,
+        prefix: &str,
+    ) -> Result<Self, ClaimError> {
+        tls_provider();
+        let nodes: Vec<String> = infos.iter().map(|i| i.addr.to_string()).collect();
+        let mut builder = redis::cluster::ClusterClient::builder(infos.clone());
+        if let Some(first) = infos.first() {
+            if let Some(u) = &first.redis.username {
+                builder = builder.username(u.clone());
+            }
+            if let Some(p) = &first.redis.password {
+                builder = builder.password(p.clone());
+            }
+        }
+        let client = builder
             .connection_timeout(Duration::from_secs(5))
             .response_timeout(Duration::from_secs(5))
             .retries(5)
@@ -107,12 +228,12 @@ impl RedisClaimStore {
             .get_async_connection()
             .await
             .map_err(|e| ClaimError::Unavailable(format!("{}: {e}", nodes.join(","))))?;
-        Ok(Self::with(Conn::Cluster(conn), prefix))
+        Ok(Self::with(Backend::Cluster(conn), prefix))
     }
 
-    fn with(conn: Conn, prefix: &str) -> Self {
+    fn with(backend: Backend, prefix: &str) -> Self {
         RedisClaimStore {
-            conn,
+            backend,
             scripts: Scripts {
                 claim: script(include_str!("lua/claim.lua")),
                 feedback: script(include_str!("lua/feedback.lua")),
@@ -130,6 +251,38 @@ impl RedisClaimStore {
     pub fn with_history(mut self, policy: HistoryPolicy) -> Self {
         self.history = policy;
         self
+    }
+
+    /// A connection for one call.
+    async fn conn(&self) -> Result<Conn, ClaimError> {
+        match &self.backend {
+            Backend::Cluster(c) => Ok(Conn::Cluster(c.clone())),
+            Backend::Single { client, live } => {
+                if let Some(c) = live.lock().map_err(|_| poisoned())?.as_ref() {
+                    return Ok(Conn::Single(c.clone()));
+                }
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Duration::from_secs(5))
+                    .set_response_timeout(Duration::from_secs(5));
+                let c = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(classify_error)?;
+                *live.lock().map_err(|_| poisoned())? = Some(c.clone());
+                Ok(Conn::Single(c))
+            }
+        }
+    }
+
+    /// Classify an error; after a connection error, the next call connects again.
+    fn failed(&self, e: redis::RedisError) -> ClaimError {
+        let e = classify_error(e);
+        if let (ClaimError::Unavailable(_), Backend::Single { live, .. }) = (&e, &self.backend) {
+            if let Ok(mut l) = live.lock() {
+                *l = None;
+            }
+        }
+        e
     }
 
     /// A key of one owner, with the owner key as its hash tag.
@@ -157,7 +310,7 @@ impl RedisClaimStore {
         if due_ms <= 0 {
             return Ok(());
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         redis::cmd("ZADD")
             .arg(self.bucket(owner_key))
             .arg("LT")
@@ -165,12 +318,12 @@ impl RedisClaimStore {
             .arg(owner_key)
             .query_async::<()>(&mut conn)
             .await
-            .map_err(classify_error)
+            .map_err(|e| self.failed(e))
     }
 
     /// Move `due` in the index to `to_ms` (0: remove), if nobody indexed it earlier since.
     async fn reindex(&self, due: &Due, to_ms: i64) -> Result<(), ClaimError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         self.scripts
             .index_cas
             .key(self.bucket(&due.owner_key))
@@ -179,9 +332,19 @@ impl RedisClaimStore {
             .arg(to_ms.max(0))
             .invoke_async::<i64>(&mut conn)
             .await
-            .map_err(classify_error)?;
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
+}
+
+fn poisoned() -> ClaimError {
+    ClaimError::Unavailable("redis connection slot poisoned".into())
+}
+
+/// rustls (for `rediss://`) needs the process's crypto provider chosen once: ring.
+fn tls_provider() {
+    // An error means one is installed already, which is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// FNV-1a: a stable spread of owner keys over the index buckets.
@@ -259,7 +422,7 @@ impl ClaimStore for RedisClaimStore {
                 "history_max": history_max,
                 "history_age_ms": history_age_ms,
             });
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn().await?;
             let (replayed, record, due): (i64, String, String) = self
                 .scripts
                 .claim
@@ -270,7 +433,7 @@ impl ClaimStore for RedisClaimStore {
                 .arg(args.to_string())
                 .invoke_async(&mut conn)
                 .await
-                .map_err(classify_error)?;
+                .map_err(|e| self.failed(e))?;
             let claim: Claim = from_wire(&record, replayed == 1)?;
             // Also on a replay: a crash between the script and the index must not lose a
             // deadline (the redelivered event comes back here).
@@ -302,7 +465,7 @@ impl ClaimStore for RedisClaimStore {
                 "history_max": history_max,
                 "history_age_ms": history_age_ms,
             });
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn().await?;
             let (replayed, record, due): (i64, String, String) = self
                 .scripts
                 .feedback
@@ -313,7 +476,7 @@ impl ClaimStore for RedisClaimStore {
                 .arg(args.to_string())
                 .invoke_async(&mut conn)
                 .await
-                .map_err(classify_error)?;
+                .map_err(|e| self.failed(e))?;
             let result: FeedbackResult = from_wire(&record, replayed == 1)?;
             let due = parse_i64(&due)?;
             let due = if due < 0 && result.sla_deadline_ms > 0 {
@@ -329,7 +492,7 @@ impl ClaimStore for RedisClaimStore {
     fn due<'a>(&'a self, now_ms: i64, limit: usize) -> BoxFuture<'a, Result<Vec<Due>, ClaimError>> {
         Box::pin(async move {
             let mut out = Vec::new();
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn().await?;
             for b in 0..SLA_BUCKETS {
                 if out.len() >= limit {
                     break;
@@ -346,7 +509,7 @@ impl ClaimStore for RedisClaimStore {
                     .arg("WITHSCORES")
                     .query_async(&mut conn)
                     .await
-                    .map_err(classify_error)?;
+                    .map_err(|e| self.failed(e))?;
                 out.extend(items.into_iter().map(|(owner_key, at)| Due {
                     owner_key,
                     at_ms: at as i64,
@@ -371,7 +534,7 @@ impl ClaimStore for RedisClaimStore {
                 "history_max": history_max,
                 "history_age_ms": history_age_ms,
             });
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn().await?;
             let (status, record, next): (String, String, String) = self
                 .scripts
                 .sla
@@ -381,7 +544,7 @@ impl ClaimStore for RedisClaimStore {
                 .arg(args.to_string())
                 .invoke_async(&mut conn)
                 .await
-                .map_err(classify_error)?;
+                .map_err(|e| self.failed(e))?;
             match status.as_str() {
                 "none" => {
                     self.reindex(due, 0).await?;
@@ -392,7 +555,7 @@ impl ClaimStore for RedisClaimStore {
                     Ok(SlaCheck::NotDue)
                 }
                 "taken" => Ok(SlaCheck::Taken),
-                "breach" => Ok(SlaCheck::Breach(from_wire(&record, false)?)),
+                "breach" => Ok(SlaCheck::Breach(Box::new(from_wire(&record, false)?))),
                 other => Err(ClaimError::Protocol(format!(
                     "unexpected sla status {other:?}"
                 ))),
@@ -406,7 +569,7 @@ impl ClaimStore for RedisClaimStore {
         breach: &'a Breach,
     ) -> BoxFuture<'a, Result<(), ClaimError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn().await?;
             let next: String = self
                 .scripts
                 .sla_done
@@ -414,7 +577,7 @@ impl ClaimStore for RedisClaimStore {
                 .arg(json!({ "token": breach.token }).to_string())
                 .invoke_async(&mut conn)
                 .await
-                .map_err(classify_error)?;
+                .map_err(|e| self.failed(e))?;
             self.reindex(due, parse_i64(&next)?).await
         })
     }
@@ -439,7 +602,7 @@ impl ClaimStore for RedisClaimStore {
                 "history_max": history_max,
                 "history_age_ms": history_age_ms,
             });
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn().await?;
             let (replayed, record): (i64, String) = self
                 .scripts
                 .outbound
@@ -450,7 +613,7 @@ impl ClaimStore for RedisClaimStore {
                 .arg(args.to_string())
                 .invoke_async(&mut conn)
                 .await
-                .map_err(classify_error)?;
+                .map_err(|e| self.failed(e))?;
             from_wire(&record, replayed == 1)
         })
     }
@@ -462,14 +625,14 @@ impl ClaimStore for RedisClaimStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, ClaimError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn().await?;
             let lines: Vec<String> = redis::cmd("LRANGE")
                 .arg(self.key(owner_key, "history"))
                 .arg(0)
                 .arg(limit.max(1) as i64 - 1)
                 .query_async(&mut conn)
                 .await
-                .map_err(classify_error)?;
+                .map_err(|e| self.failed(e))?;
             let oldest = now_ms - self.history.max_age.as_millis() as i64;
             let mut out = Vec::with_capacity(lines.len());
             for line in lines {

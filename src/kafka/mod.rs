@@ -14,10 +14,37 @@ use rdkafka::ClientConfig;
 /// was acknowledged (`enable.auto.offset.store=false`), then committed in the background and
 /// synchronously at shutdown. Prefetch is bounded; a missing committed offset starts at the
 /// beginning so nothing is skipped silently.
-pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
+/// What every client of the cluster needs: the brokers and the security settings.
+pub fn client_config(k: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers)
-        .set("group.id", &k.group_id)
+        .set("security.protocol", k.security_protocol.as_str());
+    if matches!(
+        k.security_protocol,
+        crate::config::SecurityProtocol::SaslPlaintext | crate::config::SecurityProtocol::SaslSsl
+    ) {
+        c.set("sasl.mechanism", &k.sasl_mechanism)
+            .set("sasl.username", k.sasl_username.expose())
+            .set("sasl.password", k.sasl_password.expose());
+    }
+    for (key, value) in [
+        ("ssl.ca.location", &k.ssl_ca_location),
+        ("ssl.certificate.location", &k.ssl_certificate_location),
+        ("ssl.key.location", &k.ssl_key_location),
+    ] {
+        if !value.is_empty() {
+            c.set(key, value);
+        }
+    }
+    if !k.ssl_key_password.is_empty() {
+        c.set("ssl.key.password", k.ssl_key_password.expose());
+    }
+    c
+}
+
+pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = client_config(k);
+    c.set("group.id", &k.group_id)
         .set("enable.auto.offset.store", "false")
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
@@ -34,9 +61,8 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
 /// The producer: idempotent (no duplicates or reordering from its own retries), acks from all
 /// in-sync replicas.
 pub fn producer_config(k: &KafkaConfig) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &k.brokers)
-        .set("enable.idempotence", "true")
+    let mut c = client_config(k);
+    c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("compression.type", "lz4")

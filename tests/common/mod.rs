@@ -63,6 +63,7 @@ pub struct RedisServer {
     dir: PathBuf,
     persistent: bool,
     cluster: bool,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -75,19 +76,37 @@ impl RedisServer {
         Self::start_with(false, true)
     }
 
+    /// A node with extra `redis-server` arguments (TLS ports, ...).
+    pub fn start_with_args(extra: Vec<String>) -> RedisServer {
+        let mut s = Self::new(false, false);
+        s.extra = extra;
+        s.spawn();
+        s
+    }
+
     fn start_with(persistent: bool, cluster: bool) -> RedisServer {
+        let mut s = Self::new(persistent, cluster);
+        s.spawn();
+        s
+    }
+
+    fn new(persistent: bool, cluster: bool) -> RedisServer {
         let dir =
             std::env::temp_dir().join(format!("outcry-redis-{}", outcry::kafka::unique_suffix()));
         std::fs::create_dir_all(&dir).expect("redis dir");
-        let mut s = RedisServer {
+        RedisServer {
             port: free_port(),
             child: None,
             dir,
             persistent,
             cluster,
-        };
-        s.spawn();
-        s
+            extra: Vec::new(),
+        }
+    }
+
+    /// A scratch directory that lives as long as the server.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     pub fn url(&self) -> String {
@@ -111,6 +130,7 @@ impl RedisServer {
             .arg("always")
             .arg("--cluster-enabled")
             .arg(if self.cluster { "yes" } else { "no" })
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         self.child = Some(cmd.spawn().expect("start redis-server"));
