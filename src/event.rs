@@ -213,6 +213,17 @@ pub struct IntentMatch {
     /// The language the counted phrases belong to (the heaviest), if they carry language tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Entities the rule packs extracted (airport codes, flight numbers, order numbers,
+    /// products), normalized, in order of first appearance, each (name, value) once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<Entity>,
+}
+
+/// One extracted entity: the pack's entity name and the normalized value (`airport` = `JFK`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Entity {
+    pub name: String,
+    pub value: String,
 }
 
 /// The outcome of the claim stage, as recorded in Redis and emitted on `outcry.assignments`.

@@ -878,6 +878,7 @@ p2 = "1h"
             keywords: vec![],
             sentiment: 0.0,
             language: None,
+            entities: vec![],
         }
     }
 

@@ -485,6 +485,7 @@ impl Worker {
                         keywords,
                         sentiment: 0.0,
                         language: None,
+                        entities: Vec::new(),
                     },
                     department: String::new(),
                     fencing_token: 0,

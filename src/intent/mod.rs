@@ -441,6 +441,7 @@ impl Classifier {
                 keywords: keywords(i),
                 sentiment,
                 language,
+                entities: Vec::new(),
             });
         }
         if let Some(n) = best(&|c| c.noise) {
@@ -601,6 +602,7 @@ pub fn decide(a: &Analysis) -> Classification {
             keywords: fired(i),
             sentiment,
             language,
+            entities: Vec::new(),
         });
     }
     if let Some(n) = best_noise {
@@ -617,6 +619,7 @@ fn general(sentiment: f32, language: Option<String>) -> Classification {
         keywords: Vec::new(),
         sentiment,
         language,
+        entities: Vec::new(),
     })
 }
 
