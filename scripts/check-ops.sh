@@ -2,16 +2,18 @@
 # Checks of the operations files: deploy/ (Kubernetes manifests, alerting rules) and dashboards/.
 # Run by scripts/test.sh after `cargo test` (it reuses the debug build, target/debug/outcry);
 # needs what scripts/install-test-deps.sh installs (prometheus/promtool, kubectl,
-# kubernetes-validate, redis-server, tansu). About 15 s.
+# kubernetes-validate, redis-server, tansu). About 20 s.
 #   1. alerting rules: `promtool check rules`, `promtool test rules` (each alert fires and does
 #      not), every alert covered by a test, and the PrometheusRule identical to the rules file;
 #   2. metric names: every metric a dashboard or rule reads is in docs/metrics.md (or a listed
 #      external one);
 #   3. Kubernetes: every kustomize rendering (base, base + each component, each overlay) valid
 #      against the Kubernetes and CRD schemas offline, the promised facts (probes, grace
-#      period, requests, PDB, autoscaler...) hold, and its outcry.toml passes `outcry check`;
-#   4. live: a real Prometheus scrapes a busy `outcry run` and every dashboard query returns
-#      series, every rule evaluates.
+#      period, requests, PDB, autoscaler and its sasl/tls...) hold, and its outcry.toml passes
+#      `outcry check` with dummy files in place of the credentials Secret's;
+#   4. the Dockerfile provides the shared libraries Cargo.toml's features link (OpenSSL...);
+#   5. live: a real Prometheus scrapes a busy `outcry run` (Redis as the ACL user of
+#      docs/security.md) and every dashboard query returns series, every rule evaluates.
 # Usage: scripts/check-ops.sh [--no-live] [path/to/outcry]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +48,9 @@ python3 scripts/ops/prometheusrule.py
 
 echo "==> metric names in dashboards and rules"
 python3 scripts/ops/promql_checks.py names
+
+echo "==> image (deploy/Dockerfile against Cargo.toml's features, by reading)"
+python3 scripts/ops/check_dockerfile.py
 
 echo "==> Kubernetes manifests (kustomize + schemas, offline)"
 python3 scripts/ops/check_manifests.py --outcry "$OUTCRY"

@@ -15,7 +15,12 @@ Then, for every rendering:
    and ServiceMonitor that select the workers, one namespace, at most one autoscaler and one
    that agrees with the config (group, topic, target), and so on.
 3. the rendered config (the ConfigMap's outcry.toml and its other files) passes `outcry check`
-   of this build, with the image paths /etc/outcry/... mapped to the repository's config/.
+   of this build, with the image paths /etc/outcry/... mapped to the repository's config/ and
+   every path under the credentials mount (/var/run/secrets/outcry/: `*_file` keys,
+   `kafka.ssl_*_location`) mapped, through `OUTCRY__…` environment overrides, to a temporary
+   file with a dummy value. Only the Secret's documented keys (CREDENTIAL_KEYS) get a file, so a
+   config naming any other file fails as the init container would; `outcry check` reads each
+   file, so the credential keys are really exercised.
 
 Usage: check_manifests.py [--outcry target/debug/outcry] [--k8s-version 1.30]
 Exit code 1 with every problem listed.
@@ -48,7 +53,10 @@ CUSTOM = {
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 CREDENTIALS_SECRET = "outcry-credentials"
 CREDENTIALS_DIR = "/var/run/secrets/outcry"
-CREDENTIAL_KEYS = {"kafka-username", "kafka-password", "redis-username", "redis-password"}
+CREDENTIAL_KEYS = {"kafka-username", "kafka-password", "kafka-ca.crt", "kafka-certificate.crt",
+                   "kafka-key.pem", "kafka-key-password", "redis-username", "redis-password"}
+# The KEDA Kafka scaler's `sasl` for each kafka.sasl_mechanism.
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
 PRODUCER_FLUSH_S = 5  # outcry flushes the producer for up to 5s after the drain
 
 DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|msec|s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)")
@@ -192,6 +200,9 @@ def check_facts(chk, docs, is_overlay):
     group = setting("kafka.group_id", "OUTCRY__KAFKA__GROUP_ID", "outcry")
     raw_topic = setting("kafka.topics.raw", "OUTCRY__KAFKA__TOPICS__RAW", "social.raw")
     brokers = setting("kafka.brokers", "OUTCRY__KAFKA__BROKERS", "localhost:9092")
+    protocol = str(setting("kafka.security_protocol", "OUTCRY__KAFKA__SECURITY_PROTOCOL", "plaintext"))
+    mechanism = setting("kafka.sasl_mechanism", "OUTCRY__KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
+    ca_location = setting("kafka.ssl_ca_location", "OUTCRY__KAFKA__SSL_CA_LOCATION", "")
 
     # probes on the metrics port of http.listen
     ports = {p.get("name"): p["containerPort"] for p in worker.get("ports", [])}
@@ -314,6 +325,23 @@ def check_facts(chk, docs, is_overlay):
                        f"kafka trigger topic {m.get('topic')} != kafka.topics.raw {raw_topic}")
             chk.expect(str(m.get("lagThreshold", "")).isdigit() and int(m["lagThreshold"]) > 0,
                        "kafka trigger needs a positive lagThreshold")
+            # The scaler must connect as the workers do: same SASL mechanism, TLS on or off.
+            auth = kafka[0].get("authenticationRef")
+            tas = [t for t in by_kind.get("TriggerAuthentication", [])
+                   if auth and t["metadata"]["name"] == auth["name"]]
+            params = dict(m)
+            for ref in (tas[0]["spec"].get("secretTargetRef", []) if tas else []):
+                params.setdefault(ref["parameter"], f"<secret {ref['key']}>")
+            sasl_want = KEDA_SASL.get(str(mechanism), f"? ({mechanism})") if protocol.startswith("sasl_") else "none"
+            chk.expect(params.get("sasl", "none") == sasl_want,
+                       f"kafka trigger sasl {params.get('sasl', 'none')!r} but the workers use "
+                       f"kafka.security_protocol {protocol!r}, sasl_mechanism {mechanism!r}: want {sasl_want!r}")
+            tls_want = "enable" if protocol in ("ssl", "sasl_ssl") else "disable"
+            chk.expect(params.get("tls", "disable") == tls_want,
+                       f"kafka trigger tls {params.get('tls', 'disable')!r} but kafka.security_protocol is {protocol!r}")
+            if ca_location and tls_want == "enable":
+                chk.expect("ca" in params, "the workers trust kafka.ssl_ca_location, but the kafka "
+                           "trigger has no `ca` (TriggerAuthentication parameter)")
             if is_overlay:
                 chk.expect(m.get("bootstrapServers") == brokers,
                            f"kafka trigger bootstrapServers {m.get('bootstrapServers')} != the workers' brokers {brokers}")
@@ -355,6 +383,28 @@ def outcry_check(chk, outcry, files, cfg_path, env):
         snap = cfg.get("crm", {}).get("snapshot")
         if isinstance(snap, str) and snap.startswith("/etc/outcry/"):
             run_env["OUTCRY__CRM__SNAPSHOT"] = str(ROOT / "config" / snap[len("/etc/outcry/"):])
+        # The Secret outcry-credentials, as the pod would see it: one dummy file per key.
+        secrets = Path(d) / "credentials"
+        secrets.mkdir()
+        for k in CREDENTIAL_KEYS:
+            (secrets / k).write_text(f"dummy-{k}\n")
+        prefix = CREDENTIALS_DIR + "/"
+        overrides = {}
+
+        def walk(node, path):
+            for k, v in node.items():
+                if isinstance(v, dict):
+                    walk(v, path + [k])
+                elif isinstance(v, str) and v.startswith(prefix):
+                    overrides["OUTCRY__" + "__".join(p.upper() for p in path + [k])] = v
+        walk(cfg, [])
+        overrides.update({k: v for k, v in env.items() if k.startswith("OUTCRY__") and v.startswith(prefix)})
+        for var, path in sorted(overrides.items()):
+            name = path[len(prefix):]
+            chk.expect(name in CREDENTIAL_KEYS,
+                       f"{var[len('OUTCRY__'):].lower().replace('__', '.')} = {path!r}: the Secret "
+                       f"{CREDENTIALS_SECRET} has no key {name!r} (its keys: {', '.join(sorted(CREDENTIAL_KEYS))})")
+            run_env[var] = str(secrets / name)
         r = subprocess.run([outcry, "check", "--config", str(Path(d) / key)], env=run_env,
                            capture_output=True, text=True)
         chk.expect(r.returncode == 0, f"outcry check refuses the rendered {key}:\n{r.stdout}{r.stderr}")

@@ -5,6 +5,11 @@
 #   and loading deploy/prometheus/outcry.rules.yml, `outcry replay config/sample/feed.jsonl`,
 #   then every panel query of dashboards/*.json through the HTTP API (promql_checks.py eval):
 #   one that returns no series fails. Also fails when a rule does not evaluate cleanly.
+# Redis runs with its default user off and one user, outcry, with exactly the ACL that
+# docs/security.md gives (read from that page); outcry reads that user's name and password from
+# files named by OUTCRY__REDIS__USERNAME_FILE / PASSWORD_FILE, and the check fails if any
+# claim-store call was refused or failed. librdkafka reports statistics every second
+# (statistics.interval.ms), so consumer lag per partition is exported quickly.
 # Usage: scripts/ops/live-prometheus.sh [path/to/outcry]   (default target/debug/outcry)
 # Every wait polls a condition under a deadline; every process started here is stopped on exit.
 set -euo pipefail
@@ -55,8 +60,16 @@ for s in socks: s.close()')
 bootstrap=127.0.0.1:$kafka_port
 prom=http://127.0.0.1:$prom_port
 
+# The Redis ACL of docs/security.md, with a password of this run's.
+acl_line=$(grep -m1 -E '^ACL SETUSER outcry on >PASSWORD ' docs/security.md) \
+    || { echo "error: no 'ACL SETUSER outcry on >PASSWORD …' line in docs/security.md" >&2; exit 1; }
+read -ra acl <<<"${acl_line#ACL SETUSER outcry on >PASSWORD }"
+redis_password=live-$$-$RANDOM
+printf 'outcry\n' >"$work/redis-username"
+printf '%s\n' "$redis_password" >"$work/redis-password"
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$work" >"$work/redis.log" 2>&1 &
+    --dir "$work" --user default off --user outcry on ">$redis_password" "${acl[@]}" \
+    >"$work/redis.log" 2>&1 &
 pids+=($!)
 RUST_LOG=warn tansu broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
     --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
@@ -66,7 +79,8 @@ wait_until 20 "tansu on $kafka_port" listening "$kafka_port"
 
 suffix=live$$
 raw=social.raw.$suffix
-topics=("$raw" "crm.customers.$suffix" "outcry.assignments.$suffix" "outcry.interactions.$suffix" "outcry.deadletter.$suffix")
+topics=("$raw" "crm.customers.$suffix" "outcry.assignments.$suffix" "outcry.interactions.$suffix"
+        "outcry.deadletter.$suffix" "helpdesk.feedback.$suffix" "outcry.alerts.$suffix")
 for t in "${topics[@]}"; do
     parts=1; [ "$t" = "$raw" ] && parts=3
     tansu topic create --broker "tcp://$bootstrap" --partitions "$parts" "$t" >>"$work/tansu.log" 2>&1
@@ -77,9 +91,13 @@ export OUTCRY__KAFKA__BROKERS=$bootstrap OUTCRY__KAFKA__GROUP_ID=outcry-$suffix 
     OUTCRY__KAFKA__TOPICS__ASSIGNMENTS=outcry.assignments.$suffix \
     OUTCRY__KAFKA__TOPICS__INTERACTIONS=outcry.interactions.$suffix \
     OUTCRY__KAFKA__TOPICS__DEADLETTER=outcry.deadletter.$suffix \
-    OUTCRY__REDIS__URL=redis://127.0.0.1:$redis_port OUTCRY__HTTP__LISTEN=127.0.0.1:$http_port
-"$OUTCRY" check --config config/outcry.toml >"$work/outcry-check.log" 2>&1
-RUST_LOG=info "$OUTCRY" run --config config/outcry.toml >"$work/outcry.log" 2>&1 &
+    OUTCRY__KAFKA__TOPICS__FEEDBACK=helpdesk.feedback.$suffix OUTCRY__KAFKA__TOPICS__ALERTS=outcry.alerts.$suffix \
+    OUTCRY__REDIS__URL=redis://127.0.0.1:$redis_port OUTCRY__HTTP__LISTEN=127.0.0.1:$http_port \
+    OUTCRY__REDIS__USERNAME_FILE=$work/redis-username OUTCRY__REDIS__PASSWORD_FILE=$work/redis-password
+# (a name with dots is not a shell variable: env sets it)
+stats='OUTCRY__KAFKA__CONSUMER__STATISTICS.INTERVAL.MS=1000'
+env "$stats" "$OUTCRY" check --config config/outcry.toml >"$work/outcry-check.log" 2>&1
+env "$stats" RUST_LOG=info "$OUTCRY" run --config config/outcry.toml >"$work/outcry.log" 2>&1 &
 pids+=($!)
 
 cat >"$work/prometheus.yml" <<EOF
@@ -117,6 +135,17 @@ for round in 1 2; do
     wait_until 60 "Prometheus to see round $round of the feed ($events events) processed" \
         has "sum(outcry_stage_events_total{job=\"outcry\",stage=\"normalize\"}) >= $(( round * events ))"
 done
+# Consumer lag is exported once librdkafka has reported statistics; deriv() on the dashboard
+# needs two samples of each partition within the 1m window.
+wait_until 30 "consumer lag per partition (outcry_consumer_lag_messages) in Prometheus" \
+    has 'min(count_over_time(outcry_consumer_lag_messages{job="outcry"}[1m])) >= 2'
+# Redis as the ACL user of docs/security.md: every claim succeeded, no claim-store error.
+if ! has 'sum(outcry_claim_store_errors_total{job="outcry"}) == 0 and sum(outcry_stage_events_total{job="outcry",stage="claim",outcome=~"new|attached|replayed"}) > 0'; then
+    echo "FAIL: claim-store errors or no successful claim as the Redis ACL user of docs/security.md" >&2
+    curl -fsS "$prom/api/v1/query" --data-urlencode 'query=outcry_claim_store_errors_total' >&2
+    exit 1
+fi
+echo "ok   outcry ran as the Redis ACL user of docs/security.md (credentials from *_file keys): no claim-store error"
 # Every rule group evaluated at least once, with no rule in error.
 rules_ok() {
     curl -fsS "$prom/api/v1/rules" | python3 -c '

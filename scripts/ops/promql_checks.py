@@ -7,7 +7,8 @@
     promql_checks.py eval --prometheus http://127.0.0.1:9090
         Evaluates every dashboard query (each panel target's expr, and each query variable as
         `count by (label) (metric)`) through Prometheus' HTTP API and fails listing each one that
-        returns no series. Grafana's variables are replaced: $__rate_interval, $__interval and
+        returns no series (a series whose value is NaN, as histogram_quantile() gives over a
+        histogram with no observations, is a result). Grafana's variables are replaced: $__rate_interval, $__interval and
         $__range by RATE_WINDOW; a query variable by its "All" value (allValue, else .*).
 """
 import argparse
@@ -28,7 +29,6 @@ RATE_WINDOW = "1m"
 # Metrics that are not outcry's, each with where it comes from.
 EXTERNAL = {
     "up": "Prometheus, per scrape target",
-    "kafka_consumergroup_lag": "kafka_exporter (consumer lag; outcry does not export lag yet)",
 }
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
             "bool", "offset", "inf", "nan", "le"}
