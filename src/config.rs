@@ -75,6 +75,8 @@ pub struct Config {
     pub history: HistoryConfig,
     /// The outbound gate's contact policy.
     pub outbound: OutboundConfig,
+    /// Incident detectors (`[[detector]]`, docs/incidents.md).
+    pub detector: Vec<crate::incident::DetectorConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -619,7 +621,17 @@ impl Config {
         let router = Router::new(&self.routing, &self.priority, &self.sla);
         if let Some(c) = &classifier {
             let known: Vec<&str> = c.intent_names().collect();
-            for (at, intent) in router.named_intents() {
+            let detector_intents = self.detector.iter().enumerate().flat_map(|(i, d)| {
+                d.intents
+                    .iter()
+                    .map(move |n| (format!("detector[{i}] ({})", d.name), n.as_str()))
+            });
+            let named: Vec<(String, &str)> = router
+                .named_intents()
+                .map(|(at, i)| (at.to_owned(), i))
+                .chain(detector_intents)
+                .collect();
+            for (at, intent) in named {
                 if intent != crate::intent::GENERAL && !known.contains(&intent) {
                     problems.push(format!(
                         "{at}: intent `{intent}` is not defined by any rule pack (known: {})",

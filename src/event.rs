@@ -328,6 +328,10 @@ pub struct AssignmentEvent {
     /// Every move of this ownership, oldest first (the sag wagon gets the whole trail).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trail: Vec<TrailStep>,
+    /// The incident this post is part of (docs/incidents.md), or, on an incident's own
+    /// assignment, that incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<crate::incident::IncidentLink>,
 }
 
 /// The owner a move left.

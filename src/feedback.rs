@@ -156,6 +156,7 @@ pub fn outputs(
         }),
         bounces: r.bounces,
         trail: r.trail.clone(),
+        incident: None,
     };
     out.push(records::assignment(&topics.assignments, &assignment, &time));
     out

@@ -14,6 +14,7 @@ pub mod event;
 pub mod feedback;
 pub mod http;
 pub mod identity;
+pub mod incident;
 pub mod intent;
 pub mod kafka;
 pub mod normalize;

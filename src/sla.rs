@@ -64,11 +64,49 @@ pub fn breach_outputs(b: &Breach, config: &Config, now_ms: i64) -> Vec<Output> {
         }),
         bounces: b.bounces,
         trail: b.trail.clone(),
+        incident: None,
     };
     vec![
         records::alert(&topics.alerts, &alert, &time),
         records::assignment(&topics.assignments, &assignment, &time),
     ]
+}
+
+/// Close the incidents past their expiry, each once across all workers, with an
+/// `incident_closed` alert.
+async fn expire_incidents<F, Fut>(
+    store: &dyn ClaimStore,
+    config: &Config,
+    metrics: &Metrics,
+    send: &F,
+    now: i64,
+) where
+    F: Fn(Output) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let due = match store.incidents_due(now, BATCH).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "incident sweep: cannot read the expiry index");
+            return;
+        }
+    };
+    for id in due {
+        match store.close_incident(&id, now, "expired").await {
+            Ok(Some(closed)) => {
+                metrics.incidents.with_label_values(&["closed"]).inc();
+                tracing::info!(incident_id = %id, linked = closed.linked, "incident expired");
+                let alert = crate::incident::closed_alert(&closed);
+                let out =
+                    records::alert(&config.kafka.topics.alerts, &alert, &records::now_rfc3339());
+                if let Err(e) = send(out).await {
+                    tracing::error!(error = %e, incident_id = %id, "incident_closed alert not produced");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, incident_id = %id, "incident sweep: close failed"),
+        }
+    }
 }
 
 /// Sweep until `shutdown`. `send` produces one record and resolves when the broker has it.
@@ -93,6 +131,7 @@ pub async fn sweep<F, Fut>(
             return;
         }
         let now = crate::normalize::time::now_ms();
+        expire_incidents(store.as_ref(), &config, &metrics, &send, now).await;
         let due = match store.due(now, BATCH).await {
             Ok(d) => d,
             Err(e) => {

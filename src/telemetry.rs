@@ -65,6 +65,8 @@ pub struct Metrics {
     pub claim_errors: IntCounterVec,
     pub rules_info: IntGaugeVec,
     pub build_info: IntGaugeVec,
+    pub incidents: IntCounterVec,
+    pub incident_links: IntCounter,
 }
 
 impl Metrics {
@@ -258,6 +260,22 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let incidents = IntCounterVec::new(
+            Opts::new(
+                "outcry_incidents_total",
+                "Incidents opened and closed by the detectors (docs/incidents.md)",
+            ),
+            &["event"],
+        )
+        .expect("metric");
+        let incident_links = IntCounter::new(
+            "outcry_incident_links_total",
+            "Posts linked to an incident (the ones that opened it included)",
+        )
+        .expect("metric");
+        for e in ["opened", "closed"] {
+            incidents.with_label_values(&[e]);
+        }
         // Every value of the closed label sets exists from the start, at 0.
         for band in ["verified", "strong", "probable", "unknown"] {
             identity_matches.with_label_values(&[band]);
@@ -326,6 +344,8 @@ impl Metrics {
             Box::new(claim_errors.clone()),
             Box::new(rules_info.clone()),
             Box::new(build_info.clone()),
+            Box::new(incidents.clone()),
+            Box::new(incident_links.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -357,6 +377,8 @@ impl Metrics {
             claim_errors,
             rules_info,
             build_info,
+            incidents,
+            incident_links,
         })
     }
 
@@ -401,6 +423,9 @@ impl Metrics {
 
     /// Record librdkafka's per-partition consumer lag from a statistics report.
     pub fn record_lag(&self, stats: &rdkafka::Statistics) {
+        // Only the partitions this worker holds now: a revoked partition's last value must not
+        // stay behind, frozen.
+        self.consumer_lag.reset();
         for (topic, t) in &stats.topics {
             for (partition, p) in &t.partitions {
                 // -1: librdkafka does not know yet; partition -1 is its internal "unassigned".

@@ -571,6 +571,13 @@ impl Worker {
             route,
         } = *decision;
         event.source = source.clone();
+        let (incident, mut incident_outputs) = match self
+            .detect_incidents(&pipeline, &event, &intent, &source, shutdown)
+            .await
+        {
+            Ok(found) => found,
+            Err(stop) => return stop,
+        };
         let assignment = AssignmentEvent {
             event_id: event.event_id.clone(),
             owner_key: owner_key.0.clone(),
@@ -599,6 +606,7 @@ impl Worker {
             previous: None,
             bounces: 0,
             trail: Vec::new(),
+            incident,
         };
         let interaction = InteractionEvent {
             owner_key: owner_key.0,
@@ -611,10 +619,162 @@ impl Worker {
             noise: false,
         };
         let time = records::now_rfc3339();
-        Processed::Outputs(vec![
+        let mut outputs = vec![
             records::assignment(&topics.assignments, &assignment, &time),
             records::interaction(&topics.interactions, &interaction, &time),
-        ])
+        ];
+        outputs.append(&mut incident_outputs);
+        Processed::Outputs(outputs)
+    }
+
+    /// Count a routed event towards every detector key it hits (docs/incidents.md). Returns the
+    /// incident the event is part of, and the records an opening or closing causes: the
+    /// `incident_opened` alert and the incident's own assignment (its owner claimed like a
+    /// customer's), or `incident_closed`.
+    async fn detect_incidents(
+        &self,
+        pipeline: &crate::pipeline::Pipeline,
+        event: &crate::event::CanonicalEvent,
+        intent: &crate::event::IntentMatch,
+        source: &SourceCoords,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(Option<crate::incident::IncidentLink>, Vec<Output>), Processed> {
+        let detectors = &self.config.detector;
+        let hits = crate::incident::hits(detectors, event, intent);
+        let mut link = None;
+        let mut outputs = Vec::new();
+        let topics = &self.config.kafka.topics;
+        let time = records::now_rfc3339();
+        for hit in hits {
+            let d = &detectors[hit.detector];
+            let now = crate::normalize::time::now_ms();
+            let req = crate::claim::DetectRequest {
+                detector: d.name.clone(),
+                group: hit.group.clone(),
+                event_id: event.event_id.clone(),
+                author: format!("{}:{}", event.platform, event.author.id),
+                now_ms: now,
+                window: d.window.0,
+                threshold: d.threshold,
+                cooldown: d.cooldown.0,
+                expire_after: d.expire_after.0,
+                remember: self.config.claim.remember_events.0,
+            };
+            let decision = match self.with_retry(shutdown, || self.store.detect(&req)).await {
+                Ok(x) => x,
+                Err(None) => return Err(Processed::Abandoned),
+                Err(Some(e)) => {
+                    // Counting is best effort against a broken script: the post is still assigned.
+                    tracing::error!(error = %e, detector = %d.name, "incident detection failed");
+                    continue;
+                }
+            };
+            if let Some(closed) = &decision.closed {
+                if !decision.replayed {
+                    self.metrics.incidents.with_label_values(&["closed"]).inc();
+                }
+                outputs.push(records::alert(
+                    &topics.alerts,
+                    &crate::incident::closed_alert(closed),
+                    &time,
+                ));
+            }
+            let Some(id) = decision.incident_id.clone() else {
+                continue;
+            };
+            let this = crate::incident::IncidentLink {
+                incident_id: id.clone(),
+                detector: d.name.clone(),
+                reply_template: d.reply_template.clone(),
+            };
+            if !decision.replayed {
+                self.metrics.incident_links.inc();
+            }
+            if decision.outcome == crate::claim::DetectOutcome::Opened {
+                if !decision.replayed {
+                    self.metrics.incidents.with_label_values(&["opened"]).inc();
+                    tracing::info!(incident_id = %id, detector = %d.name, events = decision.events, authors = decision.authors, "incident opened");
+                }
+                outputs.push(records::alert(
+                    &topics.alerts,
+                    &crate::incident::opened_alert(d, &hit.group, &decision, now),
+                    &time,
+                ));
+                let policy = pipeline.router.sla_policy(d.priority);
+                let owner = crate::incident::owner_key(&id);
+                let request = ClaimRequest {
+                    owner_key: owner.clone(),
+                    event_id: format!("incident:{id}:opened"),
+                    candidates: vec![d.team.clone()],
+                    escalation: pipeline.router.escalation().clone(),
+                    on_breach: pipeline.router.on_breach(d.priority).clone(),
+                    priority: d.priority,
+                    now_ms: now,
+                    lease: self.config.claim.lease.0,
+                    sla: policy.first_response,
+                    resolution: policy.resolution,
+                    remember: self.config.claim.remember_events.0,
+                };
+                let claim = match self
+                    .with_retry(shutdown, || self.store.claim(&request))
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(None) => return Err(Processed::Abandoned),
+                    Err(Some(e)) => {
+                        tracing::error!(error = %e, incident_id = %id, "incident owner claim failed");
+                        continue;
+                    }
+                };
+                if !claim.replayed {
+                    self.metrics
+                        .assignments
+                        .with_label_values(&[&claim.department, claim.outcome.as_str()])
+                        .inc();
+                }
+                let assignment = AssignmentEvent {
+                    event_id: format!("incident:{id}"),
+                    owner_key: owner,
+                    outcome: claim.outcome,
+                    department: claim.department.clone(),
+                    queue: claim.queue.clone(),
+                    priority: claim.priority.as_str().to_owned(),
+                    priority_score: 0,
+                    fencing_token: claim.token,
+                    sla_deadline_ms: claim.sla_deadline_ms,
+                    resolution_due_ms: claim.resolution_due_ms,
+                    lease_until_ms: claim.lease_until_ms,
+                    routed_department: d.team.department.clone(),
+                    route: format!("detector {}", d.name),
+                    reasons: vec![format!(
+                        "{} events from {} authors within {} for {} (threshold {:?})",
+                        decision.events,
+                        decision.authors,
+                        humantime::format_duration(d.window.0),
+                        hit.group,
+                        d.threshold
+                    )],
+                    candidates: vec![d.team.to_string()],
+                    priority_bumped: false,
+                    replayed: claim.replayed,
+                    intent: Some(intent.clone()),
+                    identity: None,
+                    platform: String::new(),
+                    author_id: String::new(),
+                    created_at: String::new(),
+                    source: source.clone(),
+                    rules_version: pipeline.rules_version.clone(),
+                    previous: None,
+                    bounces: 0,
+                    trail: Vec::new(),
+                    incident: Some(this.clone()),
+                };
+                outputs.push(records::assignment(&topics.assignments, &assignment, &time));
+            }
+            // An event hitting several keys is linked to the first incident it is part of.
+            link.get_or_insert(this);
+        }
+        Ok((link, outputs))
     }
 }
 
@@ -728,6 +888,30 @@ impl Worker {
                     .inc();
             }
         }
+        let mut outputs = Vec::new();
+        if r.outcome == FeedbackOutcome::Resolved {
+            if let Some(id) = m.owner_key.strip_prefix("incident:") {
+                match self
+                    .with_retry(shutdown, || self.store.close_incident(id, now, "resolved"))
+                    .await
+                {
+                    Ok(Some(closed)) => {
+                        self.metrics.incidents.with_label_values(&["closed"]).inc();
+                        tracing::info!(incident_id = %id, "incident resolved");
+                        outputs.push(records::alert(
+                            &self.config.kafka.topics.alerts,
+                            &crate::incident::closed_alert(&closed),
+                            &records::now_rfc3339(),
+                        ));
+                    }
+                    Ok(None) => {}
+                    Err(None) => return Processed::Abandoned,
+                    Err(Some(e)) => {
+                        tracing::error!(error = %e, incident_id = %id, "closing the incident failed")
+                    }
+                }
+            }
+        }
         tracing::info!(
             feedback_id = %m.feedback_id,
             owner_key = %m.owner_key,
@@ -738,7 +922,9 @@ impl Worker {
             replayed = r.replayed,
             "feedback"
         );
-        Processed::Outputs(crate::feedback::outputs(&m, &r, &self.config, &source, now))
+        let mut all = crate::feedback::outputs(&m, &r, &self.config, &source, now);
+        all.append(&mut outputs);
+        Processed::Outputs(all)
     }
 }
 

@@ -7,11 +7,12 @@ mod common;
 
 use common::{RedisCluster, RedisServer};
 use outcry::claim::{
-    ClaimError, ClaimRequest, ClaimStore, ContactPolicy, FeedbackKind, FeedbackOutcome,
-    FeedbackRequest, HistoryPolicy, MemoryClaimStore, OutboundKind, OutboundRequest,
-    RedisClaimStore, Refusal, SlaCheck,
+    ClaimError, ClaimRequest, ClaimStore, ContactPolicy, DetectDecision, DetectOutcome,
+    DetectRequest, FeedbackKind, FeedbackOutcome, FeedbackRequest, HistoryPolicy, MemoryClaimStore,
+    OutboundKind, OutboundRequest, RedisClaimStore, Refusal, SlaCheck,
 };
 use outcry::event::AssignmentOutcome;
+use outcry::incident::Threshold;
 use outcry::kafka::unique_suffix;
 use outcry::route::{Priority, Target};
 use std::sync::Arc;
@@ -593,7 +594,200 @@ const HISTORY: HistoryPolicy = HistoryPolicy {
     max_age: Duration::from_secs(86_400),
 };
 
+fn detect(
+    key: &str,
+    event: &str,
+    author: &str,
+    threshold: Threshold,
+    now_ms: i64,
+) -> DetectRequest {
+    DetectRequest {
+        detector: "bags".into(),
+        group: key.into(),
+        event_id: event.into(),
+        author: author.into(),
+        now_ms,
+        window: Duration::from_secs(300),
+        threshold,
+        cooldown: Duration::from_secs(600),
+        expire_after: Duration::from_secs(3600),
+        remember: 60 * MIN,
+    }
+}
+
+/// Incident detectors: counted once per event, exactly one opening, linking, closing (by
+/// feedback or expiry), cooldown, distinct authors, the usual rate.
+async fn incidents(store: Arc<dyn ClaimStore>) {
+    let key = format!("lost_luggage|JFK-{}", unique_suffix());
+    let ev = Threshold::Events(5);
+    let ask = |r: DetectRequest| {
+        let store = Arc::clone(&store);
+        async move { store.detect(&r).await.unwrap() }
+    };
+    for i in 1..=4 {
+        let d = ask(detect(
+            &key,
+            &format!("x:{i}"),
+            &format!("a{i}"),
+            ev,
+            T0 + i,
+        ))
+        .await;
+        assert_eq!((d.outcome, d.events), (DetectOutcome::Counted, i as u32));
+    }
+    // A redelivered event is not counted again: the same decision, flagged.
+    let again = ask(detect(&key, "x:2", "a2", ev, T0 + 10)).await;
+    assert!(again.replayed);
+    assert_eq!((again.outcome, again.events), (DetectOutcome::Counted, 2));
+    // The fifth event opens the incident; the window's events are its first posts.
+    let opened = ask(detect(&key, "x:5", "a5", ev, T0 + 20)).await;
+    assert_eq!(opened.outcome, DetectOutcome::Opened);
+    let id = opened.incident_id.clone().unwrap();
+    assert!(
+        id.ends_with(":1") && id.starts_with("bags:lost_luggage|JFK"),
+        "{id}"
+    );
+    assert_eq!(opened.window_events, ["x:1", "x:2", "x:3", "x:4", "x:5"]);
+    // Later posts are linked to it.
+    let linked = ask(detect(&key, "x:6", "a6", ev, T0 + 30)).await;
+    assert_eq!(
+        (linked.outcome, linked.incident_id.as_deref()),
+        (DetectOutcome::Linked, Some(id.as_str()))
+    );
+    // Resolved through feedback: closed once; then the cooldown; then a new incident.
+    let closed = store
+        .close_incident(&id, T0 + 40, "resolved")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((closed.reason.as_str(), closed.linked), ("resolved", 6));
+    assert!(store
+        .close_incident(&id, T0 + 41, "resolved")
+        .await
+        .unwrap()
+        .is_none());
+    let cool = ask(detect(&key, "x:7", "a7", ev, T0 + 50)).await;
+    assert_eq!(cool.outcome, DetectOutcome::Cooldown);
+    let later = T0 + 600_000 + 100;
+    for i in 8..=11 {
+        ask(detect(&key, &format!("x:{i}"), "a", ev, later + i)).await;
+    }
+    let second = ask(detect(&key, "x:12", "a", ev, later + 12)).await;
+    assert_eq!(second.outcome, DetectOutcome::Opened);
+    let id2 = second.incident_id.clone().unwrap();
+    assert!(id2.ends_with(":2"), "{id2}");
+    // Events older than the window were dropped: only x:8..x:12 made it.
+    assert_eq!(second.window_events.len(), 5);
+    // Expiry: listed when due, closed once, and not before its time.
+    let expires = second.expires_at_ms.unwrap();
+    assert!(!store
+        .incidents_due(expires - 1, 100)
+        .await
+        .unwrap()
+        .contains(&id2));
+    assert!(store
+        .close_incident(&id2, expires - 1, "expired")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .incidents_due(expires, 100)
+        .await
+        .unwrap()
+        .contains(&id2));
+    let c = store
+        .close_incident(&id2, expires, "expired")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.reason, "expired");
+    assert!(!store
+        .incidents_due(expires, 100)
+        .await
+        .unwrap()
+        .contains(&id2));
+
+    // Distinct authors: one author posting ten times is not an incident.
+    let akey = format!("{key}-authors");
+    let au = Threshold::Authors(3);
+    for i in 0..10 {
+        let d = ask(detect(&akey, &format!("y:{i}"), "same", au, T0 + i)).await;
+        assert_eq!(d.outcome, DetectOutcome::Counted);
+    }
+    ask(detect(&akey, "y:10", "other", au, T0 + 11)).await;
+    let d = ask(detect(&akey, "y:11", "third", au, T0 + 12)).await;
+    assert_eq!((d.outcome, d.authors), (DetectOutcome::Opened, 3));
+
+    // The usual rate: two posts per window for an hour is normal; a window with six is 3x.
+    let rkey = format!("{key}-rate");
+    let rate = Threshold::RateMultiple {
+        multiple: 3.0,
+        baseline: outcry::config::HumanDuration(Duration::from_secs(3600)),
+        min_events: 4,
+    };
+    let w = 300_000i64;
+    let start = (T0 / w) * w;
+    let mut n = 0;
+    for window in 0..12 {
+        for j in 0..2 {
+            n += 1;
+            let d = ask(detect(
+                &rkey,
+                &format!("r:{n}"),
+                "a",
+                rate,
+                start + window * w + j,
+            ))
+            .await;
+            assert_ne!(d.outcome, DetectOutcome::Opened, "window {window}");
+        }
+    }
+    let now = start + 12 * w;
+    let mut outcomes = Vec::new();
+    for j in 0..6 {
+        n += 1;
+        let d = ask(detect(&rkey, &format!("r:{n}"), "a", rate, now + j)).await;
+        outcomes.push(d.outcome);
+        if d.outcome == DetectOutcome::Opened {
+            assert_eq!(d.usual, Some(2.0));
+        }
+    }
+    assert_eq!(outcomes[..5], [DetectOutcome::Counted; 5]);
+    assert_eq!(outcomes[5], DetectOutcome::Opened, "6 >= 3 x 2");
+
+    // Many workers at once: exactly one of them opens it.
+    let ckey = format!("{key}-contended");
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let ckey = ckey.clone();
+            tokio::spawn(async move {
+                store
+                    .detect(&detect(
+                        &ckey,
+                        &format!("z:{i}"),
+                        &format!("a{i}"),
+                        ev,
+                        T0 + 5,
+                    ))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let all: Vec<DetectDecision> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let count = |o| all.iter().filter(|d| d.outcome == o).count();
+    assert_eq!(count(DetectOutcome::Opened), 1);
+    assert_eq!(count(DetectOutcome::Counted), 4);
+    assert_eq!(count(DetectOutcome::Linked), 19);
+}
+
 async fn everything(store: Arc<dyn ClaimStore>) {
+    incidents(Arc::clone(&store)).await;
     claims(store.as_ref()).await;
     feedback(store.as_ref()).await;
     sla(store.as_ref()).await;

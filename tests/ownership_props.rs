@@ -1404,6 +1404,36 @@ impl ClaimStore for Broken {
         })
     }
 
+    fn detect<'a>(
+        &'a self,
+        req: &'a outcry::claim::DetectRequest,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<outcry::claim::DetectDecision, outcry::claim::ClaimError>,
+    > {
+        self.inner.detect(req)
+    }
+
+    fn close_incident<'a>(
+        &'a self,
+        incident_id: &'a str,
+        now_ms: i64,
+        reason: &'a str,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<Option<outcry::claim::ClosedIncident>, outcry::claim::ClaimError>,
+    > {
+        self.inner.close_incident(incident_id, now_ms, reason)
+    }
+
+    fn incidents_due<'a>(
+        &'a self,
+        now_ms: i64,
+        limit: usize,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<String>, outcry::claim::ClaimError>> {
+        self.inner.incidents_due(now_ms, limit)
+    }
+
     fn due<'a>(
         &'a self,
         now_ms: i64,

@@ -35,6 +35,10 @@ keywords = ["down"]
 name = "billing"
 severity = 2
 keywords = ["refund"]
+[[intent]]
+name = "lost_luggage"
+severity = 2
+keywords = ["lost my bag", "lost luggage"]
 [noise]
 keywords = ["giveaway"]
 "#;
@@ -965,4 +969,208 @@ async fn feedback_and_sla_with_redis() {
         .await
         .unwrap();
     feedback_and_sla(Arc::new(store)).await;
+}
+
+/// Run `n` workers of one group until `done(total finished)`, then stop them all.
+async fn run_workers(
+    l: &Loaded,
+    store: Arc<dyn ClaimStore>,
+    n: usize,
+    done: impl Fn(u64) -> bool,
+) -> Vec<Arc<Metrics>> {
+    common::logs();
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut statuses = Vec::new();
+    let mut metrics = Vec::new();
+    for _ in 0..n {
+        let status = Arc::new(Status::default());
+        let m = Metrics::new();
+        let worker = Worker {
+            config: l.config.clone(),
+            pipeline: Pipeline::from_loaded(l).into(),
+            index: Arc::new(RwLock::new(l.index.clone())),
+            store: Arc::clone(&store),
+            metrics: Arc::clone(&m),
+            status: Arc::clone(&status),
+        };
+        tasks.push(tokio::spawn(worker.run(stop_rx.clone())));
+        statuses.push(status);
+        metrics.push(m);
+    }
+    common::wait_until(
+        "the workers to finish the stream",
+        Duration::from_secs(60),
+        || {
+            let total: u64 = statuses.iter().map(|s| Status::get(&s.finished)).sum();
+            let ok = done(total);
+            async move { ok }
+        },
+    )
+    .await;
+    let _ = stop.send(true);
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    metrics
+}
+
+fn alerts(bootstrap: &str, topic: &str) -> Vec<serde_json::Value> {
+    outcry::demo::read_all(bootstrap, topic)
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+        .collect()
+}
+
+fn with_bag_detector(c: &mut Config) {
+    c.detector = vec![toml::from_str(
+        r#"
+name = "bags"
+intents = ["lost_luggage"]
+window = "5m"
+threshold = { events = 20 }
+team = "incidents/baggage"
+reply_template = "baggage-incident"
+"#,
+    )
+    .unwrap()];
+}
+
+/// A burst — 40 "lost luggage" posts among normal traffic, one of them delivered twice, read
+/// by two workers of one group — is exactly one incident: one `incident_opened` alert, one
+/// assignment to the incident team, and exactly the 40 posts linked to it.
+async fn a_burst_is_one_incident(store: Arc<dyn ClaimStore>) {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let l = loaded_with(&kafka, "", with_bag_detector);
+    let t = l.config.kafka.topics.clone();
+    let b = kafka.bootstrap_servers().to_owned();
+    let mut events: Vec<(Option<String>, Vec<u8>)> = Vec::new();
+    let mut bag_ids = std::collections::BTreeSet::new();
+    for i in 0..40u64 {
+        let author = format!("{}", 5000 + i);
+        events.push((
+            Some(author.clone()),
+            tweet(
+                7000 + i,
+                &author,
+                "lost luggage at JFK again, nobody answers",
+            )
+            .into_bytes(),
+        ));
+        bag_ids.insert(format!("x:{}", 7000 + i));
+        if i % 2 == 0 {
+            let other = format!("{}", 6000 + i);
+            let text = if i % 4 == 0 {
+                "internet down"
+            } else {
+                "hello there"
+            };
+            events.push((
+                Some(other.clone()),
+                tweet(8000 + i, &other, text).into_bytes(),
+            ));
+        }
+    }
+    // A redelivered post: the same event again.
+    events.push(events[5].clone());
+    let total = events.len() as u64;
+    let refs: Vec<(Option<&str>, Vec<u8>, Option<&str>)> = events
+        .iter()
+        .map(|(k, v)| (k.as_deref(), v.clone(), None))
+        .collect();
+    produce(&b, &t.raw, &refs).await;
+    run_workers(&l, store, 2, |n| n >= total).await;
+
+    let alerts = alerts(&b, &t.alerts);
+    let opened: Vec<&serde_json::Value> = alerts
+        .iter()
+        .filter(|a| a["kind"] == "incident_opened")
+        .collect();
+    assert_eq!(opened.len(), 1, "{alerts:#?}");
+    let id = opened[0]["detail"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(opened[0]["detail"]["events"], 20);
+    let all = assignments(&b, &t.assignments);
+    let incident_owned: Vec<&AssignmentEvent> = all
+        .iter()
+        .filter(|a| a.owner_key.starts_with("incident:"))
+        .collect();
+    assert_eq!(
+        incident_owned.len(),
+        1,
+        "the incident team gets one assignment"
+    );
+    assert_eq!(incident_owned[0].owner_key, format!("incident:{id}"));
+    assert_eq!(incident_owned[0].department, "incidents");
+    assert_eq!(incident_owned[0].outcome, AssignmentOutcome::New);
+    // Linked: the posts that opened it (in the alert) and every later one (in its assignment).
+    let mut linked: std::collections::BTreeSet<String> = opened[0]["detail"]["window_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    for a in all.iter().filter(|a| !a.owner_key.starts_with("incident:")) {
+        if let Some(link) = &a.incident {
+            assert_eq!(link.incident_id, id);
+            assert_eq!(link.reply_template, "baggage-incident");
+            linked.insert(a.event_id.clone());
+        }
+    }
+    assert_eq!(
+        linked, bag_ids,
+        "exactly the 40 lost-luggage posts are linked"
+    );
+    // The redelivered post is one post: 40 distinct bag posts were counted, not 41.
+    let counted: u64 = all
+        .iter()
+        .filter(|a| bag_ids.contains(&a.event_id) && !a.replayed)
+        .count() as u64;
+    assert_eq!(counted, 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_is_one_incident_with_redis() {
+    let redis = RedisServer::start(false);
+    let store = RedisClaimStore::connect(&redis.url(), &format!("t{}", unique_suffix()))
+        .await
+        .unwrap();
+    a_burst_is_one_incident(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_is_one_incident_with_memory_store() {
+    a_burst_is_one_incident(Arc::new(MemoryClaimStore::new())).await;
+}
+
+/// Fewer posts than the threshold: no incident, nothing linked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_stream_raises_no_incident() {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let l = loaded_with(&kafka, "", with_bag_detector);
+    let t = l.config.kafka.topics.clone();
+    let b = kafka.bootstrap_servers().to_owned();
+    let events: Vec<(Option<&str>, Vec<u8>, Option<&str>)> = (0..19u64)
+        .map(|i| {
+            (
+                None,
+                tweet(9000 + i, &format!("{}", 100 + i), "lost luggage at JFK").into_bytes(),
+                None,
+            )
+        })
+        .collect();
+    produce(&b, &t.raw, &events).await;
+    let run = run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(19)).await;
+    run.result.unwrap();
+    assert!(alerts(&b, &t.alerts).is_empty());
+    let all = assignments(&b, &t.assignments);
+    assert_eq!(all.len(), 19);
+    assert!(all.iter().all(|a| a.incident.is_none()));
+    assert!(run
+        .metrics
+        .render()
+        .contains("outcry_incidents_total{event=\"opened\"} 0"));
 }

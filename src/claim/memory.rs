@@ -2,9 +2,10 @@
 //! `outcry demo`; the contract tests run the same bodies against it and against Redis.
 
 use super::{
-    note, Breach, Claim, ClaimError, ClaimRequest, ClaimStore, ContactPolicy, Due, FeedbackKind,
-    FeedbackOutcome, FeedbackRequest, FeedbackResult, FencingToken, HistoryEntry, HistoryPolicy,
-    OutboundDecision, OutboundKind, OutboundRequest, Refusal, SlaCheck, TrailStep,
+    note, Breach, Claim, ClaimError, ClaimRequest, ClaimStore, ClosedIncident, ContactPolicy,
+    DetectDecision, DetectOutcome, DetectRequest, Due, FeedbackKind, FeedbackOutcome,
+    FeedbackRequest, FeedbackResult, FencingToken, HistoryEntry, HistoryPolicy, OutboundDecision,
+    OutboundKind, OutboundRequest, Refusal, SlaCheck, TrailStep,
 };
 use crate::event::AssignmentOutcome;
 use crate::route::{Priority, Target};
@@ -65,8 +66,45 @@ impl Owner {
     }
 }
 
+/// One detector key's state (the Lua script's keys for it).
+#[derive(Debug, Default)]
+struct DetectorState {
+    events: Vec<(i64, String)>,
+    authors: HashMap<String, i64>,
+    buckets: HashMap<i64, u32>,
+    incident: Option<Incident>,
+    cooldown_until: i64,
+    seq: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Incident {
+    id: String,
+    open: bool,
+    opened_at: i64,
+    expires_at: i64,
+    cooldown_ms: i64,
+    linked: std::collections::HashSet<String>,
+}
+
+impl Incident {
+    fn close(&mut self, now: i64, reason: &str) -> ClosedIncident {
+        self.open = false;
+        ClosedIncident {
+            incident_id: self.id.clone(),
+            opened_at_ms: self.opened_at,
+            closed_at_ms: now,
+            reason: reason.to_owned(),
+            linked: self.linked.len() as u32,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
+    detectors: HashMap<String, DetectorState>,
+    /// Open incidents by expiry.
+    incidents: BTreeSet<(i64, String)>,
     owners: HashMap<String, Owner>,
     fences: HashMap<String, FencingToken>,
     /// (owner key, event/feedback/message id) -> (answer, forget after)
@@ -604,7 +642,182 @@ impl MemoryClaimStore {
     }
 }
 
+impl MemoryClaimStore {
+    fn detect_now(&self, req: &DetectRequest) -> Result<DetectDecision, ClaimError> {
+        use crate::incident::Threshold;
+        let mut st = self.lock()?;
+        let now = req.now_ms;
+        let key = req.key();
+        let id = format!("detect:{}", req.event_id);
+        if let Some(answer) = st.remembered(&key, &id, now) {
+            let d: DetectDecision = decode(&answer, true)?;
+            if let (Some(i), Some(at)) = (&d.incident_id, d.expires_at_ms) {
+                st.incidents.insert((at, i.clone()));
+            }
+            return Ok(d);
+        }
+        let window = req.window.as_millis().max(1) as i64;
+        let from = now - window;
+        let d = st.detectors.entry(key.clone()).or_default();
+        d.events.retain(|(t, _)| *t >= from);
+        if let Some(e) = d.events.iter_mut().find(|(_, e)| *e == req.event_id) {
+            e.0 = now;
+        } else {
+            d.events.push((now, req.event_id.clone()));
+        }
+        d.events.sort();
+        d.authors.retain(|_, t| *t >= from);
+        d.authors.insert(req.author.clone(), now);
+        let bucket = now.div_euclid(window);
+        let mut usual = None;
+        if let Threshold::RateMultiple { baseline, .. } = req.threshold {
+            let nb = ((baseline.0.as_millis() as i64) / window).max(1);
+            *d.buckets.entry(bucket).or_default() += 1;
+            d.buckets.retain(|b, _| *b >= bucket - nb);
+            let sum: u32 = (bucket - nb..bucket)
+                .map(|b| d.buckets.get(&b).copied().unwrap_or(0))
+                .sum();
+            usual = Some(f64::from(sum) / nb as f64);
+        }
+        let mut out = DetectDecision {
+            outcome: DetectOutcome::Counted,
+            incident_id: None,
+            events: d.events.len() as u32,
+            authors: d.authors.len() as u32,
+            usual,
+            expires_at_ms: None,
+            window_events: Vec::new(),
+            closed: None,
+            replayed: false,
+        };
+        let mut unindex = None;
+        if let Some(inc) = d
+            .incident
+            .as_mut()
+            .filter(|i| i.open && i.expires_at <= now)
+        {
+            out.closed = Some(inc.close(now, "expired"));
+            d.cooldown_until = now + inc.cooldown_ms.max(1);
+            unindex = Some((inc.expires_at, inc.id.clone()));
+        }
+        let mut index = None;
+        match d.incident.as_mut().filter(|i| i.open) {
+            Some(inc) => {
+                inc.linked.insert(req.event_id.clone());
+                out.outcome = DetectOutcome::Linked;
+                out.incident_id = Some(inc.id.clone());
+                out.expires_at_ms = Some(inc.expires_at);
+            }
+            None if d.cooldown_until > now => out.outcome = DetectOutcome::Cooldown,
+            None => {
+                let crossed = match req.threshold {
+                    Threshold::Events(n) => out.events >= n,
+                    Threshold::Authors(n) => out.authors >= n,
+                    Threshold::RateMultiple {
+                        multiple,
+                        min_events,
+                        ..
+                    } => {
+                        out.events >= min_events
+                            && f64::from(out.events) >= multiple * usual.unwrap_or(0.0)
+                    }
+                };
+                if crossed {
+                    d.seq += 1;
+                    let id = format!("{key}:{}", d.seq);
+                    let expires = now + req.expire_after.as_millis() as i64;
+                    let members: Vec<String> = d.events.iter().map(|(_, e)| e.clone()).collect();
+                    d.incident = Some(Incident {
+                        id: id.clone(),
+                        open: true,
+                        opened_at: now,
+                        expires_at: expires,
+                        cooldown_ms: req.cooldown.as_millis() as i64,
+                        linked: members.iter().cloned().collect(),
+                    });
+                    out.outcome = DetectOutcome::Opened;
+                    out.incident_id = Some(id.clone());
+                    out.expires_at_ms = Some(expires);
+                    out.window_events = members;
+                    index = Some((expires, id));
+                }
+            }
+        }
+        if let Some(u) = unindex {
+            st.incidents.remove(&u);
+        }
+        if let Some(i) = index {
+            st.incidents.insert(i);
+        }
+        st.remember(&key, &id, encode(&out), now, req.remember);
+        Ok(out)
+    }
+
+    fn close_incident_now(
+        &self,
+        incident_id: &str,
+        now: i64,
+        reason: &str,
+    ) -> Result<Option<ClosedIncident>, ClaimError> {
+        let mut st = self.lock()?;
+        let Some(key) = crate::incident::detector_key_of(incident_id) else {
+            return Ok(None);
+        };
+        let Some(d) = st.detectors.get_mut(key) else {
+            return Ok(None);
+        };
+        let Some(inc) = d
+            .incident
+            .as_mut()
+            .filter(|i| i.id == incident_id && i.open)
+        else {
+            st.incidents.retain(|(_, i)| i != incident_id);
+            return Ok(None);
+        };
+        if reason == "expired" && inc.expires_at > now {
+            return Ok(None);
+        }
+        let closed = inc.close(now, reason);
+        d.cooldown_until = now + inc.cooldown_ms.max(1);
+        st.incidents.retain(|(_, i)| i != incident_id);
+        Ok(Some(closed))
+    }
+}
+
 impl ClaimStore for MemoryClaimStore {
+    fn detect<'a>(
+        &'a self,
+        req: &'a DetectRequest,
+    ) -> BoxFuture<'a, Result<DetectDecision, ClaimError>> {
+        Box::pin(async move { self.detect_now(req) })
+    }
+
+    fn close_incident<'a>(
+        &'a self,
+        incident_id: &'a str,
+        now_ms: i64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ClosedIncident>, ClaimError>> {
+        Box::pin(async move { self.close_incident_now(incident_id, now_ms, reason) })
+    }
+
+    fn incidents_due<'a>(
+        &'a self,
+        now_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, ClaimError>> {
+        Box::pin(async move {
+            let st = self.lock()?;
+            Ok(st
+                .incidents
+                .iter()
+                .take_while(|(at, _)| *at <= now_ms)
+                .take(limit)
+                .map(|(_, i)| i.clone())
+                .collect())
+        })
+    }
+
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, ClaimError>> {
         Box::pin(async move { self.claim_now(req) })
     }

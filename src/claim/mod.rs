@@ -360,6 +360,81 @@ pub struct HistoryEntry {
     pub note: String,
 }
 
+/// One event counted towards one detector key (docs/incidents.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectRequest {
+    pub detector: String,
+    /// The grouping key's values: `lost_luggage|JFK`.
+    pub group: String,
+    pub event_id: String,
+    /// For distinct-author thresholds: `platform:user id`.
+    pub author: String,
+    pub now_ms: i64,
+    pub window: Duration,
+    pub threshold: crate::incident::Threshold,
+    pub cooldown: Duration,
+    pub expire_after: Duration,
+    /// How long the decision for this event id is remembered (redelivery).
+    pub remember: Duration,
+}
+
+impl DetectRequest {
+    /// `detector:group`: the key all of this detector key's state lives under.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.detector, self.group)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectOutcome {
+    /// Counted; no incident.
+    Counted,
+    /// This event crossed the threshold: it opened the incident (exactly one event does).
+    Opened,
+    /// An incident of this key is open: the event is linked to it.
+    Linked,
+    /// An incident of this key closed recently; no new one until the cooldown ends.
+    Cooldown,
+}
+
+/// An incident that ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedIncident {
+    pub incident_id: String,
+    pub opened_at_ms: i64,
+    pub closed_at_ms: i64,
+    /// `resolved` (feedback) or `expired`.
+    pub reason: String,
+    /// Posts linked to it.
+    pub linked: u32,
+}
+
+/// What the store decided for one event and one detector key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectDecision {
+    pub outcome: DetectOutcome,
+    #[serde(default)]
+    pub incident_id: Option<String>,
+    /// Events and distinct authors in the window, this one included.
+    pub events: u32,
+    pub authors: u32,
+    /// For `rate_multiple`: the usual count per window.
+    #[serde(default)]
+    pub usual: Option<f64>,
+    /// When the open incident expires.
+    #[serde(default)]
+    pub expires_at_ms: Option<i64>,
+    /// For `opened`: the events in the window that made the incident, oldest first.
+    #[serde(default)]
+    pub window_events: Vec<String>,
+    /// An expired incident of this key that this call closed (once): emit `incident_closed`.
+    #[serde(default)]
+    pub closed: Option<ClosedIncident>,
+    #[serde(default)]
+    pub replayed: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     #[error("claim store unavailable: {0}")]
@@ -410,6 +485,28 @@ pub trait ClaimStore: Send + Sync {
         now_ms: i64,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, ClaimError>>;
+
+    /// Count an event towards a detector key; open, link to or close its incident.
+    fn detect<'a>(
+        &'a self,
+        req: &'a DetectRequest,
+    ) -> BoxFuture<'a, Result<DetectDecision, ClaimError>>;
+
+    /// End an open incident (`resolved` feedback, or expiry: then only if it is past its
+    /// expiry). Returns it when this call closed it; None when it was not open.
+    fn close_incident<'a>(
+        &'a self,
+        incident_id: &'a str,
+        now_ms: i64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ClosedIncident>, ClaimError>>;
+
+    /// Open incidents whose expiry is at or before `now_ms` (an index that may run early).
+    fn incidents_due<'a>(
+        &'a self,
+        now_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, ClaimError>>;
 
     /// A short name for logs and the demo summary.
     fn name(&self) -> &'static str;

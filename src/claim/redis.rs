@@ -11,9 +11,9 @@
 //! the sweeper moves an entry only if it still has the score it read.
 
 use super::{
-    Breach, Claim, ClaimError, ClaimRequest, ClaimStore, ContactPolicy, Due, FeedbackRequest,
-    FeedbackResult, HistoryEntry, HistoryPolicy, OutboundDecision, OutboundKind, OutboundRequest,
-    SlaCheck,
+    Breach, Claim, ClaimError, ClaimRequest, ClaimStore, ClosedIncident, ContactPolicy,
+    DetectDecision, DetectRequest, Due, FeedbackRequest, FeedbackResult, HistoryEntry,
+    HistoryPolicy, OutboundDecision, OutboundKind, OutboundRequest, SlaCheck,
 };
 use futures::future::BoxFuture;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -55,6 +55,13 @@ pub fn acl_rules(prefix: &str) -> String {
         "zscore",
         "zrem",
         "zcard",
+        // incident detectors
+        "hincrby",
+        "hlen",
+        "hkeys",
+        "hmget",
+        "sadd",
+        "scard",
         "zremrangebyscore",
     ];
     let mut rule = format!("resetkeys ~{prefix}:* resetchannels -@all");
@@ -107,6 +114,8 @@ impl ConnectionLike for Conn {
 }
 
 struct Scripts {
+    detect: Script,
+    incident_close: Script,
     claim: Script,
     feedback: Script,
     sla: Script,
@@ -235,6 +244,8 @@ impl RedisClaimStore {
         RedisClaimStore {
             backend,
             scripts: Scripts {
+                detect: script(include_str!("lua/detect.lua")),
+                incident_close: script(include_str!("lua/incident_close.lua")),
                 claim: script(include_str!("lua/claim.lua")),
                 feedback: script(include_str!("lua/feedback.lua")),
                 sla: script(include_str!("lua/sla.lua")),
@@ -290,6 +301,16 @@ impl RedisClaimStore {
         format!("{}:{{{owner_key}}}:{what}", self.prefix)
     }
 
+    /// A key of one detector key (`detector:group`), with it as the hash tag.
+    fn detector_key(&self, key: &str, what: &str) -> String {
+        format!("{}:{{inc:{key}}}:{what}", self.prefix)
+    }
+
+    /// The index of open incidents by expiry (one sorted set: incidents are few).
+    fn incidents_index(&self) -> String {
+        format!("{}:incidents:{{open}}", self.prefix)
+    }
+
     fn bucket(&self, owner_key: &str) -> String {
         format!(
             "{}:sla:{{{}}}",
@@ -303,6 +324,16 @@ impl RedisClaimStore {
             self.history.max_entries.max(1),
             self.history.max_age.as_millis() as u64,
         )
+    }
+
+    async fn unindex_incident(&self, incident_id: &str) -> Result<(), ClaimError> {
+        let mut conn = self.conn().await?;
+        redis::cmd("ZREM")
+            .arg(self.incidents_index())
+            .arg(incident_id)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.failed(e))
     }
 
     /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
@@ -645,6 +676,141 @@ impl ClaimStore for RedisClaimStore {
                 out.push(from_wire(entry, false)?);
             }
             Ok(out)
+        })
+    }
+
+    fn detect<'a>(
+        &'a self,
+        req: &'a DetectRequest,
+    ) -> BoxFuture<'a, Result<DetectDecision, ClaimError>> {
+        Box::pin(async move {
+            use crate::incident::Threshold;
+            let (kind, n, multiple, baseline_ms, min_events) = match req.threshold {
+                Threshold::Events(n) => ("events", n, 0.0, 0, 0),
+                Threshold::Authors(n) => ("authors", n, 0.0, 0, 0),
+                Threshold::RateMultiple {
+                    multiple,
+                    baseline,
+                    min_events,
+                } => (
+                    "rate",
+                    0,
+                    multiple,
+                    baseline.0.as_millis() as u64,
+                    min_events,
+                ),
+            };
+            let args = json!({
+                "now": req.now_ms,
+                "detector": req.detector,
+                "group": req.group,
+                "event_id": req.event_id,
+                "author": req.author,
+                "window_ms": req.window.as_millis().max(1) as u64,
+                "kind": kind,
+                "n": n,
+                "multiple": multiple,
+                "baseline_ms": baseline_ms,
+                "min_events": min_events,
+                "cooldown_ms": req.cooldown.as_millis() as u64,
+                "expire_ms": req.expire_after.as_millis() as u64,
+                "remember_ms": req.remember.as_millis().max(1) as u64,
+            });
+            let key = req.key();
+            let mut conn = self.conn().await?;
+            let (replayed, record): (i64, String) = self
+                .scripts
+                .detect
+                .key(self.detector_key(&key, "events"))
+                .key(self.detector_key(&key, "authors"))
+                .key(self.detector_key(&key, &format!("event:{}", req.event_id)))
+                .key(self.detector_key(&key, "buckets"))
+                .key(self.detector_key(&key, "incident"))
+                .key(self.detector_key(&key, "cooldown"))
+                .key(self.detector_key(&key, "seq"))
+                .key(self.detector_key(&key, "linked"))
+                .arg(args.to_string())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.failed(e))?;
+            let d: DetectDecision = from_wire(&record, replayed == 1)?;
+            // Index the open incident's expiry (again on a replay: a crash between the script
+            // and here must not leave an incident that never expires).
+            if let (Some(id), Some(at)) = (&d.incident_id, d.expires_at_ms) {
+                redis::cmd("ZADD")
+                    .arg(self.incidents_index())
+                    .arg(at)
+                    .arg(id)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(|e| self.failed(e))?;
+            }
+            if let Some(c) = &d.closed {
+                self.unindex_incident(&c.incident_id).await?;
+            }
+            Ok(d)
+        })
+    }
+
+    fn close_incident<'a>(
+        &'a self,
+        incident_id: &'a str,
+        now_ms: i64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ClosedIncident>, ClaimError>> {
+        Box::pin(async move {
+            let Some(key) = crate::incident::detector_key_of(incident_id) else {
+                return Ok(None);
+            };
+            let mut conn = self.conn().await?;
+            let args = json!({
+                "incident_id": incident_id,
+                "now": now_ms,
+                "reason": reason,
+                "only_if_expired": reason == "expired",
+            });
+            let record: String = self
+                .scripts
+                .incident_close
+                .key(self.detector_key(key, "incident"))
+                .key(self.detector_key(key, "cooldown"))
+                .key(self.detector_key(key, "linked"))
+                .arg(args.to_string())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.failed(e))?;
+            match record.as_str() {
+                "-" => return Ok(None),
+                // Not open any more: its index entry is stale.
+                "" => {
+                    self.unindex_incident(incident_id).await?;
+                    return Ok(None);
+                }
+                _ => {}
+            }
+            self.unindex_incident(incident_id).await?;
+            Ok(Some(from_wire(&record, false)?))
+        })
+    }
+
+    fn incidents_due<'a>(
+        &'a self,
+        now_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, ClaimError>> {
+        Box::pin(async move {
+            let mut conn = self.conn().await?;
+            redis::cmd("ZRANGE")
+                .arg(self.incidents_index())
+                .arg("-inf")
+                .arg(now_ms)
+                .arg("BYSCORE")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit.max(1))
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.failed(e))
         })
     }
 
