@@ -71,6 +71,8 @@ pub struct DemoReport {
     pub interactions: usize,
     pub dead_letters: BTreeMap<String, usize>,
     pub noise: u64,
+    /// Everything on `outcry.alerts` (incidents opened by the detectors, ...).
+    pub alerts: Vec<crate::event::AlertEvent>,
     pub store: &'static str,
     pub elapsed: Duration,
 }
@@ -144,6 +146,33 @@ impl DemoReport {
             "  owners: {customers} CRM customers, {prospects} unknown authors (prospects)"
         );
         let _ = writeln!(s, "  interactions stored: {}", self.interactions);
+        for a in self.alerts.iter().filter(|a| a.kind == "incident_opened") {
+            let id = a.detail["incident_id"].as_str().unwrap_or_default();
+            let mut linked: std::collections::BTreeSet<&str> = a.detail["window_events"]
+                .as_array()
+                .map(|v| v.iter().filter_map(|e| e.as_str()).collect())
+                .unwrap_or_default();
+            linked.extend(
+                self.assignments
+                    .iter()
+                    .filter(|x| {
+                        x.incident.as_ref().is_some_and(|i| i.incident_id == id)
+                            && !x.owner_key.starts_with("incident:")
+                    })
+                    .map(|x| x.event_id.as_str()),
+            );
+            let owner = self
+                .assignments
+                .iter()
+                .find(|x| x.owner_key == crate::incident::owner_key(id));
+            let _ = writeln!(s, "  incident {id}: {}", a.summary);
+            let _ = writeln!(
+                s,
+                "      {} posts linked; one assignment to {}",
+                linked.len(),
+                owner.map_or("?".into(), |o| format!("{}/{} (token {})", o.department, o.queue, o.fencing_token))
+            );
+        }
         let _ = writeln!(
             s,
             "  throughput: {:.0} events/s end to end ({:.2} s, Kafka round trips included)",
@@ -154,7 +183,7 @@ impl DemoReport {
     }
 }
 
-fn topic_names(cfg: &Config) -> [&str; 5] {
+fn topic_names(cfg: &Config) -> [&str; 7] {
     let t = &cfg.kafka.topics;
     [
         &t.raw,
@@ -162,6 +191,8 @@ fn topic_names(cfg: &Config) -> [&str; 5] {
         &t.assignments,
         &t.interactions,
         &t.deadletter,
+        &t.feedback,
+        &t.alerts,
     ]
 }
 
@@ -272,6 +303,11 @@ pub async fn run(
             .push(serde_json::from_slice(msg.payload().unwrap_or_default())?);
     }
     report.interactions = read_all(kafka.bootstrap_servers(), &t.interactions)?.len();
+    for msg in read_all(kafka.bootstrap_servers(), &t.alerts)? {
+        report
+            .alerts
+            .push(serde_json::from_slice(msg.payload().unwrap_or_default())?);
+    }
     for msg in read_all(kafka.bootstrap_servers(), &t.deadletter)? {
         let reason = msg
             .headers()
