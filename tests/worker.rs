@@ -1080,6 +1080,7 @@ async fn a_burst_is_one_incident(store: Arc<dyn ClaimStore>) {
         .map(|(k, v)| (k.as_deref(), v.clone(), None))
         .collect();
     produce(&b, &t.raw, &refs).await;
+    let store_again = Arc::clone(&store);
     run_workers(&l, store, 2, |n| n >= total).await;
 
     let alerts = alerts(&b, &t.alerts);
@@ -1130,6 +1131,32 @@ async fn a_burst_is_one_incident(store: Arc<dyn ClaimStore>) {
         .filter(|a| bag_ids.contains(&a.event_id) && !a.replayed)
         .count() as u64;
     assert_eq!(counted, 40);
+
+    // The team resolves the incident (feedback with its token): closed, once.
+    let token = incident_owned[0].fencing_token;
+    let owner = incident_owned[0].owner_key.clone();
+    produce(
+        &b,
+        &t.feedback,
+        &[(
+            Some(owner.as_str()),
+            feedback("inc-done", &owner, "resolved", token),
+            None,
+        )],
+    )
+    .await;
+    let l2 = l.clone();
+    let store2 = store_again;
+    run_workers(&l2, store2, 1, |n| n >= 1).await;
+    let after = self::alerts(&b, &t.alerts);
+    let closed: Vec<&serde_json::Value> = after
+        .iter()
+        .filter(|a| a["kind"] == "incident_closed")
+        .collect();
+    assert_eq!(closed.len(), 1, "{after:#?}");
+    assert_eq!(closed[0]["detail"]["incident_id"], id.as_str());
+    assert_eq!(closed[0]["detail"]["reason"], "resolved");
+    assert_eq!(closed[0]["detail"]["linked"], 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
