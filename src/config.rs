@@ -289,6 +289,13 @@ pub struct RedisConfig {
     /// ACL user and password (override any in the URL).
     pub username: Secret,
     pub password: Secret,
+    /// For `rediss://`: the CA certificate (PEM text) that signs the server's; empty: the
+    /// public web roots (Mozilla's). Usually given as `tls_ca_file = "/path/ca.pem"`.
+    pub tls_ca: String,
+    /// For mutual TLS: the client certificate and key (PEM text; `tls_cert_file`,
+    /// `tls_key_file`).
+    pub tls_cert: String,
+    pub tls_key: Secret,
 }
 
 impl Default for RedisConfig {
@@ -299,6 +306,9 @@ impl Default for RedisConfig {
             cluster: false,
             username: Secret::default(),
             password: Secret::default(),
+            tls_ca: String::new(),
+            tls_cert: String::new(),
+            tls_key: Secret::default(),
         }
     }
 }
@@ -490,6 +500,20 @@ impl Config {
                     "redis.url {url:?} must start with redis://, rediss:// or unix://"
                 ));
             }
+        }
+        for (key, pem) in [
+            ("tls_ca", self.redis.tls_ca.as_str()),
+            ("tls_cert", self.redis.tls_cert.as_str()),
+            ("tls_key", self.redis.tls_key.expose()),
+        ] {
+            if !pem.is_empty() && !pem.contains("-----BEGIN ") {
+                p.push(format!(
+                    "redis.{key} is not PEM (give the file as redis.{key}_file = \"/path\")"
+                ));
+            }
+        }
+        if self.redis.tls_cert.is_empty() != self.redis.tls_key.is_empty() {
+            p.push("redis.tls_cert and redis.tls_key go together (mutual TLS)".into());
         }
         if urls.len() > 1 && !self.redis.cluster {
             p.push(

@@ -866,30 +866,77 @@ async fn redis_cluster_keeps_the_contract() {
 async fn redis_over_tls_as_a_least_privilege_acl_user() {
     let certs = std::env::temp_dir().join(format!("outcry-tls-{}", unique_suffix()));
     std::fs::create_dir_all(&certs).unwrap();
-    let (cert, key) = (certs.join("cert.pem"), certs.join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (Debian package openssl) makes the test certificate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (cert, key, ca) = (
+        certs.join("cert.pem"),
+        certs.join("key.pem"),
+        certs.join("ca.pem"),
     );
+    std::fs::write(
+        certs.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    // A test CA, and a server certificate for 127.0.0.1 signed by it.
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(&certs)
+            .args(args)
+            .output()
+            .expect("openssl (Debian package openssl) makes the test certificates");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=outcry-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        "cert.pem",
+        "-extfile",
+        "san.ext",
+    ]);
     let tls_port = common::free_port();
     let redis = RedisServer::start_with_args(
         [
@@ -900,7 +947,7 @@ async fn redis_over_tls_as_a_least_privilege_acl_user() {
             "--tls-key-file".into(),
             key.display().to_string(),
             "--tls-ca-cert-file".into(),
-            cert.display().to_string(),
+            ca.display().to_string(),
             "--tls-auth-clients".into(),
             "no".into(),
         ]
@@ -925,8 +972,9 @@ async fn redis_over_tls_as_a_least_privilege_acl_user() {
 
     let config = outcry::config::Config::parse(
         &format!(
-            "[redis]\nurl = \"rediss://127.0.0.1:{tls_port}/#insecure\"\nusername = \"outcry\"\npassword_file = {:?}\n",
-            certs.join("redis-password").display().to_string()
+            "[redis]\nurl = \"rediss://127.0.0.1:{tls_port}/\"\nusername = \"outcry\"\npassword_file = {:?}\ntls_ca_file = {:?}\n",
+            certs.join("redis-password").display().to_string(),
+            ca.display().to_string()
         ),
         Vec::new(),
     )

@@ -163,13 +163,14 @@ impl RedisClaimStore {
             }
             infos.push(info);
         }
+        let certs = tls_certificates(c)?;
         let store = if c.cluster {
-            Self::connect_cluster_infos(infos, &c.key_prefix).await?
+            Self::connect_cluster_with(infos, &c.key_prefix, certs).await?
         } else {
             let info = infos
                 .pop()
                 .ok_or_else(|| ClaimError::Unavailable("redis.url is empty".into()))?;
-            Self::connect_info(info, &c.key_prefix).await?
+            Self::connect_with(info, &c.key_prefix, certs).await?
         };
         Ok(store.with_history(history))
     }
@@ -183,10 +184,21 @@ impl RedisClaimStore {
     }
 
     async fn connect_info(info: redis::ConnectionInfo, prefix: &str) -> Result<Self, ClaimError> {
+        Self::connect_with(info, prefix, None).await
+    }
+
+    async fn connect_with(
+        info: redis::ConnectionInfo,
+        prefix: &str,
+        certs: Option<redis::TlsCertificates>,
+    ) -> Result<Self, ClaimError> {
         tls_provider();
         let url = info.addr.to_string();
-        let client =
-            redis::Client::open(info).map_err(|e| ClaimError::Unavailable(e.to_string()))?;
+        let client = match certs {
+            Some(certs) => redis::Client::build_with_tls(info, certs),
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| ClaimError::Unavailable(e.to_string()))?;
         let store = Self::with(
             Backend::Single {
                 client: Box::new(client),
@@ -216,9 +228,20 @@ impl RedisClaimStore {
         infos: Vec<redis::ConnectionInfo>,
         prefix: &str,
     ) -> Result<Self, ClaimError> {
+        Self::connect_cluster_with(infos, prefix, None).await
+    }
+
+    async fn connect_cluster_with(
+        infos: Vec<redis::ConnectionInfo>,
+        prefix: &str,
+        certs: Option<redis::TlsCertificates>,
+    ) -> Result<Self, ClaimError> {
         tls_provider();
         let nodes: Vec<String> = infos.iter().map(|i| i.addr.to_string()).collect();
         let mut builder = redis::cluster::ClusterClient::builder(infos.clone());
+        if let Some(certs) = certs {
+            builder = builder.certs(certs);
+        }
         if let Some(first) = infos.first() {
             if let Some(u) = &first.redis.username {
                 builder = builder.username(u.clone());
@@ -366,6 +389,22 @@ impl RedisClaimStore {
             .map_err(|e| self.failed(e))?;
         Ok(())
     }
+}
+
+/// The CA and client certificate `[redis]` holds.
+fn tls_certificates(
+    c: &crate::config::RedisConfig,
+) -> Result<Option<redis::TlsCertificates>, ClaimError> {
+    if c.tls_ca.is_empty() && c.tls_cert.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(redis::TlsCertificates {
+        client_tls: (!c.tls_cert.is_empty()).then(|| redis::ClientTlsConfig {
+            client_cert: c.tls_cert.as_bytes().to_vec(),
+            client_key: c.tls_key.expose().as_bytes().to_vec(),
+        }),
+        root_cert: (!c.tls_ca.is_empty()).then(|| c.tls_ca.as_bytes().to_vec()),
+    }))
 }
 
 fn poisoned() -> ClaimError {
