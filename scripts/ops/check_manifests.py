@@ -377,8 +377,15 @@ def outcry_check(chk, outcry, files, cfg_path, env):
         run_env.update(env)
         packs = cfg.get("rules", {}).get("packs")
         if packs:
-            mapped = [str(ROOT / "config" / p[len("/etc/outcry/"):]) if p.startswith("/etc/outcry/") else p
-                      for p in packs]
+            def where(p):
+                # The ConfigMap's own files (mounted at /etc/outcry/site/) are in d; the rest of
+                # /etc/outcry/ is the image's copy of config/.
+                if p.startswith("/etc/outcry/site/"):
+                    return str(Path(d) / p[len("/etc/outcry/site/"):])
+                if p.startswith("/etc/outcry/"):
+                    return str(ROOT / "config" / p[len("/etc/outcry/"):])
+                return p
+            mapped = [where(p) for p in packs]
             run_env["OUTCRY__RULES__PACKS"] = json.dumps(mapped)
         snap = cfg.get("crm", {}).get("snapshot")
         if isinstance(snap, str) and snap.startswith("/etc/outcry/"):
