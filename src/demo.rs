@@ -14,7 +14,7 @@ use crate::telemetry::Metrics;
 use crate::worker::{Status, Worker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
-use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -71,6 +71,9 @@ pub struct DemoReport {
     pub interactions: usize,
     pub dead_letters: BTreeMap<String, usize>,
     pub noise: u64,
+    /// One customer bounced by the helpdesk until the escalation queue took them: each owner
+    /// in turn (`department/queue`, token).
+    pub bounce_trail: Vec<String>,
     /// Everything on `outcry.alerts` (incidents opened by the detectors, ...).
     pub alerts: Vec<crate::event::AlertEvent>,
     pub store: &'static str,
@@ -146,6 +149,13 @@ impl DemoReport {
             "  owners: {customers} CRM customers, {prospects} unknown authors (prospects)"
         );
         let _ = writeln!(s, "  interactions stored: {}", self.interactions);
+        if let Some((first, rest)) = self.bounce_trail.split_first() {
+            let _ = writeln!(
+                s,
+                "  bounced by the helpdesk: {first} -> {} (the sag wagon, with the whole trail)",
+                rest.join(" -> ")
+            );
+        }
         for a in self.alerts.iter().filter(|a| a.kind == "incident_opened") {
             let id = a.detail["incident_id"].as_str().unwrap_or_default();
             let mut linked: std::collections::BTreeSet<&str> = a.detail["window_events"]
@@ -170,7 +180,10 @@ impl DemoReport {
                 s,
                 "      {} posts linked; one assignment to {}",
                 linked.len(),
-                owner.map_or("?".into(), |o| format!("{}/{} (token {})", o.department, o.queue, o.fencing_token))
+                owner.map_or("?".into(), |o| format!(
+                    "{}/{} (token {})",
+                    o.department, o.queue, o.fencing_token
+                ))
             );
         }
         let _ = writeln!(
@@ -279,6 +292,19 @@ pub async fn run(
         }
     }
     let elapsed = started.elapsed();
+    // The helpdesk bounces one customer around until the sag wagon takes them: feedback on
+    // helpdesk.feedback, read by the same worker, with the token of each new owner.
+    let mut bounce_trail = Vec::new();
+    if finished_early.is_none() {
+        bounce_trail = bounce_one_customer(
+            kafka.bootstrap_servers(),
+            &loaded.config,
+            &producer,
+            &status,
+            total,
+        )
+        .await?;
+    }
     let _ = stop_tx.send(true);
     match finished_early {
         Some(r) => r??,
@@ -291,6 +317,7 @@ pub async fn run(
     // Read every output back from Kafka.
     let t = &loaded.config.kafka.topics;
     let mut report = DemoReport {
+        bounce_trail,
         events_in: lines.len(),
         noise: Status::get(&status.noise),
         store: store_name,
@@ -324,6 +351,77 @@ pub async fn run(
         print!("{}", report.render());
     }
     Ok(report)
+}
+
+/// Bounce the first customer who got a new owner until the escalation queue takes them; returns
+/// each owner in turn.
+async fn bounce_one_customer(
+    bootstrap: &str,
+    config: &Config,
+    producer: &FutureProducer,
+    status: &Status,
+    mut finished: u64,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let t = &config.kafka.topics;
+    let read = || -> Result<Vec<AssignmentEvent>, Box<dyn std::error::Error + Send + Sync>> {
+        let mut out = Vec::new();
+        for m in read_all(bootstrap, &t.assignments)? {
+            out.push(serde_json::from_slice(m.payload().unwrap_or_default())?);
+        }
+        Ok(out)
+    };
+    let Some(first) = read()?.into_iter().find(|a| {
+        a.outcome == crate::event::AssignmentOutcome::New && a.owner_key.starts_with("customer:")
+    }) else {
+        return Ok(Vec::new());
+    };
+    let owner = first.owner_key.clone();
+    let mut trail = vec![format!(
+        "{}/{} (token {})",
+        first.department, first.queue, first.fencing_token
+    )];
+    let mut token = first.fencing_token;
+    for round in 1..=config.routing.bounce_limit {
+        let feedback = serde_json::json!({
+            "feedback_id": format!("demo-bounce-{round}"),
+            "owner_key": owner,
+            "type": "bounced",
+            "fencing_token": token,
+            "note": "not for us",
+        });
+        producer
+            .send(
+                FutureRecord::to(&t.feedback)
+                    .key(owner.as_str())
+                    .payload(&feedback.to_string()),
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(|(e, _)| e)?;
+        finished += 1;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Status::get(&status.finished) < finished {
+            if Instant::now() > deadline {
+                return Err("the demo's bounce feedback was not processed in 10 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let Some(moved) = read()?
+            .into_iter()
+            .find(|a| a.event_id == format!("feedback:demo-bounce-{round}"))
+        else {
+            break;
+        };
+        trail.push(format!(
+            "{}/{} (token {})",
+            moved.department, moved.queue, moved.fencing_token
+        ));
+        token = moved.fencing_token;
+        if moved.outcome == crate::event::AssignmentOutcome::Escalated {
+            break;
+        }
+    }
+    Ok(trail)
 }
 
 /// Every message of a topic, from the beginning to the high watermark at the time of the call.
@@ -360,4 +458,46 @@ pub fn read_all(
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's first command: the bundled feed through the real worker on the mock
+    /// cluster shows every part of the product — assignments, dead letters, noise, the
+    /// incident the regional outage raises, a customer bounced to the sag wagon.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_shows_the_whole_product() {
+        let r = run(DemoOptions {
+            verbose: false,
+            ..DemoOptions::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(r.events_in, 300);
+        assert!(r.dead_letter_count() > 0 && r.noise > 0, "{r:?}");
+        let (new, attached): (usize, usize) = r
+            .by_department()
+            .values()
+            .fold((0, 0), |(n, a), (x, y)| (n + x, a + y));
+        assert!(new > 0 && attached > 0);
+        // Every input is accounted for: assigned, dead-lettered or noise.
+        assert_eq!(
+            new + attached - 1 + r.dead_letter_count() + r.noise as usize,
+            300,
+            "one of the new ownerships is the incident's own"
+        );
+        let incidents: Vec<_> = r
+            .alerts
+            .iter()
+            .filter(|a| a.kind == "incident_opened")
+            .collect();
+        assert_eq!(incidents.len(), 1, "{:?}", r.alerts);
+        assert!(r
+            .bounce_trail
+            .last()
+            .is_some_and(|t| t.starts_with("escalations/sag-wagon")));
+        assert!(r.render().contains("incident outage-spike:outage:1"));
+    }
 }
