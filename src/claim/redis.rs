@@ -417,25 +417,6 @@ fn tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-#[cfg(test)]
-mod tests {
-    /// docs/security.md quotes the ACL line; the ops check creates the user from the doc, so a
-    /// command added to a script must reach the doc too.
-    #[test]
-    fn the_documented_acl_is_the_one_outcry_needs() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/security.md"))
-            .expect("docs/security.md");
-        let line = format!(
-            "ACL SETUSER outcry on >PASSWORD {}",
-            super::acl_rules("outcry")
-        );
-        assert!(
-            doc.lines().any(|l| l.trim() == line),
-            "docs/security.md must hold exactly:\n{line}"
-        );
-    }
-}
-
 /// FNV-1a: a stable spread of owner keys over the index buckets.
 fn fnv1a(b: &[u8]) -> u32 {
     b.iter().fold(0x811c_9dc5u32, |h, &x| {
@@ -874,5 +855,24 @@ impl ClaimStore for RedisClaimStore {
 
     fn name(&self) -> &'static str {
         "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/security.md quotes the ACL line; the ops check creates the user from the doc, so a
+    /// command added to a script must reach the doc too.
+    #[test]
+    fn the_documented_acl_is_the_one_outcry_needs() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/security.md"))
+            .expect("docs/security.md");
+        let line = format!(
+            "ACL SETUSER outcry on >PASSWORD {}",
+            super::acl_rules("outcry")
+        );
+        assert!(
+            doc.lines().any(|l| l.trim() == line),
+            "docs/security.md must hold exactly:\n{line}"
+        );
     }
 }
