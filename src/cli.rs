@@ -208,6 +208,22 @@ pub fn main() -> ExitCode {
                     "  intents: {}",
                     l.classifier.intent_names().collect::<Vec<_>>().join(", ")
                 );
+                let entities = l.classifier.entity_info();
+                let mut packs: Vec<&str> = entities.iter().map(|e| e.pack.as_str()).collect();
+                packs.dedup();
+                for pack in packs {
+                    let list: Vec<String> = entities
+                        .iter()
+                        .filter(|e| e.pack == pack)
+                        .map(|e| {
+                            format!(
+                                "{} ({} values, {} aliases, {} patterns)",
+                                e.name, e.values, e.aliases, e.patterns
+                            )
+                        })
+                        .collect();
+                    println!("  entities of {pack}: {}", list.join(", "));
+                }
                 println!("  departments: {}", l.router.departments().join(", "));
                 println!("  customers in snapshot: {}", l.index.len());
                 println!(
@@ -508,6 +524,27 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         ));
         if !analysis.languages.is_empty() {
             out.push_str(&format!("  languages: {}\n", analysis.languages.join(", ")));
+        }
+        if let Classification::Intent(m) = &decision {
+            if !m.entities.is_empty() {
+                let list: Vec<String> = m
+                    .entities
+                    .iter()
+                    .map(|e| format!("{}={}", e.name, e.value))
+                    .collect();
+                out.push_str(&format!("  entities: {}\n", list.join(", ")));
+            }
+        }
+        for e in &analysis.entities {
+            out.push_str(&format!(
+                "    {}..{} \"{}\" {} = {} rule {}\n",
+                e.start,
+                e.end,
+                &matching[e.start..e.end],
+                e.name,
+                e.value,
+                e.rule
+            ));
         }
         out.push('\n');
     }

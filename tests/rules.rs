@@ -264,22 +264,337 @@ fn the_fast_path_decides_exactly_as_the_full_analysis() {
             "",
             "thanks!!! love it but i was charged twice",
             "no, the flight was not late, it was cancelled",
+            "Lost my bag at JFK on AA 123 — kennedy terminal 4 is a mess",
+            "flight UA 1234 from DEN to sea-tac, then o'hare; flight #88 and flight 2 hours late",
+            "order #A-1001 never arrived, the set top box and the MODEM too, order 123456",
+            "lol JFK giveaway",
+            "SFO SFO sfo LAX-JFK jfk airport",
         ]
         .map(String::from),
     );
     for c in [generic(), airline()] {
         let mut intents = std::collections::BTreeSet::new();
+        let mut with_entities = 0;
         for t in &texts {
             let m = matching_text(t);
             let fast = c.classify(&m);
             assert_eq!(fast, decide(&c.analyze(&m)), "{t}");
             if let Classification::Intent(i) = fast {
                 intents.insert(i.intent);
+                with_entities += usize::from(!i.entities.is_empty());
             }
         }
         assert!(
             intents.len() >= 4,
             "the texts reach several intents: {intents:?}"
         );
+        assert!(
+            with_entities >= 3,
+            "the texts carry entities: {with_entities}"
+        );
     }
+}
+
+fn entities(c: &Classifier, text: &str) -> Vec<(String, String)> {
+    match c.classify(&matching_text(text)) {
+        Classification::Intent(m) => m.entities.into_iter().map(|e| (e.name, e.value)).collect(),
+        Classification::Noise { .. } => panic!("noise: {text}"),
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+const ENTITY_PACK: &str = r#"
+name = "shop"
+version = "1"
+[[intent]]
+name = "delivery"
+keywords = ["never arrived"]
+[noise]
+keywords = ["giveaway"]
+[[entity]]
+name = "product"
+values = ["iPhone 15", "iPhone 15 Pro", "Crème Brûlée Kit"]
+aliases = { "iphone15" = "iPhone 15", "i phone 15 pro" = "iPhone 15 Pro" }
+[[entity]]
+name = "order"
+patterns = ['\border\s*(?:no\.?|number|#)?\s*#?(\d{6,12})\b', '\bref\s?(\d{2})-(\d{4})\b']
+normalize = "digits"
+[[entity]]
+name = "sku"
+patterns = ['\bsku[ -]?[a-z]{2} ?\d{3}\b']
+normalize = "upper_nospace"
+aliases = { "sku-zz 000" = "RETIRED" }
+"#;
+
+fn shop() -> Classifier {
+    Classifier::compile(&[RulePack::from_toml("shop", ENTITY_PACK).unwrap()]).unwrap()
+}
+
+#[test]
+fn known_values_are_whole_words_in_any_case_and_aliases_give_the_value_as_written() {
+    let c = shop();
+    // case, accents and spacing of the text do not matter; the value is reported as written
+    assert_eq!(
+        entities(&c, "my IPHONE   15 never arrived"),
+        pairs(&[("product", "iPhone 15")])
+    );
+    assert_eq!(
+        entities(&c, "the creme brulee kit"),
+        pairs(&[("product", "Crème Brûlée Kit")])
+    );
+    // aliases map to their value; the longest match wins ("iphone 15 pro" over "iphone 15")
+    assert_eq!(
+        entities(&c, "iphone15 and an i phone 15 pro and an iPhone 15 Pro"),
+        pairs(&[("product", "iPhone 15"), ("product", "iPhone 15 Pro")])
+    );
+    // whole words only
+    assert_eq!(entities(&c, "myiphone 15 or iphone 150"), vec![]);
+    assert_eq!(
+        entities(&c, "(iphone 15)!"),
+        pairs(&[("product", "iPhone 15")])
+    );
+}
+
+#[test]
+fn pattern_captures_are_joined_and_normalized() {
+    let c = shop();
+    // group 1 of the first pattern; groups 1 and 2 of the second, concatenated
+    assert_eq!(
+        entities(&c, "Order No. 12345678 and ref 12-3456"),
+        pairs(&[("order", "12345678"), ("order", "123456")])
+    );
+    // no group: the whole match, normalized (upper case, no spaces or hyphens)
+    assert_eq!(
+        entities(&c, "SKU-ab 123 then sku ab123"),
+        pairs(&[("sku", "SKUAB123")])
+    );
+    // an alias applies to a capture too
+    assert_eq!(entities(&c, "sku-zz 000"), pairs(&[("sku", "RETIRED")]));
+    // too short for the pattern: nothing
+    assert_eq!(entities(&c, "order 12345"), vec![]);
+}
+
+#[test]
+fn entities_are_deduplicated_in_order_of_first_appearance_with_every_span_in_the_analysis() {
+    let c = shop();
+    let text = matching_text("order 777777: iPhone 15, ORDER #777777, iphone15, order 888888");
+    let got = entities(&c, &text);
+    assert_eq!(
+        got,
+        pairs(&[
+            ("order", "777777"),
+            ("product", "iPhone 15"),
+            ("order", "888888")
+        ])
+    );
+    let a = c.analyze(&text);
+    let spans: Vec<(&str, &str, &str)> = a
+        .entities
+        .iter()
+        .map(|e| (e.name.as_str(), e.value.as_str(), &text[e.start..e.end]))
+        .collect();
+    assert_eq!(
+        spans,
+        vec![
+            ("order", "777777", "777777"),
+            ("product", "iPhone 15", "iphone 15"),
+            ("order", "777777", "777777"),
+            ("product", "iPhone 15", "iphone15"),
+            ("order", "888888", "888888"),
+        ]
+    );
+    assert_eq!(a.entities[3].rule, "iphone15");
+    assert!(
+        a.entities[0].rule.starts_with("/\\border"),
+        "{:?}",
+        a.entities[0]
+    );
+    // spans point into the matching text, accents included
+    let text = matching_text("Ma crème brûlée kit");
+    let e = &c.analyze(&text).entities[0];
+    assert_eq!(&text[e.start..e.end], "crème brûlée kit");
+    // the general intent carries entities too; noise does not
+    assert!(matches!(
+        c.classify(&matching_text("iphone 15 giveaway")),
+        Classification::Noise { .. }
+    ));
+    assert_eq!(decision(&c, "iphone 15?"), "general");
+}
+
+#[test]
+fn packs_without_entities_extract_nothing() {
+    let p = RulePack::from_toml(
+        "p",
+        "name = \"p\"\n[[intent]]\nname = \"outage\"\nkeywords = [\"down\"]\n",
+    )
+    .unwrap();
+    let c = Classifier::compile(&[p]).unwrap();
+    assert!(c.entity_info().is_empty());
+    assert_eq!(entities(&c, "JFK is down, order 123456"), vec![]);
+    assert!(c.analyze("jfk is down").entities.is_empty());
+}
+
+#[test]
+fn every_entity_problem_is_listed() {
+    let bad = r#"
+name = "bad"
+[[intent]]
+name = "a"
+keywords = ["x"]
+[[entity]]
+name = ""
+values = ["A"]
+[[entity]]
+name = "Airport"
+values = ["JFK", "jfk", ""]
+ambiguous = ["DEN", "SEA"]
+aliases = { "kennedy" = "JKF", "jfk" = "JFK", "denver" = "DEN" }
+patterns = ["(unclosed", "caf\u00e9 (\\d+)"]
+normalize = "shout"
+[[entity]]
+name = "flight"
+[[entity]]
+name = "flight"
+values = ["JFK"]
+[[entity]]
+name = "city"
+ambiguous = ["NICE"]
+"#;
+    let problems = RulePack::from_toml("bad.toml", bad).unwrap_err().join("\n");
+    for needle in [
+        "an entity has an empty name",
+        "entity `Airport`: a name is lower-case letters",
+        "value \"jfk\" is listed twice",
+        "has an empty value",
+        "alias \"kennedy\" maps to \"JKF\", which is not in its `values` or `ambiguous`",
+        "alias \"jfk\" is also a value",
+        "/(unclosed/ does not compile",
+        "accented letters",
+        "unknown normalizer \"shout\" (one of: lower, upper, upper_nospace, nospace, digits)",
+        "entity `flight` has no values, aliases or patterns",
+        "entity `flight` is defined twice",
+        "entity value \"jfk\" is in both `Airport` and `flight`",
+        "ambiguous value \"NICE\" is never matched",
+    ] {
+        assert!(
+            problems.contains(needle),
+            "missing {needle:?} in:\n{problems}"
+        );
+    }
+    // "SEA" has no alias but the entity has patterns: not a problem
+    assert!(!problems.contains("\"SEA\""), "{problems}");
+}
+
+#[test]
+fn packs_loaded_together_must_not_share_entities() {
+    let a = RulePack::from_toml(
+        "a",
+        "name = \"a\"\n[[entity]]\nname = \"airport\"\nvalues = [\"JFK\"]\n[[entity]]\nname = \"hub\"\nvalues = [\"ORD\"]\n",
+    )
+    .unwrap();
+    let b = RulePack::from_toml(
+        "b",
+        "name = \"b\"\n[[entity]]\nname = \"airport\"\nvalues = [\"LGA\"]\n[[entity]]\nname = \"gate\"\nvalues = [\"ord\"]\n",
+    )
+    .unwrap();
+    let problems = Classifier::compile(&[a, b]).unwrap_err().join("\n");
+    assert!(
+        problems.contains("entity `airport` is defined by two packs (`a` and `b`)"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("entity value \"ord\" is in both `hub` and `gate`"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn airline_pack_extracts_airports_and_flights() {
+    let c = airline();
+    let text = "Lost my bag at JFK on AA 123 — kennedy terminal 4 is a mess";
+    let m = match c.classify(&matching_text(text)) {
+        Classification::Intent(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(m.intent, "baggage_lost");
+    assert_eq!(
+        m.entities
+            .iter()
+            .map(|e| (e.name.as_str(), e.value.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("airport", "JFK"), ("flight", "AA123")]
+    );
+    for (text, want) in [
+        // how passengers write codes, names and cities
+        ("stuck at jfk T4", vec![("airport", "JFK")]),
+        (
+            "flight from BOS to O'Hare",
+            vec![("airport", "BOS"), ("airport", "ORD")],
+        ),
+        (
+            "#LGA delays, Newark too",
+            vec![("airport", "LGA"), ("airport", "EWR")],
+        ),
+        (
+            "LAX-JFK and jfk>roc",
+            vec![("airport", "LAX"), ("airport", "JFK"), ("airport", "ROC")],
+        ),
+        ("landed in Las Vegas", vec![("airport", "LAS")]),
+        // codes that are words only count in context
+        ("lost at sea, so mad, in the den with Mia", vec![]),
+        (
+            "from DEN to sea-tac",
+            vec![("airport", "DEN"), ("airport", "SEA")],
+        ),
+        (
+            "sitting @ mia, then mad-nyc",
+            vec![("airport", "MIA"), ("airport", "MAD")],
+        ),
+        (
+            "to san diego, not to san jose",
+            vec![("airport", "SAN"), ("airport", "SJC")],
+        ),
+        // flights: code + number, or the number after "flight"
+        (
+            "ua1023 and UA 1023 and #UA-1023",
+            vec![("flight", "UA1023")],
+        ),
+        (
+            "flight 2 hours late on flight 1234",
+            vec![("flight", "1234")],
+        ),
+        ("flt #88 delayed", vec![("flight", "88")]),
+        ("gave us 200 miles as 100 people waited", vec![]),
+        (
+            "US624 and B6 620",
+            vec![("flight", "US624"), ("flight", "B6620")],
+        ),
+    ] {
+        let got = entities(&c, text);
+        let want: Vec<(&str, &str)> = want;
+        assert_eq!(got, pairs(&want), "{text}");
+    }
+}
+
+#[test]
+fn generic_pack_extracts_orders_and_products() {
+    let c = generic();
+    assert_eq!(
+        entities(
+            &c,
+            "my order #A-1001 never arrived and pedido 1234567; the cable box and the MODEM too"
+        ),
+        pairs(&[
+            ("order", "A1001"),
+            ("order", "1234567"),
+            ("product", "Set-top box"),
+            ("product", "Modem"),
+        ])
+    );
+    assert_eq!(entities(&c, "I want to order 2 routers"), pairs(&[]));
 }

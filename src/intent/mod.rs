@@ -10,11 +10,11 @@ pub mod fold;
 mod pack;
 
 pub use pack::{
-    IntentRule, Negation, NoiseCategory, NoiseRule, PhraseGroup, Polarity, RulePack,
-    SentimentGroup, TermGroup,
+    EntityRule, IntentRule, Negation, NoiseCategory, NoiseRule, Normalizer, PhraseGroup, Polarity,
+    RulePack, SentimentGroup, TermGroup,
 };
 
-use crate::event::IntentMatch;
+use crate::event::{Entity, IntentMatch};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use fold::{fold, fold_phrase};
 use regex::{Regex, RegexSet, RegexSetBuilder};
@@ -81,6 +81,21 @@ pub struct Sentiment {
     pub spans: Vec<Span>,
 }
 
+/// One occurrence of an entity in a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntitySpan {
+    /// The entity (`airport`).
+    pub name: String,
+    /// The normalized value (`JFK`).
+    pub value: String,
+    /// Byte offsets into the matching text of what was matched (for a pattern: from its first
+    /// to its last capture that took part).
+    pub start: usize,
+    pub end: usize,
+    /// The value or alias that matched (folded), or `/pattern/`.
+    pub rule: String,
+}
+
 /// Everything the classifier found in a text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analysis {
@@ -91,6 +106,8 @@ pub struct Analysis {
     pub sentiment: Sentiment,
     /// Language tags of the phrases that fired, most weight first.
     pub languages: Vec<String>,
+    /// Every entity occurrence, in text order (the decision keeps each (name, value) once).
+    pub entities: Vec<EntitySpan>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +129,70 @@ struct Rule {
     lang: Option<u16>,
 }
 
+/// An entity, compiled.
+#[derive(Debug, Clone)]
+struct EntityDef {
+    name: String,
+    /// The pack that defines it, for `outcry check`.
+    pack: String,
+    normalize: Normalizer,
+    /// Folded alias or known value -> the value as written in the pack.
+    canonical: HashMap<String, String>,
+    values: usize,
+    aliases: usize,
+    patterns: usize,
+}
+
+/// A known value or alias in the entity automaton.
+#[derive(Debug, Clone)]
+struct EntityTerm {
+    entity: usize,
+    /// The folded term.
+    term: String,
+    value: String,
+}
+
+/// What `outcry check` lists about an entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntityInfo {
+    pub pack: String,
+    pub name: String,
+    pub values: usize,
+    pub aliases: usize,
+    pub patterns: usize,
+}
+
+impl EntityDef {
+    /// The value of a pattern capture: an alias or known value as the pack writes it, else
+    /// the capture normalized (`None` when that leaves nothing).
+    fn value_of(&self, raw: &str) -> Option<String> {
+        if let Some(v) = self.canonical.get(raw.trim()) {
+            return Some(v.clone());
+        }
+        let n = self.normalize.apply(raw);
+        if n.is_empty() {
+            return None;
+        }
+        Some(self.canonical.get(&fold_phrase(&n)).cloned().unwrap_or(n))
+    }
+}
+
+/// An entity occurrence in folded text.
+struct Found {
+    start: usize,
+    end: usize,
+    entity: usize,
+    value: String,
+    source: Source,
+}
+
+/// What found an entity: a known value or alias (id in the automaton), or a pattern (id in
+/// `regex_set`).
+enum Source {
+    Term(usize),
+    Pattern(usize),
+}
+
 /// One or more rule packs, compiled.
 #[derive(Debug, Clone)]
 pub struct Classifier {
@@ -119,9 +200,20 @@ pub struct Classifier {
     /// Intent and noise phrases; pattern id = index in `phrases`.
     phrase_ac: AhoCorasick,
     phrases: Vec<Rule>,
+    /// Intent and noise patterns, then entity patterns: one scan finds both.
     regex_set: RegexSet,
+    /// Index = index in `regex_set`.
     regexes: Vec<Regex>,
+    /// Intent and noise patterns: ids `0..patterns.len()` of `regex_set`.
     patterns: Vec<Rule>,
+    entities: Vec<EntityDef>,
+    /// Known values and aliases of every entity; `None` when no pack has any.
+    entity_ac: Option<AhoCorasick>,
+    entity_terms: Vec<EntityTerm>,
+    /// The entity of each entity pattern: ids `patterns.len()..` of `regex_set`.
+    entity_patterns: Vec<usize>,
+    /// `/pattern/` of each entity pattern, as the pack writes it.
+    entity_pattern_text: Vec<String>,
     cue_ac: AhoCorasick,
     window: usize,
     lexicon_ac: AhoCorasick,
@@ -136,7 +228,7 @@ pub struct Classifier {
     pub pattern_count: usize,
 }
 
-fn automaton(terms: &[String]) -> Result<AhoCorasick, String> {
+fn automaton<T: AsRef<[u8]>>(terms: &[T]) -> Result<AhoCorasick, String> {
     // Standard semantics with overlapping search: every whole-word match is seen, and the
     // leftmost-longest choice is made among those (see `select`), so that a longer phrase that
     // fails the word-boundary test ("late flight" in "late flights") can't hide a shorter one.
@@ -165,6 +257,11 @@ impl Classifier {
         let mut lexicon: Vec<(f32, Option<u16>)> = Vec::new();
         let mut lexicon_terms: Vec<String> = Vec::new();
         let mut lexicon_ix: HashMap<String, usize> = HashMap::new();
+        let mut entities: Vec<EntityDef> = Vec::new();
+        let mut entity_terms: Vec<EntityTerm> = Vec::new();
+        let mut entity_term_ix: HashMap<String, usize> = HashMap::new();
+        let mut entity_patterns: Vec<usize> = Vec::new();
+        let mut entity_pattern_src: Vec<String> = Vec::new();
         let lang_ix = |l: &Option<String>, langs: &mut Vec<String>| -> Option<u16> {
             let l = l.as_ref()?;
             Some(match langs.iter().position(|x| x == l) {
@@ -282,27 +379,114 @@ impl Classifier {
                     }
                 }
             }
+            for e in &pack.entities {
+                let name = e.name.trim();
+                if let Some(prev) = entities.iter().find(|d| d.name == name) {
+                    if prev.pack != pack.name {
+                        problems.push(format!(
+                            "entity `{name}` is defined by two packs (`{}` and `{}`)",
+                            prev.pack, pack.name
+                        ));
+                    }
+                    continue;
+                }
+                let ix = entities.len();
+                // Folded known value -> as written; aliases -> the known value they name.
+                let mut canonical: HashMap<String, String> = HashMap::new();
+                for v in e.values.iter().chain(&e.ambiguous) {
+                    canonical.insert(fold_phrase(v), v.trim().to_owned());
+                }
+                let mut add_term = |term: String, value: String, problems: &mut Vec<String>| {
+                    if let Some(&prev) = entity_term_ix.get(&term) {
+                        let prev = &entities[entity_terms[prev].entity];
+                        // Within one pack, `RulePack::problems` has said it already.
+                        if prev.pack != pack.name {
+                            problems.push(format!(
+                                "entity value \"{term}\" is in both `{}` and `{name}` (packs \
+                                 disagree)",
+                                prev.name
+                            ));
+                        }
+                        return;
+                    }
+                    entity_term_ix.insert(term.clone(), entity_terms.len());
+                    entity_terms.push(EntityTerm {
+                        entity: ix,
+                        term,
+                        value,
+                    });
+                };
+                for v in &e.values {
+                    add_term(fold_phrase(v), v.trim().to_owned(), &mut problems);
+                }
+                let mut aliases = Vec::new();
+                for (alias, value) in &e.aliases {
+                    let target = fold_phrase(value);
+                    let value = canonical
+                        .get(&target)
+                        .cloned()
+                        .unwrap_or_else(|| value.trim().to_owned());
+                    aliases.push((fold_phrase(alias), value));
+                }
+                for (alias, value) in aliases {
+                    canonical.insert(alias.clone(), value.clone());
+                    add_term(alias, value, &mut problems);
+                }
+                for p in &e.patterns {
+                    entity_pattern_src.push(p.clone());
+                    entity_patterns.push(ix);
+                }
+                entities.push(EntityDef {
+                    name: name.to_owned(),
+                    pack: pack.name.clone(),
+                    // An unknown normalizer was reported by `problems` above.
+                    normalize: Normalizer::parse(e.normalize.as_deref())
+                        .unwrap_or(Normalizer::Lower),
+                    canonical,
+                    values: e.values.len() + e.ambiguous.len(),
+                    aliases: e.aliases.len(),
+                    patterns: e.patterns.len(),
+                });
+            }
         }
         problems.dedup();
         if !problems.is_empty() {
             return Err(problems);
         }
         let texts: Vec<String> = phrases.iter().map(|r| r.text.clone()).collect();
-        let regex_set = RegexSetBuilder::new(&pattern_src)
+        pattern_src.extend(entity_pattern_src);
+        let entity_pattern_text: Vec<String> = pattern_src[patterns.len()..]
+            .iter()
+            .map(|p| format!("/{p}/"))
+            .collect();
+        let compiled: Vec<String> = pattern_src.iter().map(|p| ascii_boundaries(p)).collect();
+        let regex_set = RegexSetBuilder::new(&compiled)
             .case_insensitive(true)
             .build()
             .map_err(|e| vec![format!("cannot compile patterns: {e}")])?;
-        let regexes = pattern_src
+        let regexes = compiled
             .iter()
-            .map(|p| {
-                regex::RegexBuilder::new(p)
+            .zip(&pattern_src)
+            .map(|(c, p)| {
+                regex::RegexBuilder::new(c)
                     .case_insensitive(true)
                     .build()
                     .map_err(|e| vec![format!("pattern /{p}/: {e}")])
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let entity_ac = if entity_terms.is_empty() {
+            None
+        } else {
+            let terms: Vec<&str> = entity_terms.iter().map(|t| t.term.as_str()).collect();
+            Some(automaton(&terms).map_err(|e| vec![e])?)
+        };
         Ok(Classifier {
             phrase_ac: automaton(&texts).map_err(|e| vec![e])?,
+            entities,
+            entity_ac,
+            entity_terms,
+            entity_patterns,
+            entity_pattern_text,
             cue_ac: automaton(&cues).map_err(|e| vec![e])?,
             lexicon_ac: automaton(&lexicon_terms).map_err(|e| vec![e])?,
             phrase_count: phrases.len(),
@@ -357,10 +541,11 @@ impl Classifier {
     pub fn classify(&self, matching_text: &str) -> Classification {
         let folded = fold(matching_text);
         let text: &str = &folded.text;
-        let hits = self.hits(text);
+        let mut entity_patterns = Vec::new();
+        let hits = self.hits(text, &mut entity_patterns);
         let lexicon = select(&self.lexicon_ac, text);
         if hits.is_empty() && lexicon.is_empty() {
-            return general(0.0, None);
+            return general(0.0, None, self.entity_values(text, &entity_patterns));
         }
         let cues = if !lexicon.is_empty() || hits.iter().any(|h| h.2.negatable) {
             select(&self.cue_ac, text)
@@ -441,7 +626,7 @@ impl Classifier {
                 keywords: keywords(i),
                 sentiment,
                 language,
-                entities: Vec::new(),
+                entities: self.entity_values(text, &entity_patterns),
             });
         }
         if let Some(n) = best(&|c| c.noise) {
@@ -449,24 +634,134 @@ impl Classifier {
                 keywords: keywords(n),
             };
         }
-        general(sentiment, language)
+        general(
+            sentiment,
+            language,
+            self.entity_values(text, &entity_patterns),
+        )
     }
 
-    /// Phrase and pattern matches in folded text, by position: `(start, end, rule)`.
-    fn hits(&self, text: &str) -> Vec<(usize, usize, &Rule)> {
+    /// Phrase and pattern matches in folded text, by position: `(start, end, rule)`. The ids
+    /// (in `regex_set`) of the entity patterns that match are pushed to `entity_patterns`.
+    fn hits(&self, text: &str, entity_patterns: &mut Vec<usize>) -> Vec<(usize, usize, &Rule)> {
         let mut hits: Vec<(usize, usize, &Rule)> = select(&self.phrase_ac, text)
             .into_iter()
             .map(|(s, e, pid)| (s, e, &self.phrases[pid]))
             .collect();
-        if !self.patterns.is_empty() {
+        if !self.regexes.is_empty() {
+            let mut any = false;
             for ix in self.regex_set.matches(text).iter() {
+                if ix >= self.patterns.len() {
+                    entity_patterns.push(ix);
+                    continue;
+                }
                 for m in self.regexes[ix].find_iter(text) {
                     hits.push((m.start(), m.end(), &self.patterns[ix]));
+                    any = true;
                 }
             }
-            hits.sort_by_key(|(s, e, _)| (*s, *e));
+            if any {
+                hits.sort_by_key(|(s, e, _)| (*s, *e));
+            }
         }
         hits
+    }
+
+    /// Entity occurrences in folded text, by position; of overlapping occurrences of one
+    /// entity the leftmost-longest is kept. `patterns`: the entity patterns `regex_set` found.
+    fn find_entities(&self, text: &str, patterns: &[usize]) -> Vec<Found> {
+        let mut found: Vec<Found> = match &self.entity_ac {
+            None => Vec::new(),
+            Some(ac) => select(ac, text)
+                .into_iter()
+                .map(|(start, end, id)| Found {
+                    start,
+                    end,
+                    entity: self.entity_terms[id].entity,
+                    value: self.entity_terms[id].value.clone(),
+                    source: Source::Term(id),
+                })
+                .collect(),
+        };
+        if patterns.is_empty() {
+            return found;
+        }
+        let mut raw = String::new();
+        for &ix in patterns {
+            let entity = self.entity_patterns[ix - self.patterns.len()];
+            let def = &self.entities[entity];
+            for caps in self.regexes[ix].captures_iter(text) {
+                raw.clear();
+                let (mut start, mut end) = (usize::MAX, 0);
+                let groups: Vec<regex::Match> = if caps.len() == 1 {
+                    caps.get(0).into_iter().collect()
+                } else {
+                    caps.iter().skip(1).flatten().collect()
+                };
+                for g in groups {
+                    raw.push_str(g.as_str());
+                    start = start.min(g.start());
+                    end = end.max(g.end());
+                }
+                if let Some(value) = def.value_of(&raw) {
+                    found.push(Found {
+                        start,
+                        end,
+                        entity,
+                        value,
+                        source: Source::Pattern(ix),
+                    });
+                }
+            }
+        }
+        found.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then(b.end.cmp(&a.end))
+                .then(a.entity.cmp(&b.entity))
+        });
+        let mut last_end = vec![0usize; self.entities.len()];
+        found.retain(|f| {
+            if f.start >= last_end[f.entity] {
+                last_end[f.entity] = f.end;
+                true
+            } else {
+                false
+            }
+        });
+        found
+    }
+
+    /// Each (name, value) once, in order of first appearance: what `IntentMatch` carries.
+    fn entity_values(&self, text: &str, patterns: &[usize]) -> Vec<Entity> {
+        if self.entity_ac.is_none() && patterns.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<Entity> = Vec::new();
+        for f in self.find_entities(text, patterns) {
+            let name = &self.entities[f.entity].name;
+            if !out.iter().any(|e| &e.name == name && e.value == f.value) {
+                out.push(Entity {
+                    name: name.clone(),
+                    value: f.value,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every entity the packs define, pack by pack, for `outcry check`.
+    pub fn entity_info(&self) -> Vec<EntityInfo> {
+        self.entities
+            .iter()
+            .map(|d| EntityInfo {
+                pack: d.pack.clone(),
+                name: d.name.clone(),
+                values: d.values,
+                aliases: d.aliases,
+                patterns: d.patterns,
+            })
+            .collect()
     }
 
     /// Everything that fired in a text already in matching-text form: every intent and noise
@@ -478,7 +773,8 @@ impl Classifier {
         let cues = select(&self.cue_ac, text);
         let negated = |start: usize| negated_at(text, &cues, start, self.window);
 
-        let hits = self.hits(text);
+        let mut entity_patterns = Vec::new();
+        let hits = self.hits(text, &mut entity_patterns);
 
         let mut scored: Vec<Option<Scored>> = vec![None; self.classes.len()];
         let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
@@ -572,7 +868,24 @@ impl Classifier {
             .filter(|(_, w)| *w > 0.0)
             .collect();
         languages.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let entities = self
+            .find_entities(text, &entity_patterns)
+            .into_iter()
+            .map(|f| EntitySpan {
+                name: self.entities[f.entity].name.clone(),
+                value: f.value,
+                start: folded.source_offset(f.start),
+                end: folded.source_offset(f.end),
+                rule: match f.source {
+                    Source::Term(id) => self.entity_terms[id].term.clone(),
+                    Source::Pattern(ix) => {
+                        self.entity_pattern_text[ix - self.patterns.len()].clone()
+                    }
+                },
+            })
+            .collect();
         Analysis {
+            entities,
             intents: intents.into_iter().map(|(_, s)| s).collect(),
             noise: noise.into_iter().map(|(_, s)| s).collect(),
             sentiment,
@@ -602,24 +915,38 @@ pub fn decide(a: &Analysis) -> Classification {
             keywords: fired(i),
             sentiment,
             language,
-            entities: Vec::new(),
+            entities: distinct(&a.entities),
         });
     }
     if let Some(n) = best_noise {
         return noise_kw(n);
     }
-    general(sentiment, language)
+    general(sentiment, language, distinct(&a.entities))
+}
+
+/// Each (name, value) once, in order of first appearance.
+fn distinct(spans: &[EntitySpan]) -> Vec<Entity> {
+    let mut out: Vec<Entity> = Vec::new();
+    for sp in spans {
+        if !out.iter().any(|e| e.name == sp.name && e.value == sp.value) {
+            out.push(Entity {
+                name: sp.name.clone(),
+                value: sp.value.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// No intent and no noise.
-fn general(sentiment: f32, language: Option<String>) -> Classification {
+fn general(sentiment: f32, language: Option<String>, entities: Vec<Entity>) -> Classification {
     Classification::Intent(IntentMatch {
         intent: GENERAL.to_owned(),
         severity: 0,
         keywords: Vec::new(),
         sentiment,
         language,
-        entities: Vec::new(),
+        entities,
     })
 }
 
@@ -675,6 +1002,34 @@ fn select(ac: &AhoCorasick, text: &str) -> Vec<(usize, usize, usize)> {
         });
     }
     all
+}
+
+/// A pattern with `\b` and `\B` made ASCII word boundaries (`(?-u:\b)`). Texts are folded,
+/// so Latin-script words are ASCII and the two agree on them; a Unicode word boundary makes
+/// the `RegexSet` leave its lazy DFA for a slow engine on any text with a non-ASCII character
+/// (an emoji is enough), about ten times slower.
+fn ascii_boundaries(p: &str) -> String {
+    let mut out = String::with_capacity(p.len() + 16);
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(b @ ('b' | 'B')) => {
+                out.push_str("(?-u:\\");
+                out.push(b);
+                out.push(')');
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// Whether a negation cue ends at most `window` words before `start`, in the same clause.
@@ -806,6 +1161,16 @@ keywords = ["x"]
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn word_boundaries_become_ascii_and_escapes_stay() {
+        assert_eq!(ascii_boundaries(r"\bab\B"), r"(?-u:\b)ab(?-u:\B)");
+        assert_eq!(ascii_boundaries(r"a\\b\d\."), r"a\\b\d\.");
+        assert_eq!(ascii_boundaries(r"x\"), r"x\");
+        let re = regex::Regex::new(&ascii_boundaries(r"\bjfk\b")).unwrap();
+        assert!(re.is_match("at jfk 😡"));
+        assert!(!re.is_match("jfkairport"));
     }
 
     #[test]

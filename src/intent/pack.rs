@@ -34,12 +34,20 @@
 //! lang = "en"
 //! polarity = "negative"
 //! terms = ["terrible", "worst"]
+//!
+//! [[entity]]                           # grouping keys: IntentMatch.entities
+//! name = "airport"
+//! values = ["JFK", "LGA"]              # whole words, any case; reported as written
+//! ambiguous = ["DEN"]                  # known values that are words: only via alias/pattern
+//! aliases = { "kennedy" = "JFK" }      # another way to write a value
+//! patterns = ['\bfrom (den)\b']        # captures (or the whole match), then normalized
+//! normalize = "upper"                  # lower (default), upper, upper_nospace, nospace, digits
 //! ```
 
 use super::fold::fold_phrase;
 use super::GENERAL;
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +68,82 @@ pub struct RulePack {
     pub negation: Negation,
     #[serde(default)]
     pub sentiment: Vec<SentimentGroup>,
+    /// Entities to extract (grouping keys: airports, flight numbers, order numbers, products).
+    #[serde(default, rename = "entity")]
+    pub entities: Vec<EntityRule>,
+}
+
+/// An entity to extract from texts: known values (and their aliases) matched as whole words,
+/// and regex patterns whose captures are normalized. See `docs/rules.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityRule {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Known values, matched anywhere as whole words (case- and accent-insensitive) and
+    /// reported as written here.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Known values that are also ordinary words (`DEN`, `SEA`): never matched on their own,
+    /// only through `aliases` and `patterns` (whose captures are reported as written here).
+    #[serde(default)]
+    pub ambiguous: Vec<String>,
+    /// Other ways to write a value, matched as whole words: `"kennedy" = "JFK"`. Also applied
+    /// to pattern captures.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    /// Regexes over the folded text (lower case, accents stripped): the groups that took part
+    /// in the match, concatenated, are the value (the whole match if the pattern has no group).
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// How pattern captures are normalized: `lower` (default), `upper`, `upper_nospace`,
+    /// `nospace`, `digits`.
+    #[serde(default)]
+    pub normalize: Option<String>,
+}
+
+/// How a pattern capture is turned into a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalizer {
+    /// As matched (the folded text is lower case, whitespace collapsed).
+    Lower,
+    Upper,
+    /// Upper case without spaces, hyphens and dots: `aa 123` -> `AA123`.
+    UpperNospace,
+    /// Lower case without spaces, hyphens and dots.
+    Nospace,
+    /// Only the digits: `#12-345` -> `12345` (nothing is extracted when there are none).
+    Digits,
+}
+
+impl Normalizer {
+    pub const NAMES: [&'static str; 5] = ["lower", "upper", "upper_nospace", "nospace", "digits"];
+
+    pub fn parse(name: Option<&str>) -> Option<Normalizer> {
+        Some(match name.unwrap_or("lower") {
+            "lower" => Normalizer::Lower,
+            "upper" => Normalizer::Upper,
+            "upper_nospace" => Normalizer::UpperNospace,
+            "nospace" => Normalizer::Nospace,
+            "digits" => Normalizer::Digits,
+            _ => return None,
+        })
+    }
+
+    /// Normalize a capture (already folded: lower case, whitespace collapsed).
+    pub fn apply(self, s: &str) -> String {
+        let squeeze = |c: &char| !(c.is_whitespace() || *c == '-' || *c == '.');
+        match self {
+            Normalizer::Lower => s.trim().to_lowercase(),
+            Normalizer::Upper => s.trim().to_uppercase(),
+            Normalizer::UpperNospace => {
+                s.chars().filter(squeeze).collect::<String>().to_uppercase()
+            }
+            Normalizer::Nospace => s.chars().filter(squeeze).collect::<String>().to_lowercase(),
+            Normalizer::Digits => s.chars().filter(char::is_ascii_digit).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -355,13 +439,8 @@ impl RulePack {
                     }
                 }
                 for p in &g.patterns {
-                    if let Err(e) = regex::Regex::new(p) {
-                        say(format!("`{class}`: pattern /{p}/ does not compile: {e}"));
-                    } else if fold_phrase(p) != crate::normalize::matching_text(p) {
-                        say(format!(
-                            "`{class}`: pattern /{p}/ has accented letters; texts are matched \
-                             accent-free, so write it without accents"
-                        ));
+                    if let Some(why) = pattern_problem(p) {
+                        say(format!("`{class}`: {why}"));
                     }
                 }
             }
@@ -420,6 +499,158 @@ impl RulePack {
                 }
             }
         }
+        let mut entity_names = HashSet::new();
+        // Which entity owns each folded value or alias: one automaton serves them all.
+        let mut entity_terms: HashMap<String, String> = HashMap::new();
+        for e in &self.entities {
+            let n = e.name.trim();
+            if n.is_empty() {
+                say("an entity has an empty name".into());
+            } else if !n
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                say(format!(
+                    "entity `{n}`: a name is lower-case letters, digits and `_` (e.g. `airport`)"
+                ));
+            } else if !entity_names.insert(n.to_owned()) {
+                say(format!("entity `{n}` is defined twice"));
+            }
+            for msg in e.problems(n, &mut entity_terms) {
+                say(msg);
+            }
+        }
         out
+    }
+}
+
+/// Why a pattern is refused, if it is.
+fn pattern_problem(p: &str) -> Option<String> {
+    if let Err(e) = regex::Regex::new(p) {
+        Some(format!("pattern /{p}/ does not compile: {e}"))
+    } else if fold_phrase(p) != crate::normalize::matching_text(p) {
+        Some(format!(
+            "pattern /{p}/ has accented letters; texts are matched accent-free, so write it \
+             without accents"
+        ))
+    } else {
+        None
+    }
+}
+
+impl EntityRule {
+    /// Every problem of one entity; `owner` maps the folded values and aliases seen so far to
+    /// their entity (a term belongs to one entity).
+    fn problems(&self, n: &str, owner: &mut HashMap<String, String>) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.values.is_empty()
+            && self.ambiguous.is_empty()
+            && self.aliases.is_empty()
+            && self.patterns.is_empty()
+        {
+            out.push(format!(
+                "entity `{n}` has no values, aliases or patterns: it can never be found"
+            ));
+        }
+        if Normalizer::parse(self.normalize.as_deref()).is_none() {
+            out.push(format!(
+                "entity `{n}`: unknown normalizer \"{}\" (one of: {})",
+                self.normalize.as_deref().unwrap_or(""),
+                Normalizer::NAMES.join(", ")
+            ));
+        }
+        let mut claim = |f: &str, what: &str, out: &mut Vec<String>| {
+            if let Some(prev) = owner.insert(f.to_owned(), n.to_owned()) {
+                if prev == n {
+                    out.push(format!("entity `{n}`: {what} \"{f}\" is listed twice"));
+                } else {
+                    out.push(format!(
+                        "entity {what} \"{f}\" is in both `{prev}` and `{n}`"
+                    ));
+                }
+            }
+        };
+        // Known values (folded), to check aliases against.
+        let mut known = HashSet::new();
+        for v in &self.values {
+            let f = fold_phrase(v);
+            if f.is_empty() {
+                out.push(format!("entity `{n}` has an empty value"));
+                continue;
+            }
+            claim(&f, "value", &mut out);
+            known.insert(f);
+        }
+        for v in &self.ambiguous {
+            let f = fold_phrase(v);
+            if f.is_empty() {
+                out.push(format!("entity `{n}` has an empty ambiguous value"));
+            } else if !known.insert(f.clone()) {
+                out.push(format!(
+                    "entity `{n}`: \"{f}\" is listed twice in `values` and `ambiguous`"
+                ));
+            }
+        }
+        let mut targets = HashSet::new();
+        for (alias, value) in &self.aliases {
+            let f = fold_phrase(alias);
+            let target = fold_phrase(value);
+            if f.is_empty() {
+                out.push(format!("entity `{n}` has an empty alias"));
+            } else if known.contains(&f) {
+                out.push(format!(
+                    "entity `{n}`: alias \"{f}\" is also a value (it needs no alias)"
+                ));
+            } else {
+                claim(&f, "alias", &mut out);
+            }
+            if target.is_empty() {
+                out.push(format!(
+                    "entity `{n}`: alias \"{alias}\" maps to an empty value"
+                ));
+            } else if !known.is_empty() && !known.contains(&target) {
+                out.push(format!(
+                    "entity `{n}`: alias \"{alias}\" maps to \"{value}\", which is not in its \
+                     `values` or `ambiguous`"
+                ));
+            }
+            targets.insert(target);
+        }
+        if self.patterns.is_empty() {
+            for v in &self.ambiguous {
+                let f = fold_phrase(v);
+                if !f.is_empty() && !targets.contains(&f) {
+                    out.push(format!(
+                        "entity `{n}`: ambiguous value \"{v}\" is never matched on its own and \
+                         no alias or pattern leads to it"
+                    ));
+                }
+            }
+        }
+        for p in &self.patterns {
+            if let Some(why) = pattern_problem(p) {
+                out.push(format!("entity `{n}`: {why}"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Normalizer;
+
+    #[test]
+    fn normalizers() {
+        let n = |name: &str, s: &str| Normalizer::parse(Some(name)).unwrap().apply(s);
+        assert_eq!(n("upper_nospace", "aa 123"), "AA123");
+        assert_eq!(n("upper_nospace", "a-1001"), "A1001");
+        assert_eq!(n("upper", " dfw "), "DFW");
+        assert_eq!(n("lower", "Gold Card"), "gold card");
+        assert_eq!(n("nospace", "Gold Card"), "goldcard");
+        assert_eq!(n("digits", "#12-345"), "12345");
+        assert_eq!(n("digits", "none"), "");
+        assert_eq!(Normalizer::parse(None), Some(Normalizer::Lower));
+        assert_eq!(Normalizer::parse(Some("title")), None);
     }
 }
