@@ -655,6 +655,18 @@ impl Config {
                 .map(|(at, i)| (at.to_owned(), i))
                 .chain(detector_intents)
                 .collect();
+            let entities: Vec<String> = c.entity_info().into_iter().map(|e| e.name).collect();
+            for (i, d) in self.detector.iter().enumerate() {
+                for e in &d.entities {
+                    if !entities.contains(e) {
+                        problems.push(format!(
+                            "detector[{i}] ({}): entity `{e}` is not defined by any rule pack (known: {})",
+                            d.name,
+                            if entities.is_empty() { "none".to_string() } else { entities.join(", ") }
+                        ));
+                    }
+                }
+            }
             for (at, intent) in named {
                 if intent != crate::intent::GENERAL && !known.contains(&intent) {
                     problems.push(format!(
@@ -898,6 +910,12 @@ p1 = "2h"
             },
         );
         c.crm.snapshot = Some("crm.jsonl".into());
+        c.detector.push(
+            toml::from_str(
+                "name = \"d\"\nintents = [\"billing\", \"gone\"]\nentities = [\"airport\"]\nwindow = \"5m\"\nthreshold = { events = 3 }\nteam = \"ops\"\n",
+            )
+            .unwrap(),
+        );
         let err = c
             .resolve(|p| match p.to_str() {
                 Some("a.toml") => Ok(
@@ -911,5 +929,13 @@ p1 = "2h"
         assert!(all.contains("missing.toml: not found"), "{all}");
         assert!(all.contains("intent `nope` is not defined"), "{all}");
         assert!(all.contains("crm.jsonl: line 2"), "{all}");
+        assert!(
+            all.contains("detector[0] (d): intent `gone` is not defined"),
+            "{all}"
+        );
+        assert!(
+            all.contains("detector[0] (d): entity `airport` is not defined"),
+            "{all}"
+        );
     }
 }

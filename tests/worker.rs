@@ -39,6 +39,11 @@ keywords = ["refund"]
 name = "lost_luggage"
 severity = 2
 keywords = ["lost my bag", "lost luggage"]
+[[entity]]
+name = "airport"
+values = ["JFK", "LAX"]
+aliases = { "kennedy" = "JFK" }
+normalize = "upper"
 [noise]
 keywords = ["giveaway"]
 "#;
@@ -1028,6 +1033,7 @@ fn with_bag_detector(c: &mut Config) {
         r#"
 name = "bags"
 intents = ["lost_luggage"]
+entities = ["airport"]
 window = "5m"
 threshold = { events = 20 }
 team = "incidents/baggage"
@@ -1054,17 +1060,24 @@ async fn a_burst_is_one_incident(store: Arc<dyn ClaimStore>) {
             tweet(
                 7000 + i,
                 &author,
-                "lost luggage at JFK again, nobody answers",
+                if i % 3 == 0 {
+                    "lost luggage at Kennedy again, nobody answers"
+                } else {
+                    "lost luggage at JFK again, nobody answers"
+                },
             )
             .into_bytes(),
         ));
         bag_ids.insert(format!("x:{}", 7000 + i));
         if i % 2 == 0 {
+            // Normal traffic, the same complaint at another airport (another key), and lost
+            // luggage with no airport at all (no key): none of it is part of the incident.
             let other = format!("{}", 6000 + i);
-            let text = if i % 4 == 0 {
-                "internet down"
-            } else {
-                "hello there"
+            let text = match i % 8 {
+                0 => "internet down",
+                2 => "lost luggage at LAX",
+                4 => "lost my bag somewhere",
+                _ => "hello there",
             };
             events.push((
                 Some(other.clone()),
@@ -1107,6 +1120,7 @@ async fn a_burst_is_one_incident(store: Arc<dyn ClaimStore>) {
     assert_eq!(incident_owned[0].owner_key, format!("incident:{id}"));
     assert_eq!(incident_owned[0].department, "incidents");
     assert_eq!(incident_owned[0].outcome, AssignmentOutcome::New);
+    assert!(id.starts_with("bags:lost_luggage|JFK:"), "{id}");
     // Linked: the posts that opened it (in the alert) and every later one (in its assignment).
     let mut linked: std::collections::BTreeSet<String> = opened[0]["detail"]["window_events"]
         .as_array()
