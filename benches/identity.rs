@@ -7,7 +7,9 @@
 //!   and applied (the topic path, without the broker): by default in batches of 262,144
 //!   messages with `apply_batch` (parsed on every core the process may use — `taskset -c 0`
 //!   for one — applied in order on one); OUTCRY_IDENTITY_BUILD=one: `parse_change` and `apply`
-//!   one message at a time on one thread, as the live path does;
+//!   one message at a time on one thread, as the live path does. The build's CPU time (all
+//!   threads, user + system) is printed too: on a shared machine it shows what the build costs
+//!   whatever else runs;
 //! - memory: resident set growth of the process over the build, per customer (all in: records,
 //!   tables, allocator overhead), and the index's own count of its heap bytes;
 //! - lookups (`match_author`, the call the matching stage makes per event) for a verified
@@ -83,6 +85,19 @@ fn rss_bytes() -> usize {
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
         .map(|pages| pages * 4096)
         .unwrap_or(0)
+}
+
+/// CPU time of the process so far, user and system, all threads (/proc/self/stat, in the
+/// kernel's 100 Hz ticks): the build's CPU cost, whatever else the machine runs.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?) as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 fn per_lookup(ix: &IdentityIndex, platform: &str, authors: &[Author]) -> f64 {
@@ -281,6 +296,7 @@ fn main() {
     let mut bytes = 0usize;
     // Records are generated in chunks outside the timed part: only parsing and applying count.
     let mut build = std::time::Duration::ZERO;
+    let mut build_cpu = 0.0;
     let mut chunk: Vec<(String, String)> = Vec::with_capacity(10_000);
     let mut batch = ChangeBatch::new();
     let mut i = 0;
@@ -292,6 +308,7 @@ fn main() {
             }
             i += chunk.len() as u64;
             let t = Instant::now();
+            let c = cpu_seconds();
             for (key, r) in &chunk {
                 bytes += r.len();
                 let change =
@@ -299,6 +316,7 @@ fn main() {
                 ix.apply(change);
             }
             build += t.elapsed();
+            build_cpu += cpu_seconds() - c;
         } else {
             batch.clear();
             for k in i..(i + 262_144).min(n) {
@@ -310,8 +328,10 @@ fn main() {
             i += batch.len() as u64;
             bytes += batch.byte_len();
             let t = Instant::now();
+            let c = cpu_seconds();
             let report = ix.apply_batch(&batch);
             build += t.elapsed();
+            build_cpu += cpu_seconds() - c;
             assert!(report.problems.is_empty(), "{:?}", report.problems.first());
         }
     }
@@ -332,9 +352,10 @@ fn main() {
 
     if std::env::var("OUTCRY_IDENTITY_LOOKUPS").as_deref() == Ok("0") {
         println!(
-            "reserved {reserved}: build ({how}) {:.2} s ({:.2} µs/customer), update {:.2} µs, RSS growth {} bytes/customer, heap {} bytes/customer",
+            "reserved {reserved}: build ({how}) {:.2} s ({:.2} µs/customer; CPU {:.1} s), update {:.2} µs, RSS growth {} bytes/customer, heap {} bytes/customer",
             build.as_secs_f64(),
             build.as_secs_f64() * 1e6 / n as f64,
+            build_cpu,
             update.as_secs_f64() * 1e6 / upd as f64,
             rss1.saturating_sub(rss0) as u64 / n,
             ix.heap_bytes() as u64 / n
@@ -402,10 +423,11 @@ fn main() {
         bytes as u64 / n
     );
     println!(
-        "| build: {how} | {:.2} s ({:.2} µs/customer, {:.0} customers/s) |",
+        "| build: {how} | {:.2} s ({:.2} µs/customer, {:.0} customers/s; CPU {:.1} s) |",
         build.as_secs_f64(),
         build.as_secs_f64() * 1e6 / n as f64,
-        n as f64 / build.as_secs_f64()
+        n as f64 / build.as_secs_f64(),
+        build_cpu
     );
     println!(
         "| update: re-apply {upd} existing records | {:.2} µs/update |",

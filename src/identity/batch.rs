@@ -1,23 +1,30 @@
 //! Loading many customers at once: the snapshot at start and the start-up catch-up of the
 //! `crm.customers` topic. Parsing a record and normalizing its keys (JSON, phones, names,
 //! emails) is most of the cost of loading a customer, and is independent of every other
-//! record: it runs on every core, chunk by chunk. Only putting the packed records into the
-//! hash table runs on one thread, in the order of the input (a later record for the same id
-//! wins, a tombstone deletes what came before it), overlapped with the parsing of the next
-//! chunk. The live path after the catch-up applies changes one at a time ([`IdentityIndex::apply`]).
+//! record: it runs on every core, in blocks of 512 records that the threads take in turn;
+//! records are read in place ([`super::record`]), packed into one buffer per block, and their
+//! keys hashed there. Only putting the packed records into the index runs on one thread, in
+//! the order of the input (a later record for the same id wins, a tombstone deletes what came
+//! before it), a chunk of 16,384 while the next chunk is parsed — after which this thread
+//! parses too, so that both cores stay busy — with the table buckets of the next records'
+//! keys prefetched. The live path after the catch-up applies changes one at a time
+//! ([`IdentityIndex::apply`]).
 
+use super::record::{parse_change_ref, Change, CustomerRef};
 use super::{
-    pack, CustomerChange, IdentityConfig, IdentityIndex, Intern, Region, Store, Sym, Symbols,
+    key_hashes, pack_into, DefaultHashBuilder, IdentityConfig, IdentityIndex, Intern, Region,
+    Store, Sym, Symbols,
 };
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 type KeyPayload = (Option<Range<usize>>, Option<Range<usize>>);
 
-/// Records parsed and packed together before they are put into the table.
-const CHUNK: usize = 8192;
-/// Fewer records than this are not worth a thread.
-const MIN_PER_THREAD: usize = 256;
+/// Records parsed and packed while the chunk before them is put into the table.
+const CHUNK: usize = 16_384;
+/// Records a thread takes at a time (a smaller chunk is not worth a second thread).
+const BLOCK: usize = 512;
 
 /// Messages of the customers topic as read (key and payload), in topic order, copied into one
 /// buffer: the input of [`IdentityIndex::apply_batch`].
@@ -87,9 +94,19 @@ pub struct BatchReport {
 
 /// A record parsed and packed, waiting for its turn.
 enum Prepared {
-    Upsert(Box<[u8]>),
+    /// Where the packed record is in its block's bytes, and the hashes of its table keys in
+    /// the block's hashes.
+    Upsert(Range<usize>, Range<usize>),
     Delete(String),
     Invalid(String),
+}
+
+/// Consecutive records parsed and packed by one thread, the packed ones in one buffer.
+#[derive(Default)]
+struct Block {
+    bytes: Vec<u8>,
+    hashes: Vec<u32>,
+    items: Vec<Prepared>,
 }
 
 /// The interned tables shared by the threads of a batch, behind a per-thread cache: a lock is
@@ -125,82 +142,131 @@ struct Preparer<'a, F> {
     config: &'a IdentityConfig,
     region: Option<Region>,
     symbols: &'a Mutex<Symbols>,
+    /// The index's, to hash the keys on the parsing threads.
+    hasher: DefaultHashBuilder,
+    /// Blocks applied, emptied, for the next ones.
+    pool: &'a Mutex<Vec<Block>>,
     threads: usize,
 }
 
-impl<F> Preparer<'_, F>
+impl<'d, F> Preparer<'_, F>
 where
-    F: Fn(usize) -> Result<CustomerChange, String> + Sync,
+    F: Fn(usize) -> Result<Change<'d>, String> + Sync,
 {
-    fn one(&self, i: usize, syms: &mut SharedSymbols<'_>) -> Prepared {
-        match (self.parse)(i) {
-            Ok(CustomerChange::Upsert(c)) => match pack(&c, self.config, self.region, syms) {
-                Some(data) => Prepared::Upsert(data.into_boxed_slice()),
-                None => Prepared::Invalid("customer id longer than 255 bytes".into()),
-            },
-            Ok(CustomerChange::Delete(id)) => Prepared::Delete(id),
-            Err(e) => Prepared::Invalid(e),
-        }
-    }
-
-    fn serial(&self, range: Range<usize>) -> Vec<Prepared> {
-        let mut syms = SharedSymbols {
+    fn symbols(&self) -> SharedSymbols<'_> {
+        SharedSymbols {
             shared: self.symbols,
             seen: Default::default(),
-        };
-        range.map(|i| self.one(i, &mut syms)).collect()
+        }
     }
 
-    /// Parse and pack `range` on up to `threads` threads (this one included), in order.
-    fn prepare(&self, range: Range<usize>) -> Vec<Prepared> {
-        let threads = self
-            .threads
-            .min(range.len().div_ceil(MIN_PER_THREAD))
-            .max(1);
-        if threads == 1 {
-            return self.serial(range);
+    fn block(&self, range: Range<usize>, syms: &mut SharedSymbols<'_>) -> Block {
+        // A block's buffers are used again (allocated and freed per chunk, they would be
+        // given back to the system and faulted in again, page by page).
+        let mut b = self
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        b.bytes.reserve(range.len() * 192);
+        b.hashes.reserve(range.len() * 8);
+        b.items.reserve(range.len());
+        for i in range {
+            let p = match (self.parse)(i) {
+                Ok(change @ (Change::Upsert(_) | Change::Owned(_))) => {
+                    let at = b.bytes.len();
+                    let packed = match &change {
+                        Change::Upsert(c) => {
+                            pack_into(c, self.config, self.region, syms, &mut b.bytes)
+                        }
+                        Change::Owned(c) => {
+                            let c = CustomerRef::from(&**c);
+                            pack_into(&c, self.config, self.region, syms, &mut b.bytes)
+                        }
+                        Change::Delete(_) => false,
+                    };
+                    if packed {
+                        let h = b.hashes.len();
+                        b.hashes.extend(key_hashes(&self.hasher, &b.bytes[at..]));
+                        Prepared::Upsert(at..b.bytes.len(), h..b.hashes.len())
+                    } else {
+                        Prepared::Invalid("customer id longer than 255 bytes".into())
+                    }
+                }
+                Ok(Change::Delete(id)) => Prepared::Delete(id),
+                Err(e) => Prepared::Invalid(e),
+            };
+            b.items.push(p);
         }
-        let per = range.len().div_ceil(threads);
-        let parts: Vec<Range<usize>> = (0..threads)
-            .map(|t| {
-                let start = range.start + t * per;
-                start.min(range.end)..(start + per).min(range.end)
-            })
-            .collect();
-        std::thread::scope(|s| {
-            let (last, rest) = parts.split_last().expect("at least one part");
-            let handles: Vec<_> = rest
-                .iter()
-                .map(|r| {
-                    let r = r.clone();
-                    s.spawn(move || self.serial(r))
-                })
-                .collect();
-            let tail = self.serial(last.clone());
-            let mut out = Vec::with_capacity(range.len());
-            for h in handles {
-                out.extend(h.join().expect("identity batch thread"));
+        b
+    }
+
+    /// Take blocks of `range` (the next one is `next`'s count) until none is left; put them
+    /// in `done` with their number.
+    fn work(&self, range: &Range<usize>, next: &AtomicUsize, done: &Mutex<Vec<(usize, Block)>>) {
+        let mut syms = self.symbols();
+        let mut mine = Vec::new();
+        loop {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            let start = range.start.saturating_add(n.saturating_mul(BLOCK));
+            if start >= range.end {
+                break;
             }
-            out.extend(tail);
-            out
-        })
+            mine.push((
+                n,
+                self.block(start..(start + BLOCK).min(range.end), &mut syms),
+            ));
+        }
+        done.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
     }
 }
 
+/// How many records ahead of the one being put the table buckets of their keys are
+/// prefetched: the ~8 cache misses of a customer overlap with those of the next ones instead
+/// of following each other.
+const PREFETCH: usize = 4;
+
 /// Put prepared records into the table, in order; `first` is the position of the first one.
-fn apply_prepared(store: &mut Store, first: usize, ready: Vec<Prepared>, report: &mut BatchReport) {
-    for (i, p) in ready.into_iter().enumerate() {
-        match p {
-            Prepared::Upsert(data) => {
-                store.put(data);
-                report.applied += 1;
+/// The blocks, emptied, go back to `pool`.
+fn apply_blocks(
+    store: &mut Store,
+    first: usize,
+    ready: Vec<Block>,
+    report: &mut BatchReport,
+    pool: &Mutex<Vec<Block>>,
+) {
+    let mut i = first;
+    for mut block in ready {
+        let prefetch = |store: &Store, k: usize| {
+            if let Some(Prepared::Upsert(_, hashes)) = block.items.get(k) {
+                for &h in &block.hashes[hashes.clone()] {
+                    store.keys.prefetch(h);
+                }
             }
-            Prepared::Delete(id) => {
-                store.remove(&id);
-                report.applied += 1;
-            }
-            Prepared::Invalid(e) => report.problems.push((first + i, e)),
+        };
+        for k in 0..PREFETCH {
+            prefetch(store, k);
         }
+        for (k, p) in block.items.iter().enumerate() {
+            prefetch(store, k + PREFETCH);
+            match p {
+                Prepared::Upsert(data, hashes) => {
+                    store.put_hashed(&block.bytes[data.clone()], &block.hashes[hashes.clone()]);
+                    report.applied += 1;
+                }
+                Prepared::Delete(id) => {
+                    store.remove(id);
+                    report.applied += 1;
+                }
+                Prepared::Invalid(e) => report.problems.push((i, e.clone())),
+            }
+            i += 1;
+        }
+        block.bytes.clear();
+        block.hashes.clear();
+        block.items.clear();
+        pool.lock().unwrap_or_else(|e| e.into_inner()).push(block);
     }
 }
 
@@ -216,47 +282,68 @@ impl IdentityIndex {
     pub fn apply_batch_on(&mut self, batch: &ChangeBatch, threads: usize) -> BatchReport {
         self.apply_parallel(batch.len(), threads, |i| {
             let (key, payload) = batch.get(i);
-            super::parse_change(key, payload)
+            parse_change_ref(key, payload)
         })
     }
 
     /// Changes `0..n`, each produced by `parse(i)`, parsed and packed on `threads` threads and
     /// applied in order on this one.
-    pub(super) fn apply_parallel<F>(&mut self, n: usize, threads: usize, parse: F) -> BatchReport
+    pub(super) fn apply_parallel<'d, F>(
+        &mut self,
+        n: usize,
+        threads: usize,
+        parse: F,
+    ) -> BatchReport
     where
-        F: Fn(usize) -> Result<CustomerChange, String> + Sync,
+        F: Fn(usize) -> Result<Change<'d>, String> + Sync,
     {
         let symbols = Mutex::new(std::mem::take(&mut self.symbols));
+        let pool = Mutex::new(Vec::new());
         let preparer = Preparer {
             parse: &parse,
             config: &self.config,
             region: self.region,
             symbols: &symbols,
+            hasher: self.store.hasher.clone(),
+            pool: &pool,
             threads: threads.max(1),
         };
         let store = &mut self.store;
         let mut report = BatchReport::default();
+        // `ready` (from `at`) goes into the table while `start..` is parsed; then this thread
+        // parses too.
+        let mut ready: Vec<Block> = Vec::new();
         let mut at = 0;
-        let mut ready = preparer.prepare(0..n.min(CHUNK));
-        loop {
-            let start = at + ready.len();
-            if start >= n {
-                apply_prepared(store, at, ready, &mut report);
-                break;
-            }
+        let mut start = 0;
+        while start < n || !ready.is_empty() {
             let next = start..(start + CHUNK).min(n);
-            let prepared = if preparer.threads == 1 {
-                apply_prepared(store, at, ready, &mut report);
-                preparer.prepare(next)
+            let blocks = next.len().div_ceil(BLOCK);
+            let helpers = (preparer.threads - 1).min(blocks.saturating_sub(1));
+            let prepared = if helpers == 0 {
+                apply_blocks(store, at, std::mem::take(&mut ready), &mut report, &pool);
+                let mut syms = preparer.symbols();
+                (0..blocks)
+                    .map(|b| {
+                        let s = next.start + b * BLOCK;
+                        preparer.block(s..(s + BLOCK).min(next.end), &mut syms)
+                    })
+                    .collect()
             } else {
-                // The table takes this chunk while the next one is parsed.
+                let counter = AtomicUsize::new(0);
+                let done = Mutex::new(Vec::with_capacity(blocks));
                 std::thread::scope(|s| {
-                    let h = s.spawn(|| preparer.prepare(next));
-                    apply_prepared(store, at, ready, &mut report);
-                    h.join().expect("identity batch thread")
-                })
+                    for _ in 0..helpers {
+                        s.spawn(|| preparer.work(&next, &counter, &done));
+                    }
+                    apply_blocks(store, at, std::mem::take(&mut ready), &mut report, &pool);
+                    preparer.work(&next, &counter, &done);
+                });
+                let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+                done.sort_unstable_by_key(|(n, _)| *n);
+                done.into_iter().map(|(_, b)| b).collect()
             };
             at = start;
+            start = next.end;
             ready = prepared;
         }
         self.symbols = symbols.into_inner().unwrap_or_else(|e| e.into_inner());

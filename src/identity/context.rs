@@ -10,7 +10,8 @@
 //! records at the end of the packed customer (their tiers are looked up at match time, so
 //! they follow the related customers' own updates and deletes).
 
-use super::{Customer, Intern, Sym};
+use super::record::CustomerRef;
+use super::{Intern, Sym};
 use serde_json::Value;
 
 const F_VALUE: u8 = 1;
@@ -39,7 +40,11 @@ pub(super) const TIME_FIELDS: &[&str] = &[
 ];
 
 /// The `T_CTX` value of a customer, None when it has no context at all.
-pub(super) fn encode(c: &Customer, has_related: bool, syms: &mut impl Intern) -> Option<Vec<u8>> {
+pub(super) fn encode(
+    c: &CustomerRef<'_>,
+    has_related: bool,
+    syms: &mut impl Intern,
+) -> Option<Vec<u8>> {
     let mut flags = 0u8;
     let mut out = vec![0u8];
     if let Some(v) = c.value.filter(|v| v.is_finite()) {
@@ -161,7 +166,7 @@ fn read_leb128(b: &mut &[u8]) -> Option<u32> {
 
 /// The ids of the related customers worth keeping: trimmed, not empty, at most 255 bytes, not
 /// the customer itself, each once, at most [`MAX_RELATED`].
-pub(super) fn related_ids(c: &Customer) -> Vec<&str> {
+pub(super) fn related_ids<'a>(c: &'a CustomerRef<'_>) -> Vec<&'a str> {
     let own = c.id.trim();
     let mut ids: Vec<&str> = Vec::new();
     for r in &c.related {

@@ -44,11 +44,22 @@ const PLUS_TAG_DOMAINS: &[&str] = &[
 /// `provider_rules`, also without `+tags` at the providers that deliver them to the same
 /// mailbox and without dots in Gmail local parts. None when it is not an address.
 pub fn email(email: &str, provider_rules: bool) -> Option<String> {
-    let e: String = email
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect();
+    let e: String = if email.is_ascii() {
+        let mut e = String::with_capacity(email.len());
+        for b in email.bytes() {
+            // the ASCII whitespace of `char::is_whitespace`: space, \t, \n, \x0B, \x0C, \r
+            if !matches!(b, b' ' | b'\t'..=b'\r') {
+                e.push(b.to_ascii_lowercase() as char);
+            }
+        }
+        e
+    } else {
+        email
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     let (local, domain) = e.rsplit_once('@')?;
     if local.is_empty() || domain.is_empty() || !domain.contains('.') || local.contains('@') {
         return None;
@@ -65,13 +76,16 @@ pub fn email(email: &str, provider_rules: bool) -> Option<String> {
     if PLUS_TAG_DOMAINS.contains(&domain) {
         local = local.split('+').next().unwrap_or(local);
     }
-    let local = if domain == "gmail.com" {
-        local.replace('.', "")
-    } else {
-        local.to_owned()
-    };
     if local.is_empty() {
         return None;
+    }
+    if domain == "gmail.com" {
+        let local = local.replace('.', "");
+        return (!local.is_empty()).then(|| format!("{local}@{domain}"));
+    }
+    if local.len() + 1 + domain.len() == e.len() {
+        // nothing dropped: the address as it is
+        return Some(e);
     }
     Some(format!("{local}@{domain}"))
 }
@@ -232,6 +246,7 @@ mod tests {
             "a@b",
             "a@@b.com",
             "+@gmail.com",
+            "..@gmail.com",
         ] {
             assert_eq!(email(bad, true), None, "{bad}");
         }

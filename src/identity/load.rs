@@ -1,6 +1,7 @@
 //! Loading customers: a JSONL or CSV snapshot at start, then changes from the compacted
 //! `crm.customers` topic (plain JSON records or Debezium change envelopes; a tombstone deletes).
 
+use super::record::{Change, CustomerRef};
 use super::{Customer, IdentityIndex, PlatformIdentity};
 use memchr::memmem::Finder;
 use serde_json::Value;
@@ -64,9 +65,15 @@ pub fn load_snapshot(
         }
         let report = index.apply_parallel(chunk.len(), threads, |i| {
             let (line, text) = chunk[i];
+            // Read in place; a line that does not read so is read again as a `Customer`, for
+            // the same error.
+            match serde_json::from_str::<CustomerRef>(text) {
+                Ok(c) if !c.id.trim().is_empty() => return Ok(Change::Upsert(c)),
+                _ => {}
+            }
             match serde_json::from_str::<Customer>(text) {
                 Ok(c) if c.id.trim().is_empty() => Err(format!("line {line}: empty id")),
-                Ok(c) => Ok(CustomerChange::Upsert(Box::new(c))),
+                Ok(c) => Ok(Change::Owned(Box::new(c))),
                 Err(e) => Err(format!("line {line}: {e}")),
             }
         });
@@ -131,7 +138,7 @@ pub fn load_snapshot_csv(
         let report = index.apply_parallel(chunk.len(), threads, |i| match &chunk[i] {
             Err(e) => Err(e.to_string()),
             Ok(row) => csv_customer(&header, row)
-                .map(|c| CustomerChange::Upsert(Box::new(c)))
+                .map(|c| Change::Owned(Box::new(c)))
                 .map_err(|e| {
                     let line = row.position().map(|p| p.line()).unwrap_or(0);
                     format!("line {line}: {e}")
@@ -280,6 +287,13 @@ fn redacted(msg: &str) -> String {
     out
 }
 
+/// Whether a payload may be a Debezium envelope rather than a plain record.
+pub(super) fn maybe_envelope(payload: &[u8]) -> bool {
+    static OP: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"op\""));
+    static PAYLOAD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"payload\""));
+    OP.find(payload).is_some() || PAYLOAD.find(payload).is_some()
+}
+
 pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<CustomerChange, String> {
     let key_id = || {
         key.and_then(|k| std::str::from_utf8(k).ok())
@@ -303,10 +317,7 @@ pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Custom
     };
     // A plain record (most of a compacted topic) is read straight into a customer; only a
     // payload that may be a Debezium envelope goes through a generic value.
-    static OP: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"op\""));
-    static PAYLOAD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"payload\""));
-    let maybe_envelope = OP.find(payload).is_some() || PAYLOAD.find(payload).is_some();
-    if !maybe_envelope {
+    if !maybe_envelope(payload) {
         if let Ok(c) = serde_json::from_slice::<Customer>(payload) {
             return check_id(c).map(|c| CustomerChange::Upsert(Box::new(c)));
         }

@@ -7,9 +7,10 @@
 //! candidates listed. Every match says which keys agreed and the scores.
 //!
 //! Memory: the index keeps, per customer, only what matching and routing need (id, keys,
-//! folded name, location, tier) packed in one byte record, and a hash table of 8-byte entries
-//! (a 32-bit hash of the key, the customer's slot, the record's number) pointing into those
-//! records; the full CRM record is not kept.
+//! folded name, location, tier) packed in one byte record — all records in one arena, no
+//! allocation per customer — and a hash table of 8-byte entries (a 32-bit hash of the key,
+//! the customer's slot, the record's number) pointing into those records (`table.rs`: open
+//! addressing, on huge pages); the full CRM record is not kept.
 
 mod batch;
 mod config;
@@ -17,6 +18,8 @@ mod context;
 pub mod keys;
 mod load;
 mod matcher;
+mod record;
+mod table;
 
 pub use batch::{BatchReport, ChangeBatch};
 
@@ -27,7 +30,7 @@ pub use load::{
 };
 
 use crate::event::{Author, CustomerContext, IdentityMatch};
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 use phonenumber::country::Id as Region;
 use serde::{Deserialize, Serialize};
 use std::hash::BuildHasher;
@@ -297,27 +300,41 @@ impl Intern for Symbols {
 
 /// Pack a customer's keys (and its context, if any) into one record. A key already written is
 /// not written twice. None when the id is empty or longer than 255 bytes.
-///
-/// Layout: the id, then the tier and the context (a match reads them from the record's first
-/// cache line), then the keys, the locations and the related customers' ids.
 fn pack(
     c: &Customer,
     config: &IdentityConfig,
     default_region: Option<Region>,
     syms: &mut impl Intern,
 ) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(160);
+    let c = record::CustomerRef::from(c);
+    pack_into(&c, config, default_region, syms, &mut out).then_some(out)
+}
+
+/// [`pack`], appending the record to `out` (a batch packs many into one buffer); false, and
+/// nothing appended, when the id is empty or longer than 255 bytes.
+///
+/// Layout: the id, then the tier and the context (a match reads them from the record's first
+/// cache line), then the keys, the locations and the related customers' ids.
+fn pack_into(
+    c: &record::CustomerRef<'_>,
+    config: &IdentityConfig,
+    default_region: Option<Region>,
+    syms: &mut impl Intern,
+    out: &mut Vec<u8>,
+) -> bool {
     let id = c.id.trim();
     if id.is_empty() || id.len() > 255 {
-        return None;
+        return false;
     }
-    let mut out = Vec::with_capacity(160);
+    let base = out.len();
     // Returns the record's number (a key already written returns the earlier one's).
     let add = |out: &mut Vec<u8>, tag: u8, key: &[u8], value: &[u8]| -> Option<u8> {
         if key.is_empty() {
             return None;
         }
         let mut count = 0;
-        for (i, r) in records(out).enumerate() {
+        for (i, r) in records(&out[base..]).enumerate() {
             if r.tag == tag && r.key == key {
                 return Some(i as u8);
             }
@@ -325,13 +342,13 @@ fn pack(
         }
         (count < MAX_RECORDS && push_rec(out, tag, key, value)).then_some(count as u8)
     };
-    add(&mut out, T_ID, id.as_bytes(), &[]);
+    add(out, T_ID, id.as_bytes(), &[]);
     if let Some(i) = c.tier.as_deref().and_then(|t| syms.intern(Sym::Tier, t)) {
-        push_rec(&mut out, T_TIER, &[], &i.to_le_bytes());
+        push_rec(out, T_TIER, &[], &i.to_le_bytes());
     }
     let related = context::related_ids(c);
     if let Some(ctx) = context::encode(c, !related.is_empty(), syms) {
-        push_rec(&mut out, T_CTX, &[], &ctx);
+        push_rec(out, T_CTX, &[], &ctx);
     }
     let mut key = Vec::with_capacity(64);
     for ident in &c.identities {
@@ -343,7 +360,7 @@ fn pack(
         let mut user_rec = None;
         if !uid.is_empty() {
             key = user_key(pid, uid);
-            user_rec = add(&mut out, T_USER, &key, &[ident.verified as u8]);
+            user_rec = add(out, T_USER, &key, &[ident.verified as u8]);
         }
         if let Some(h) = ident.handle.as_deref() {
             let h = keys::handle(h);
@@ -355,14 +372,14 @@ fn pack(
                     Some(r) => std::slice::from_ref(r),
                     None => &[],
                 };
-                add(&mut out, T_HANDLE, &key, value);
+                add(out, T_HANDLE, &key, value);
             }
         }
     }
     let rules = config.email_provider_rules;
     for e in &c.emails {
         if let Some(k) = keys::email(e, rules) {
-            add(&mut out, T_EMAIL, k.as_bytes(), &[]);
+            add(out, T_EMAIL, k.as_bytes(), &[]);
         }
     }
     let region = c
@@ -372,12 +389,12 @@ fn pack(
         .or(default_region);
     for p in &c.phones {
         if let Some(k) = keys::phone(p, region) {
-            add(&mut out, T_PHONE, &phone_key(&k), &[]);
+            add(out, T_PHONE, &phone_key(&k), &[]);
         }
     }
     if let Some(name) = c.name.as_deref() {
         let block = keys::name_block(&keys::fold(name));
-        add(&mut out, T_NAME, block.as_bytes(), &[]);
+        add(out, T_NAME, block.as_bytes(), &[]);
     }
     let locs: Vec<String> = [&c.location, &c.city]
         .into_iter()
@@ -386,54 +403,103 @@ fn pack(
         .filter(|l| !l.is_empty())
         .collect();
     if !locs.is_empty() {
-        push_rec(&mut out, T_LOC, &[], locs.join("|").as_bytes());
+        push_rec(out, T_LOC, &[], locs.join("|").as_bytes());
     }
     for r in related {
-        push_rec(&mut out, T_REL, r.as_bytes(), &[]);
+        push_rec(out, T_REL, r.as_bytes(), &[]);
     }
-    Some(out)
+    true
 }
 
 /// The packed customers and the hash table of their keys.
 #[derive(Clone)]
 struct Store {
     hasher: DefaultHashBuilder,
-    /// Packed customers; None is a free slot.
-    slots: Vec<Option<Box<[u8]>>>,
+    /// The packed customers, one after another: no allocation of its own per customer. A
+    /// replaced or removed record stays until `compact` copies the live ones into a new arena.
+    arena: Vec<u8>,
+    /// Where each slot's record is in `arena`, `offset << LEN_BITS | length`; FREE when free.
+    slots: Vec<u64>,
     free: Vec<u32>,
+    /// Bytes of `arena` that no slot points to any more.
+    garbage: usize,
     /// `hash << 32 | slot << 5 | record number` for every id, platform id, handle, email,
     /// phone and name.
-    keys: HashTable<u64>,
+    keys: table::KeyTable,
     live: usize,
+}
+
+/// A free slot.
+const FREE: u64 = u64::MAX;
+/// A packed record is at most 64 records of at most 513 bytes: far below 2^24.
+const LEN_BITS: u32 = 24;
+/// Compaction runs when this much of the arena is garbage, and more than a quarter of it.
+const MIN_GARBAGE: usize = 1 << 20;
+
+/// The hashes of the table keys of the packed customer `data`, in order.
+fn key_hashes<'a>(
+    hasher: &'a DefaultHashBuilder,
+    data: &'a [u8],
+) -> impl Iterator<Item = u32> + 'a {
+    records(data)
+        .take(MAX_RECORDS)
+        .filter(|r| is_table_key(r.tag))
+        .map(|r| key_hash(hasher, r.tag, r.key))
+}
+
+/// The table entries of the packed customer `data` in `slot`.
+fn entries<'a>(
+    hasher: &'a DefaultHashBuilder,
+    slot: u32,
+    data: &'a [u8],
+) -> impl Iterator<Item = u64> + 'a {
+    records(data)
+        .enumerate()
+        .take(MAX_RECORDS)
+        .filter(|(_, r)| is_table_key(r.tag))
+        .map(move |(n, r)| entry(key_hash(hasher, r.tag, r.key), slot, n))
 }
 
 impl Store {
     fn new() -> Self {
         Store {
             hasher: DefaultHashBuilder::default(),
+            arena: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            keys: HashTable::new(),
+            garbage: 0,
+            keys: table::KeyTable::default(),
             live: 0,
         }
     }
 
     fn reserve(&mut self, additional: usize) {
         self.slots.reserve(additional);
-        self.keys
-            .reserve(additional * KEYS_PER_CUSTOMER, |&e| entry_hash(e));
+        self.keys.reserve(additional * KEYS_PER_CUSTOMER);
     }
 
     fn data(&self, slot: u32) -> &[u8] {
-        self.slots[slot as usize].as_deref().unwrap_or(&[])
+        match self.slots.get(slot as usize) {
+            Some(&s) if s != FREE => {
+                let at = (s >> LEN_BITS) as usize;
+                &self.arena[at..at + (s & ((1 << LEN_BITS) - 1)) as usize]
+            }
+            _ => &[],
+        }
     }
 
     fn lookup<'a>(&'a self, tag: u8, key: &'a [u8]) -> impl Iterator<Item = (u32, Rec<'a>)> + 'a {
-        let h = key_hash(&self.hasher, tag, key);
-        self.keys.iter_hash(spread(h)).filter_map(move |&e| {
-            if (e >> 32) as u32 != h {
-                return None;
-            }
+        self.lookup_hashed(key_hash(&self.hasher, tag, key), tag, key)
+    }
+
+    /// [`Self::lookup`] of a key whose hash is known.
+    fn lookup_hashed<'a>(
+        &'a self,
+        h: u32,
+        tag: u8,
+        key: &'a [u8],
+    ) -> impl Iterator<Item = (u32, Rec<'a>)> + 'a {
+        self.keys.iter_hash(h).filter_map(move |e| {
             let slot = (e as u32) >> SLOT_SHIFT;
             let r = records(self.data(slot)).nth((e & 31) as usize)?;
             (r.tag == tag && r.key == key).then_some((slot, r))
@@ -446,11 +512,28 @@ impl Store {
 
     /// Insert or replace the packed customer `data` (its first record is the id); the keys of
     /// the previous version are dropped first.
-    fn put(&mut self, data: Box<[u8]>) {
-        let existing = match records(&data).next() {
-            Some(r) if r.tag == T_ID => self.slot_of(r.key),
+    fn put(&mut self, data: &[u8]) {
+        let mut hashes = [0u32; MAX_RECORDS];
+        let mut n = 0;
+        for h in key_hashes(&self.hasher, data) {
+            hashes[n] = h;
+            n += 1;
+        }
+        self.put_hashed(data, &hashes[..n]);
+    }
+
+    /// [`Self::put`] with the hashes of the record's table keys, in order
+    /// ([`key_hashes`]).
+    fn put_hashed(&mut self, data: &[u8], hashes: &[u32]) {
+        let existing = match (records(data).next(), hashes.first()) {
+            (Some(r), Some(&h)) if r.tag == T_ID => {
+                self.lookup_hashed(h, T_ID, r.key).next().map(|(s, _)| s)
+            }
             _ => return,
         };
+        if data.len() >= 1 << LEN_BITS {
+            return;
+        }
         let slot = match existing {
             Some(slot) => {
                 self.unindex(slot);
@@ -462,39 +545,41 @@ impl Store {
                     Some(s) => s,
                     None => {
                         assert!(self.slots.len() < MAX_SLOTS, "identity index is full");
-                        self.slots.push(None);
+                        self.slots.push(FREE);
                         (self.slots.len() - 1) as u32
                     }
                 }
             }
         };
-        self.index(slot, &data);
-        self.slots[slot as usize] = Some(data);
-    }
-
-    fn index(&mut self, slot: u32, data: &[u8]) {
-        for (n, r) in records(data).enumerate().take(MAX_RECORDS) {
-            if is_table_key(r.tag) {
-                let h = key_hash(&self.hasher, r.tag, r.key);
-                let e = entry(h, slot, n);
-                self.keys.insert_unique(spread(h), e, |&x| entry_hash(x));
-            }
+        let at = self.arena.len();
+        self.arena.extend_from_slice(data);
+        self.slots[slot as usize] = ((at as u64) << LEN_BITS) | data.len() as u64;
+        let numbers = records(data)
+            .enumerate()
+            .take(MAX_RECORDS)
+            .filter(|(_, r)| is_table_key(r.tag))
+            .map(|(n, _)| n);
+        for (n, &h) in numbers.zip(hashes) {
+            self.keys.insert(entry(h, slot, n));
         }
     }
 
+    /// Drop the keys of the customer in `slot` and mark its record garbage (the slot stays
+    /// taken).
     fn unindex(&mut self, slot: u32) {
-        let Some(data) = self.slots[slot as usize].take() else {
-            return;
+        let s = match self.slots.get(slot as usize) {
+            Some(&s) if s != FREE => s,
+            _ => return,
         };
-        for (n, r) in records(&data).enumerate().take(MAX_RECORDS) {
-            if is_table_key(r.tag) {
-                let h = key_hash(&self.hasher, r.tag, r.key);
-                let e = entry(h, slot, n);
-                if let Ok(entry) = self.keys.find_entry(spread(h), |&x| x == e) {
-                    entry.remove();
-                }
-            }
+        let at = (s >> LEN_BITS) as usize;
+        let len = (s & ((1 << LEN_BITS) - 1)) as usize;
+        let data = &self.arena[at..at + len];
+        for e in entries(&self.hasher, slot, data) {
+            self.keys.remove(e);
         }
+        self.garbage += len;
+        self.slots[slot as usize] = FREE;
+        self.compact_if_wasteful();
     }
 
     fn remove(&mut self, id: &str) -> bool {
@@ -502,10 +587,34 @@ impl Store {
             return false;
         };
         self.unindex(slot);
-        self.slots[slot as usize] = None;
         self.free.push(slot);
         self.live -= 1;
         true
+    }
+
+    /// Slide the live records down over the garbage when more than a quarter of the arena is
+    /// garbage (updates and deletes append and abandon): the arena is at most a third more
+    /// than its live records, and a record is moved at most three times per byte replaced.
+    fn compact_if_wasteful(&mut self) {
+        if self.garbage < MIN_GARBAGE || self.garbage * 4 < self.arena.len() {
+            return;
+        }
+        let mut order: Vec<(u64, u32)> = (self.slots.iter().enumerate())
+            .filter(|(_, &s)| s != FREE)
+            .map(|(i, &s)| (s, i as u32))
+            .collect();
+        order.sort_unstable();
+        let mut to = 0usize;
+        for (s, slot) in order {
+            let len = (s & ((1 << LEN_BITS) - 1)) as usize;
+            let at = (s >> LEN_BITS) as usize;
+            self.arena.copy_within(at..at + len, to);
+            self.slots[slot as usize] = ((to as u64) << LEN_BITS) | len as u64;
+            to += len;
+        }
+        self.arena.truncate(to);
+        self.arena.shrink_to(to + to / 8);
+        self.garbage = 0;
     }
 }
 
@@ -572,15 +681,10 @@ impl IdentityIndex {
 
     /// Bytes held by the index (records, tables), for the memory benchmark.
     pub fn heap_bytes(&self) -> usize {
+        // The arena's spare capacity is address space not yet written, never resident.
         let s = &self.store;
-        let records: usize = s
-            .slots
-            .iter()
-            .flatten()
-            .map(|r| r.len().next_multiple_of(16) + 16)
-            .sum();
-        records
-            + s.slots.capacity() * std::mem::size_of::<Option<Box<[u8]>>>()
+        s.arena.len()
+            + s.slots.capacity() * std::mem::size_of::<u64>()
             + s.free.capacity() * 4
             + s.keys.allocation_size()
     }
@@ -598,12 +702,7 @@ impl IdentityIndex {
     /// upper bound of how many customers have that key (no record is read).
     fn count_hash(&self, tag: u8, key: &[u8], limit: usize) -> usize {
         let h = key_hash(&self.store.hasher, tag, key);
-        self.store
-            .keys
-            .iter_hash(spread(h))
-            .filter(|&&e| (e >> 32) as u32 == h)
-            .take(limit)
-            .count()
+        self.store.keys.iter_hash(h).take(limit).count()
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
@@ -722,7 +821,7 @@ impl IdentityIndex {
     /// dropped first.
     pub fn upsert(&mut self, customer: Customer) {
         if let Some(data) = pack(&customer, &self.config, self.region, &mut self.symbols) {
-            self.store.put(data.into_boxed_slice());
+            self.store.put(&data);
         }
     }
 
@@ -790,21 +889,13 @@ pub fn render_match(platform: &str, author: &Author, m: &IdentityMatch) -> Strin
 /// A key's 32-bit hash. Table entries carry it, so that growing the table never reads a
 /// record and a lookup reads only the records whose hash agrees.
 fn key_hash(hasher: &DefaultHashBuilder, tag: u8, key: &[u8]) -> u32 {
-    (hasher.hash_one((tag, key)) >> 32) as u32
-}
-
-/// The 64-bit hash the table wants (bucket from the low bits, tag from the top 7) from 32.
-fn spread(h: u32) -> u64 {
-    (h as u64 | ((h as u64) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    // Never 0, so that no table entry is 0 (an empty bucket).
+    ((hasher.hash_one((tag, key)) >> 32) as u32).max(1)
 }
 
 /// A table entry: the key's hash, its customer's slot and the record's number.
 fn entry(h: u32, slot: u32, record: usize) -> u64 {
     ((h as u64) << 32) | ((slot << SLOT_SHIFT) | record as u32) as u64
-}
-
-fn entry_hash(e: u64) -> u64 {
-    spread((e >> 32) as u32)
 }
 
 #[cfg(test)]
@@ -1090,6 +1181,56 @@ mod tests {
             Some(CustomerContext::default())
         );
         assert_eq!(ix.match_author("x", &author("2")).context, None);
+    }
+
+    #[test]
+    fn replaced_records_are_compacted_away() {
+        let mut ix = IdentityIndex::new();
+        let rec = |i: usize, v: usize| {
+            customer(&format!(
+                r#"{{"id":"R{i}","emails":["r{i}.v{v}@example.com"],"identities":[{{"platform":"x","user_id":"{}"}}]}}"#,
+                1000 + i
+            ))
+        };
+        let mut compactions = 0;
+        for v in 0..1000 {
+            for i in 0..60 {
+                let before = ix.store.arena.len();
+                ix.upsert(rec(i, v));
+                if ix.store.arena.len() < before {
+                    compactions += 1;
+                }
+            }
+            // deletes free slots, which new customers take again
+            if v % 50 == 0 {
+                assert!(ix.remove("R7"));
+                ix.upsert(rec(7, v));
+            }
+        }
+        assert!(compactions > 0);
+        let s = &ix.store;
+        assert!(
+            s.garbage * 4 < s.arena.len().max(MIN_GARBAGE * 4),
+            "{}",
+            s.garbage
+        );
+        assert_eq!(ix.len(), 60);
+        assert_eq!(s.keys.len(), 60 * 3);
+        for i in 0..60 {
+            let c = ix.get(&format!("R{i}")).unwrap();
+            assert_eq!(
+                c.keys,
+                [
+                    format!("user x:{}", 1000 + i),
+                    format!("email r{i}.v999@example.com")
+                ]
+            );
+            let mut a = author("1");
+            a.email = Some(format!("r{i}.v998@example.com"));
+            assert_eq!(ix.match_author("x", &a).customer_id, None, "the old email");
+            a.email = Some(format!("r{i}.v999@example.com"));
+            assert_eq!(ix.match_author("x", &a).customer_id, Some(format!("R{i}")));
+        }
     }
 
     #[test]
