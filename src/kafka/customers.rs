@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::identity::{parse_change, ChangeBatch, IdentityIndex};
 use crate::telemetry::Metrics;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -93,14 +93,14 @@ pub async fn follow(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), rdkafka::error::KafkaError> {
     let topic = config.kafka.topics.customers.clone();
-    let mut cc = ClientConfig::new();
-    cc.set("bootstrap.servers", &config.kafka.brokers)
-        .set(
-            "group.id",
-            format!("{}-crm-{}", config.kafka.group_id, super::unique_suffix()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false");
+    // The same brokers and security (SASL, TLS) as every other client of the worker.
+    let mut cc = super::client_config(&config.kafka);
+    cc.set(
+        "group.id",
+        format!("{}-crm-{}", config.kafka.group_id, super::unique_suffix()),
+    )
+    .set("enable.auto.commit", "false")
+    .set("enable.auto.offset.store", "false");
     for (k, v) in &config.kafka.consumer {
         if k != "group.id" && k != "group.instance.id" {
             cc.set(k, v);
