@@ -42,32 +42,6 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
     c
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every client outcry makes — the worker's consumer and producer, the CRM follower, the
-    /// replay producer — goes through `client_config`, so SASL/TLS reach all of them.
-    #[test]
-    fn security_settings_reach_every_client() {
-        let mut k = KafkaConfig::default();
-        k.security_protocol = crate::config::SecurityProtocol::SaslSsl;
-        k.sasl_username = crate::config::Secret("outcry".into());
-        k.sasl_password = crate::config::Secret("pw".into());
-        k.ssl_ca_location = "/etc/ca.pem".into();
-        for c in [client_config(&k), consumer_config(&k), producer_config(&k)] {
-            assert_eq!(c.get("security.protocol"), Some("sasl_ssl"));
-            assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
-            assert_eq!(c.get("sasl.username"), Some("outcry"));
-            assert_eq!(c.get("sasl.password"), Some("pw"));
-            assert_eq!(c.get("ssl.ca.location"), Some("/etc/ca.pem"));
-        }
-        let plain = client_config(&KafkaConfig::default());
-        assert_eq!(plain.get("security.protocol"), Some("plaintext"));
-        assert_eq!(plain.get("sasl.username"), None);
-    }
-}
-
 pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
     let mut c = client_config(k);
     c.set("group.id", &k.group_id)
@@ -106,4 +80,32 @@ pub fn unique_suffix() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     format!("{}-{:x}", std::process::id(), nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every client outcry makes — the worker's consumer and producer, the CRM follower, the
+    /// replay producer — goes through `client_config`, so SASL/TLS reach all of them.
+    #[test]
+    fn security_settings_reach_every_client() {
+        let k = KafkaConfig {
+            security_protocol: crate::config::SecurityProtocol::SaslSsl,
+            sasl_username: crate::config::Secret("outcry".into()),
+            sasl_password: crate::config::Secret("pw".into()),
+            ssl_ca_location: "/etc/ca.pem".into(),
+            ..KafkaConfig::default()
+        };
+        for c in [client_config(&k), consumer_config(&k), producer_config(&k)] {
+            assert_eq!(c.get("security.protocol"), Some("sasl_ssl"));
+            assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+            assert_eq!(c.get("sasl.username"), Some("outcry"));
+            assert_eq!(c.get("sasl.password"), Some("pw"));
+            assert_eq!(c.get("ssl.ca.location"), Some("/etc/ca.pem"));
+        }
+        let plain = client_config(&KafkaConfig::default());
+        assert_eq!(plain.get("security.protocol"), Some("plaintext"));
+        assert_eq!(plain.get("sasl.username"), None);
+    }
 }
