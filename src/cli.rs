@@ -24,8 +24,11 @@ const DEFAULT_CONFIG: &str = "config/outcry.toml";
     version,
     about = "Social-CRM routing daemon: every customer who speaks up gets exactly one owner",
     long_about = "outcry reads raw social events from Kafka, normalizes them, matches their authors to CRM \
-customers, classifies intent with keyword automata, routes them to a department, claims \
-ownership atomically in Redis and emits assignment events back to Kafka.\n\n\
+customers, classifies intent with keyword automata, routes them to a department with a priority \
+and an SLA, claims ownership atomically in Redis and emits assignment events back to Kafka. It \
+takes the helpdesk's feedback (bounces go to the next department, then the escalation queue), \
+acts on SLA breaches, raises incidents from bursts of similar posts, and serves an outbound \
+gate and each customer's history over HTTP.\n\n\
 Start with `outcry demo` (no servers needed). Configuration: config/outcry.toml, overridable \
 with OUTCRY__SECTION__KEY environment variables."
 )]
@@ -36,16 +39,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the daemon: consume `social.raw`, claim in Redis, produce assignments. Rule packs
-    /// and routing reload on SIGHUP or when their files change; an invalid set is refused and
-    /// the running one stays.
+    /// Run the daemon: consume `social.raw` and `helpdesk.feedback`, claim in Redis, produce
+    /// assignments, interactions and alerts, sweep SLA deadlines, serve /metrics, /readyz, the
+    /// outbound gate and history. Rule packs and routing reload on SIGHUP or when their files
+    /// change; an invalid set is refused and the running one stays.
     Run {
         /// Configuration file (TOML).
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Replay the bundled sample feed through the real worker on an in-process Kafka; no
-    /// servers needed. Prints what was assigned.
+    /// servers needed. Prints what was assigned, the incident the feed raises, and a customer
+    /// bounced to the escalation queue.
     Demo {
         /// Use this Redis (e.g. redis://127.0.0.1:6379) instead of the in-memory claim store.
         #[arg(long)]
