@@ -229,7 +229,30 @@ pub fn main() -> ExitCode {
                         .collect();
                     println!("  entities of {pack}: {}", list.join(", "));
                 }
+                println!(
+                    "  routes: {} ({}); escalation {}, bounce limit {}",
+                    l.config.routing.route.len(),
+                    l.config
+                        .routing
+                        .route
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    l.router.escalation(),
+                    l.router.bounce_limit()
+                );
                 println!("  departments: {}", l.router.departments().join(", "));
+                for d in &l.config.detector {
+                    println!(
+                        "  detector {}: {:?} in {} grouped by {}, owned by {}",
+                        d.name,
+                        d.threshold,
+                        humantime::format_duration(d.window.0),
+                        d.group_keys().join("+"),
+                        d.team
+                    );
+                }
                 println!("  customers in snapshot: {}", l.index.len());
                 println!(
                     "  kafka: {} (group {}), redis: {}",
