@@ -334,6 +334,51 @@ pub struct AssignmentEvent {
     pub incident: Option<crate::incident::IncidentLink>,
 }
 
+impl AssignmentEvent {
+    /// An assignment no inbound post made directly — a move, a release, an incident's own
+    /// owner: who owns it now, everything else empty, to fill with struct-update syntax.
+    pub fn of_owner(
+        event_id: String,
+        owner_key: String,
+        outcome: AssignmentOutcome,
+        department: &str,
+        queue: &str,
+        priority: &str,
+        fencing_token: u64,
+    ) -> AssignmentEvent {
+        AssignmentEvent {
+            event_id,
+            owner_key,
+            outcome,
+            department: department.to_owned(),
+            queue: queue.to_owned(),
+            priority: priority.to_owned(),
+            priority_score: 0,
+            fencing_token,
+            sla_deadline_ms: 0,
+            resolution_due_ms: 0,
+            lease_until_ms: 0,
+            routed_department: department.to_owned(),
+            route: String::new(),
+            reasons: Vec::new(),
+            candidates: Vec::new(),
+            priority_bumped: false,
+            replayed: false,
+            intent: None,
+            identity: None,
+            platform: String::new(),
+            author_id: String::new(),
+            created_at: String::new(),
+            source: SourceCoords::default(),
+            rules_version: String::new(),
+            previous: None,
+            bounces: 0,
+            trail: Vec::new(),
+            incident: None,
+        }
+    }
+}
+
 /// The owner a move left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousOwner {

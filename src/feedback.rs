@@ -119,33 +119,13 @@ pub fn outputs(
         .last()
         .filter(|_| outcome != AssignmentOutcome::Released);
     let assignment = AssignmentEvent {
-        event_id: format!("feedback:{}", m.feedback_id),
-        owner_key: m.owner_key.clone(),
-        outcome,
-        department: r.department.clone(),
-        queue: r.queue.clone(),
-        priority: r.priority.map(|p| p.as_str()).unwrap_or_default().into(),
-        priority_score: 0,
-        fencing_token: r.token,
         sla_deadline_ms: r.sla_deadline_ms,
-        resolution_due_ms: 0,
-        lease_until_ms: 0,
-        routed_department: r.department.clone(),
-        route: String::new(),
         reasons: match previous {
             Some(step) => vec![step.why.clone()],
             None => vec![format!("resolved by {}/{}", r.department, r.queue)],
         },
-        candidates: Vec::new(),
-        priority_bumped: false,
         replayed: r.replayed,
-        intent: None,
-        identity: None,
-        platform: String::new(),
-        author_id: String::new(),
-        created_at: String::new(),
         source: source.clone(),
-        rules_version: String::new(),
         previous: previous.map(|step| {
             let (department, queue) = step.from.split_once('/').unwrap_or((&step.from, ""));
             PreviousOwner {
@@ -156,7 +136,15 @@ pub fn outputs(
         }),
         bounces: r.bounces,
         trail: r.trail.clone(),
-        incident: None,
+        ..AssignmentEvent::of_owner(
+            format!("feedback:{}", m.feedback_id),
+            m.owner_key.clone(),
+            outcome,
+            &r.department,
+            &r.queue,
+            r.priority.map(|p| p.as_str()).unwrap_or_default(),
+            r.token,
+        )
     };
     out.push(records::assignment(&topics.assignments, &assignment, &time));
     out

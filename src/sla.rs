@@ -33,30 +33,10 @@ pub fn breach_outputs(b: &Breach, config: &Config, now_ms: i64) -> Vec<Output> {
         detail: serde_json::to_value(b).unwrap_or_default(),
     };
     let assignment = AssignmentEvent {
-        event_id: format!("sla:{}:{}", b.kind, b.token),
-        owner_key: b.owner_key.clone(),
-        outcome: AssignmentOutcome::SlaBreached,
-        department: b.department.clone(),
-        queue: b.queue.clone(),
-        priority: b.priority.as_str().into(),
-        priority_score: 0,
-        fencing_token: b.token,
         sla_deadline_ms: b.due_ms,
         resolution_due_ms: b.resolution_due_ms,
-        lease_until_ms: 0,
-        routed_department: b.department.clone(),
-        route: String::new(),
         reasons: vec![why],
-        candidates: Vec::new(),
-        priority_bumped: false,
         replayed: b.retaken,
-        intent: None,
-        identity: None,
-        platform: String::new(),
-        author_id: String::new(),
-        created_at: String::new(),
-        source: Default::default(),
-        rules_version: String::new(),
         previous: Some(PreviousOwner {
             department: b.from_department.clone(),
             queue: b.from_queue.clone(),
@@ -64,7 +44,15 @@ pub fn breach_outputs(b: &Breach, config: &Config, now_ms: i64) -> Vec<Output> {
         }),
         bounces: b.bounces,
         trail: b.trail.clone(),
-        incident: None,
+        ..AssignmentEvent::of_owner(
+            format!("sla:{}:{}", b.kind, b.token),
+            b.owner_key.clone(),
+            AssignmentOutcome::SlaBreached,
+            &b.department,
+            &b.queue,
+            b.priority.as_str(),
+            b.token,
+        )
     };
     vec![
         records::alert(&topics.alerts, &alert, &time),

@@ -733,14 +733,6 @@ impl Worker {
                         .inc();
                 }
                 let assignment = AssignmentEvent {
-                    event_id: format!("incident:{id}"),
-                    owner_key: owner,
-                    outcome: claim.outcome,
-                    department: claim.department.clone(),
-                    queue: claim.queue.clone(),
-                    priority: claim.priority.as_str().to_owned(),
-                    priority_score: 0,
-                    fencing_token: claim.token,
                     sla_deadline_ms: claim.sla_deadline_ms,
                     resolution_due_ms: claim.resolution_due_ms,
                     lease_until_ms: claim.lease_until_ms,
@@ -755,19 +747,20 @@ impl Worker {
                         d.threshold
                     )],
                     candidates: vec![d.team.to_string()],
-                    priority_bumped: false,
                     replayed: claim.replayed,
                     intent: Some(intent.clone()),
-                    identity: None,
-                    platform: String::new(),
-                    author_id: String::new(),
-                    created_at: String::new(),
                     source: source.clone(),
                     rules_version: pipeline.rules_version.clone(),
-                    previous: None,
-                    bounces: 0,
-                    trail: Vec::new(),
                     incident: Some(this.clone()),
+                    ..AssignmentEvent::of_owner(
+                        format!("incident:{id}"),
+                        owner,
+                        claim.outcome,
+                        &claim.department,
+                        &claim.queue,
+                        claim.priority.as_str(),
+                        claim.token,
+                    )
                 };
                 outputs.push(records::assignment(&topics.assignments, &assignment, &time));
             }
