@@ -109,6 +109,29 @@ struct Block {
     items: Vec<Prepared>,
 }
 
+/// A load in progress: the records of the last chunk fed, parsed and packed but not yet in the
+/// index (they go in while the next chunk is parsed), and emptied buffers for the next ones.
+/// Batches fed one after the other through one loader keep both cores busy across their
+/// boundaries. [`IdentityIndex::finish_load`] puts the rest in; until then the index does not
+/// hold them, so a loader is finished before the index is changed any other way, and is only
+/// ever fed to one index.
+#[derive(Default)]
+pub struct Loader {
+    ready: Vec<Block>,
+    pool: Mutex<Vec<Block>>,
+}
+
+impl Loader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records fed but not yet in the index.
+    pub fn pending(&self) -> usize {
+        self.ready.iter().map(|b| b.items.len()).sum()
+    }
+}
+
 /// The interned tables shared by the threads of a batch, behind a per-thread cache: a lock is
 /// taken only for a name this thread has not seen yet (platforms, tiers, segments and
 /// languages are few).
@@ -227,16 +250,8 @@ where
 /// of following each other.
 const PREFETCH: usize = 4;
 
-/// Put prepared records into the table, in order; `first` is the position of the first one.
-/// The blocks, emptied, go back to `pool`.
-fn apply_blocks(
-    store: &mut Store,
-    first: usize,
-    ready: Vec<Block>,
-    report: &mut BatchReport,
-    pool: &Mutex<Vec<Block>>,
-) {
-    let mut i = first;
+/// Put prepared records into the table, in order. The blocks, emptied, go back to `pool`.
+fn apply_blocks(store: &mut Store, ready: Vec<Block>, pool: &Mutex<Vec<Block>>) {
     for mut block in ready {
         let prefetch = |store: &Store, k: usize| {
             if let Some(Prepared::Upsert(_, hashes)) = block.items.get(k) {
@@ -253,15 +268,12 @@ fn apply_blocks(
             match p {
                 Prepared::Upsert(data, hashes) => {
                     store.put_hashed(&block.bytes[data.clone()], &block.hashes[hashes.clone()]);
-                    report.applied += 1;
                 }
                 Prepared::Delete(id) => {
                     store.remove(id);
-                    report.applied += 1;
                 }
-                Prepared::Invalid(e) => report.problems.push((i, e.clone())),
+                Prepared::Invalid(_) => {}
             }
-            i += 1;
         }
         block.bytes.clear();
         block.hashes.clear();
@@ -280,16 +292,46 @@ impl IdentityIndex {
 
     /// [`Self::apply_batch`] on `threads` threads (1: all on this one; for comparisons).
     pub fn apply_batch_on(&mut self, batch: &ChangeBatch, threads: usize) -> BatchReport {
-        self.apply_parallel(batch.len(), threads, |i| {
+        let mut loader = Loader::new();
+        let report = self.load_batch_on(&mut loader, batch, threads);
+        self.finish_load(&mut loader);
+        report
+    }
+
+    /// Feed the next batch of a load (e.g. the start-up catch-up of the customers topic) to
+    /// `loader`: it is parsed on every core while what was fed before goes into the index;
+    /// its last chunk stays in the loader until the next batch or [`Self::finish_load`].
+    /// The report counts the whole batch (its bad records are known once parsed).
+    pub fn load_batch(&mut self, loader: &mut Loader, batch: &ChangeBatch) -> BatchReport {
+        self.load_batch_on(loader, batch, default_threads())
+    }
+
+    fn load_batch_on(
+        &mut self,
+        loader: &mut Loader,
+        batch: &ChangeBatch,
+        threads: usize,
+    ) -> BatchReport {
+        self.load_parallel(loader, batch.len(), threads, |i| {
             let (key, payload) = batch.get(i);
             parse_change_ref(key, payload)
         })
     }
 
+    /// Put what `loader` still holds into the index.
+    pub fn finish_load(&mut self, loader: &mut Loader) {
+        apply_blocks(
+            &mut self.store,
+            std::mem::take(&mut loader.ready),
+            &loader.pool,
+        );
+    }
+
     /// Changes `0..n`, each produced by `parse(i)`, parsed and packed on `threads` threads and
-    /// applied in order on this one.
-    pub(super) fn apply_parallel<'d, F>(
+    /// applied in order on this one, after what `loader` holds; the last chunk stays in it.
+    pub(super) fn load_parallel<'d, F>(
         &mut self,
+        loader: &mut Loader,
         n: usize,
         threads: usize,
         parse: F,
@@ -298,29 +340,26 @@ impl IdentityIndex {
         F: Fn(usize) -> Result<Change<'d>, String> + Sync,
     {
         let symbols = Mutex::new(std::mem::take(&mut self.symbols));
-        let pool = Mutex::new(Vec::new());
         let preparer = Preparer {
             parse: &parse,
             config: &self.config,
             region: self.region,
             symbols: &symbols,
             hasher: self.store.hasher.clone(),
-            pool: &pool,
+            pool: &loader.pool,
             threads: threads.max(1),
         };
         let store = &mut self.store;
         let mut report = BatchReport::default();
-        // `ready` (from `at`) goes into the table while `start..` is parsed; then this thread
-        // parses too.
-        let mut ready: Vec<Block> = Vec::new();
-        let mut at = 0;
+        // `ready` goes into the table while `next` is parsed; then this thread parses too.
         let mut start = 0;
-        while start < n || !ready.is_empty() {
+        while start < n {
             let next = start..(start + CHUNK).min(n);
             let blocks = next.len().div_ceil(BLOCK);
             let helpers = (preparer.threads - 1).min(blocks.saturating_sub(1));
-            let prepared = if helpers == 0 {
-                apply_blocks(store, at, std::mem::take(&mut ready), &mut report, &pool);
+            let ready = std::mem::take(&mut loader.ready);
+            let prepared: Vec<Block> = if helpers == 0 {
+                apply_blocks(store, ready, &loader.pool);
                 let mut syms = preparer.symbols();
                 (0..blocks)
                     .map(|b| {
@@ -335,16 +374,26 @@ impl IdentityIndex {
                     for _ in 0..helpers {
                         s.spawn(|| preparer.work(&next, &counter, &done));
                     }
-                    apply_blocks(store, at, std::mem::take(&mut ready), &mut report, &pool);
+                    apply_blocks(store, ready, &loader.pool);
                     preparer.work(&next, &counter, &done);
                 });
                 let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
                 done.sort_unstable_by_key(|(n, _)| *n);
                 done.into_iter().map(|(_, b)| b).collect()
             };
-            at = start;
+            // What the chunk holds is known now; it goes in with the next one.
+            let mut i = next.start;
+            for block in &prepared {
+                for p in &block.items {
+                    match p {
+                        Prepared::Invalid(e) => report.problems.push((i, e.clone())),
+                        _ => report.applied += 1,
+                    }
+                    i += 1;
+                }
+            }
+            loader.ready = prepared;
             start = next.end;
-            ready = prepared;
         }
         self.symbols = symbols.into_inner().unwrap_or_else(|e| e.into_inner());
         report
@@ -425,6 +474,62 @@ mod tests {
             .unwrap()
             .keys
             .contains(&"phone +12125550005".to_owned()));
+    }
+
+    /// Batches fed one after the other through one loader give the index that one batch (and
+    /// so one change at a time) gives, whatever the batch sizes; each report counts its own
+    /// batch; until `finish_load` the last chunk fed is not in the index.
+    #[test]
+    fn a_load_in_batches_is_the_same_as_one_batch() {
+        let mut all = ChangeBatch::new();
+        let n = 2 * CHUNK + 777;
+        for i in 0..n {
+            match i % 13 {
+                4 if i > 30 => {
+                    let r = record(i - 30).replace("+1415555", "+1212555");
+                    all.push(Some(format!("C{}", i - 30).as_bytes()), Some(r.as_bytes()));
+                }
+                6 if i > 50 => all.push(Some(format!("C{}", i - 50).as_bytes()), None),
+                9 => all.push(Some(b"bad"), Some(b"[]")),
+                _ => all.push(Some(format!("C{i}").as_bytes()), Some(record(i).as_bytes())),
+            }
+        }
+        let mut whole = IdentityIndex::new();
+        let expected = whole.apply_batch(&all);
+        for sizes in [vec![1, 999, CHUNK + 5], vec![CHUNK], vec![7; 3]] {
+            let mut ix = IdentityIndex::new();
+            let mut loader = Loader::new();
+            let (mut at, mut applied, mut problems) = (0, 0, Vec::new());
+            let mut sizes = sizes.into_iter();
+            while at < n {
+                let len = sizes.next().unwrap_or(n - at).min(n - at);
+                let mut batch = ChangeBatch::new();
+                for i in at..at + len {
+                    let (k, p) = all.get(i);
+                    batch.push(k, p);
+                }
+                let report = ix.load_batch(&mut loader, &batch);
+                applied += report.applied;
+                problems.extend(report.problems.into_iter().map(|(i, e)| (at + i, e)));
+                at += len;
+                assert!(
+                    loader.pending() > 0,
+                    "the last chunk fed waits in the loader"
+                );
+            }
+            let before = ix.len();
+            ix.finish_load(&mut loader);
+            assert_eq!(loader.pending(), 0);
+            assert!(ix.len() > before, "finish_load puts the rest in");
+            assert_eq!(applied, expected.applied);
+            assert_eq!(problems, expected.problems);
+            assert_eq!(ix.len(), whole.len());
+            assert_eq!(ix.store.keys.len(), whole.store.keys.len());
+            for i in 0..n {
+                let id = format!("C{i}");
+                assert_eq!(ix.get(&id), whole.get(&id), "{id}");
+            }
+        }
     }
 
     #[test]

@@ -58,12 +58,13 @@ pub fn load_snapshot(
     let mut loaded = 0;
     // Parsed on every core, applied in order (see `batch.rs`), a bounded chunk at a time.
     let threads = super::batch::default_threads();
+    let mut loader = super::batch::Loader::new();
     loop {
         let chunk: Vec<(usize, &str)> = lines.by_ref().take(SNAPSHOT_CHUNK).collect();
         if chunk.is_empty() {
             break;
         }
-        let report = index.apply_parallel(chunk.len(), threads, |i| {
+        let report = index.load_parallel(&mut loader, chunk.len(), threads, |i| {
             let (line, text) = chunk[i];
             // Read in place; a line that does not read so is read again as a `Customer`, for
             // the same error.
@@ -80,6 +81,7 @@ pub fn load_snapshot(
         loaded += report.applied;
         problems.extend(report.problems.into_iter().map(|(_, p)| p));
     }
+    index.finish_load(&mut loader);
     if problems.is_empty() {
         Ok(loaded)
     } else {
@@ -127,6 +129,7 @@ pub fn load_snapshot_csv(
     let mut problems = Vec::new();
     let mut loaded = 0;
     let threads = super::batch::default_threads();
+    let mut loader = super::batch::Loader::new();
     let mut rows = rd.records();
     loop {
         // CSV is split into rows here; rows become customers on every core.
@@ -135,7 +138,7 @@ pub fn load_snapshot_csv(
         if chunk.is_empty() {
             break;
         }
-        let report = index.apply_parallel(chunk.len(), threads, |i| match &chunk[i] {
+        let report = index.load_parallel(&mut loader, chunk.len(), threads, |i| match &chunk[i] {
             Err(e) => Err(e.to_string()),
             Ok(row) => csv_customer(&header, row)
                 .map(|c| Change::Owned(Box::new(c)))
@@ -147,6 +150,7 @@ pub fn load_snapshot_csv(
         loaded += report.applied;
         problems.extend(report.problems.into_iter().map(|(_, p)| p));
     }
+    index.finish_load(&mut loader);
     if problems.is_empty() {
         Ok(loaded)
     } else {

@@ -21,7 +21,7 @@ mod matcher;
 mod record;
 mod table;
 
-pub use batch::{BatchReport, ChangeBatch};
+pub use batch::{BatchReport, ChangeBatch, Loader};
 
 pub use config::{IdentityConfig, Weights};
 pub use load::{
