@@ -135,10 +135,8 @@ impl Follower {
             }
         }
         consumer.assign(&tpl)?;
-        if !pending.is_empty() {
-            if !self.catch_up(&consumer, &topic, pending, records)? {
-                return Ok(());
-            }
+        if !pending.is_empty() && !self.catch_up(&consumer, &topic, pending, records)? {
+            return Ok(()); // stopped first
         }
         self.report(&mut caught_up);
         self.live(&consumer)
@@ -191,18 +189,17 @@ impl Follower {
                 // A full batch goes to the loader; so does a partial one when the topic is
                 // slow (checked below, every 200 ms), so that it still makes progress.
                 let tick = checked.elapsed() >= Duration::from_millis(200);
-                if !idle
+                let send = !idle
                     && (batch.changes.len() >= BATCH_MESSAGES
                         || batch.changes.byte_len() >= BATCH_BYTES
                         || pending.is_empty()
-                        || tick)
-                {
-                    if to_loader
+                        || tick);
+                if send
+                    && to_loader
                         .send(std::mem::replace(&mut batch, fresh()))
                         .is_err()
-                    {
-                        break; // the loader died; its panic is raised below
-                    }
+                {
+                    break; // the loader died; its panic is raised below
                 }
                 if tick {
                     checked = Instant::now();
