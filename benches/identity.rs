@@ -90,7 +90,12 @@ fn rss_bytes() -> usize {
 /// CPU time of the process so far, user and system, all threads (/proc/self/stat, in the
 /// kernel's 100 Hz ticks): the build's CPU cost, whatever else the machine runs.
 fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
+    cpu_seconds_of("self")
+}
+
+/// The same of another process (e.g. the broker: OUTCRY_IDENTITY_BROKER_PID); 0 if unknown.
+fn cpu_seconds_of(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
             let rest = &s[s.rfind(')')? + 2..];
@@ -176,6 +181,8 @@ fn topic_catch_up(n: u64) {
             // The mock cluster keeps about 11,000 messages per partition (older segments go).
             (n / 8_000).max(3) as i32
         });
+    // The broker's CPU is counted too when it runs apart (OUTCRY_IDENTITY_BROKER_PID).
+    let broker_pid = std::env::var("OUTCRY_IDENTITY_BROKER_PID").unwrap_or_else(|_| "0".into());
     let topic = "crm.customers";
     let kafka;
     let (bootstrap, topic) = match &external {
@@ -211,6 +218,11 @@ fn topic_catch_up(n: u64) {
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "500000")
         .set("queue.buffering.max.kbytes", "1048576")
+        // OUTCRY_IDENTITY_COMPRESSION=lz4 (zstd, ...): as the CRM's producer may send it.
+        .set(
+            "compression.codec",
+            std::env::var("OUTCRY_IDENTITY_COMPRESSION").unwrap_or_else(|_| "none".into()),
+        )
         .create()
         .expect("producer");
     let t = Instant::now();
@@ -250,7 +262,9 @@ fn topic_catch_up(n: u64) {
         let mut cc = ClientConfig::new();
         cc.set("bootstrap.servers", &bootstrap)
             .set("group.id", "bench-read-only")
-            .set("enable.auto.commit", "false");
+            .set("enable.auto.commit", "false")
+            // as the follower sets it (see kafka/customers.rs)
+            .set("fetch.queue.backoff.ms", "10");
         for (k, v) in consumer_overrides() {
             cc.set(k, v);
         }
@@ -263,6 +277,7 @@ fn topic_catch_up(n: u64) {
         consumer.assign(&tpl).expect("assign");
         let t = Instant::now();
         let c = cpu_seconds();
+        let b = cpu_seconds_of(&broker_pid);
         let (mut read, mut len) = (0u64, 0usize);
         while read < n {
             if let Some(m) = consumer.poll(Duration::from_millis(100)) {
@@ -273,10 +288,11 @@ fn topic_catch_up(n: u64) {
         }
         black_box(len);
         println!(
-            "| read only, one consumer, nothing applied | {:.2} s ({:.0} messages/s), CPU {:.1} s |",
+            "| read only, one consumer, nothing applied | {:.2} s ({:.0} messages/s), CPU {:.1} s (broker {:.1} s) |",
             t.elapsed().as_secs_f64(),
             n as f64 / t.elapsed().as_secs_f64(),
-            cpu_seconds() - c
+            cpu_seconds() - c,
+            cpu_seconds_of(&broker_pid) - b
         );
     }
     // The start-up catch-up as the worker runs it.
@@ -287,6 +303,7 @@ fn topic_catch_up(n: u64) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let t = Instant::now();
         let c = cpu_seconds();
+        let b = cpu_seconds_of(&broker_pid);
         let got = rt.block_on(async {
             let follower = tokio::spawn(outcry::kafka::customers::follow(
                 config.clone(),
@@ -309,16 +326,18 @@ fn topic_catch_up(n: u64) {
         });
         let batched = t.elapsed();
         let cpu = cpu_seconds() - c;
+        let broker_cpu = cpu_seconds_of(&broker_pid) - b;
         let rss1 = rss_bytes();
         assert_eq!(got as u64, n);
         let heap = index.read().unwrap().heap_bytes();
         drop(index);
         println!(
-            "| catch-up of {n} customers from the topic: `follow` (batched, parsed on {} threads) | {:.2} s ({:.0} customers/s, CPU {:.1} s); RSS growth {} bytes/customer, heap {} bytes/customer |",
+            "| catch-up of {n} customers from the topic: `follow` (batched, parsed on {} threads) | {:.2} s ({:.0} customers/s, CPU {:.1} s, broker {:.1} s); RSS growth {} bytes/customer, heap {} bytes/customer |",
             std::thread::available_parallelism().map_or(1, |n| n.get()),
             batched.as_secs_f64(),
             n as f64 / batched.as_secs_f64(),
             cpu,
+            broker_cpu,
             rss1.saturating_sub(rss0) as u64 / n,
             heap as u64 / n
         );

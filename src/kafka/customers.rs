@@ -95,7 +95,11 @@ impl Follower {
             ),
         )
         .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false");
+        .set("enable.auto.offset.store", "false")
+        // librdkafka stops fetching a partition for this long when its local queue is full
+        // (default 1 s): reading faster than the index is built, the catch-up would stall on
+        // every such pause (2M customers from tansu: 6.3 s with the default, 3.7 s with this).
+        .set("fetch.queue.backoff.ms", "10");
         for (k, v) in &self.config.kafka.consumer {
             if k != "group.id" && k != "group.instance.id" {
                 cc.set(k, v);
@@ -154,7 +158,10 @@ impl Follower {
         let (to_loader, batches) = mpsc::sync_channel::<Batch>(READ_AHEAD);
         let (recycle, emptied) = mpsc::channel::<Batch>();
         std::thread::scope(|s| {
-            let loader = s.spawn(move || self.load(batches, recycle));
+            let loader = std::thread::Builder::new()
+                .name("crm-loader".into())
+                .spawn_scoped(s, move || self.load(batches, recycle))
+                .expect("crm loader thread");
             let fresh = || {
                 emptied.try_recv().unwrap_or_else(|_| Batch {
                     changes: ChangeBatch::new(),
@@ -187,8 +194,10 @@ impl Follower {
                 }
                 let idle = batch.changes.is_empty();
                 // A full batch goes to the loader; so does a partial one when the topic is
-                // slow (checked below, every 200 ms), so that it still makes progress.
-                let tick = checked.elapsed() >= Duration::from_millis(200);
+                // slow (checked below, every 200 ms — the clock read every 256 messages at
+                // most), so that it still makes progress.
+                let tick = (idle || read.is_multiple_of(256))
+                    && checked.elapsed() >= Duration::from_millis(200);
                 let send = !idle
                     && (batch.changes.len() >= BATCH_MESSAGES
                         || batch.changes.byte_len() >= BATCH_BYTES
