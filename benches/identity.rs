@@ -19,11 +19,19 @@
 //! Prints a Markdown table (OUTCRY_IDENTITY_LOOKUPS=0: build and memory only, one line).
 //! OUTCRY_IDENTITY_STAGE=1 instead times `match_author` on the authors of a corpus of raw
 //! events (OUTCRY_BENCH_CORPUS) against the bundled sample CRM: its share of the stage.
-//! OUTCRY_IDENTITY_TOPIC=1 instead produces the N records into `crm.customers` of an in-process
-//! Kafka (librdkafka's mock cluster, which keeps ~11,000 messages a partition:
-//! OUTCRY_IDENTITY_PARTITIONS, default N / 8,000) and times the
-//! start-up catch-up of `kafka::customers::follow` (batched, parallel) against the same
-//! messages consumed and applied one at a time (what the catch-up did before).
+//! OUTCRY_IDENTITY_TOPIC=1 instead produces the N records into a `crm.customers` topic and
+//! measures, on the same messages: `read` — one consumer reading them and doing nothing else
+//! (the floor); `follow` — the start-up catch-up of `kafka::customers::follow` as the worker runs
+//! it, to every customer in the index; `one` — a consumer parsing and applying each message as it
+//! comes (the live path). OUTCRY_IDENTITY_TOPIC=read|follow|one runs only that part. The broker
+//! is librdkafka's mock cluster in-process (which keeps ~5 MiB a partition:
+//! OUTCRY_IDENTITY_PARTITIONS, default N / 8,000 — and serving 1,250 partitions is then its own
+//! bottleneck), or a standalone one: OUTCRY_IDENTITY_BROKERS=host:port (a fresh topic of 16
+//! partitions per run; OUTCRY_IDENTITY_BROKER_PID=pid to count its CPU time too).
+//! OUTCRY_IDENTITY_COMPRESSION=lz4 (zstd, ...) compresses the topic as a CRM's producer may;
+//! OUTCRY_IDENTITY_CONSUMER="key=value,..." adds librdkafka properties to the consumers (tansu
+//! 0.6.0 holds every fetch for `fetch.wait.max.ms` even when it has data: use
+//! `fetch.wait.max.ms=10` with it).
 //! Lookups are single-threaded; numbers are machine-dependent, never asserted.
 
 use outcry::event::Author;
