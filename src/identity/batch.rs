@@ -358,7 +358,7 @@ impl IdentityIndex {
             let blocks = next.len().div_ceil(BLOCK);
             let helpers = (preparer.threads - 1).min(blocks.saturating_sub(1));
             let ready = std::mem::take(&mut loader.ready);
-            let prepared: Vec<Block> = if helpers == 0 {
+            let mut prepared: Vec<Block> = if helpers == 0 {
                 apply_blocks(store, ready, &loader.pool);
                 let mut syms = preparer.symbols();
                 (0..blocks)
@@ -383,10 +383,10 @@ impl IdentityIndex {
             };
             // What the chunk holds is known now; it goes in with the next one.
             let mut i = next.start;
-            for block in &prepared {
-                for p in &block.items {
+            for block in &mut prepared {
+                for p in &mut block.items {
                     match p {
-                        Prepared::Invalid(e) => report.problems.push((i, e.clone())),
+                        Prepared::Invalid(e) => report.problems.push((i, std::mem::take(e))),
                         _ => report.applied += 1,
                     }
                     i += 1;
