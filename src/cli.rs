@@ -658,13 +658,14 @@ fn replay(a: ReplayArgs) -> ExitCode {
         }
         Err(e) => return fail(&format!("{}: {e}", a.config.display())),
     };
+    let max_record_bytes = config.limits.max_record_bytes();
     let mut kafka = config.kafka;
     if let Some(b) = a.brokers {
         kafka.brokers = b;
     }
     let topic = a.topic.unwrap_or(kafka.topics.raw.clone());
     let producer: rdkafka::producer::FutureProducer =
-        match crate::kafka::producer_config(&kafka).create() {
+        match crate::kafka::producer_config(&kafka, max_record_bytes).create() {
             Ok(p) => p,
             Err(e) => return fail(&format!("kafka producer: {e}")),
         };

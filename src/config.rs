@@ -385,6 +385,50 @@ pub struct LimitsConfig {
     pub max_future_skew: HumanDuration,
 }
 
+/// Room a record of outcry's may take beyond the input it came from: the CloudEvents and
+/// dead-letter headers, the match, the intent and the CRM context an interaction carries.
+pub const RECORD_HEADROOM_BYTES: usize = 64 * 1024;
+
+/// librdkafka's own ceiling for `message.max.bytes`.
+pub const LIBRDKAFKA_MAX_MESSAGE_BYTES: usize = 1_000_000_000;
+
+impl LimitsConfig {
+    /// The largest record outcry produces, and so the producer's `message.max.bytes`: an input
+    /// at the limit plus [`RECORD_HEADROOM_BYTES`]. Every record builder bounds its record by
+    /// this (`kafka::records`).
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_payload_bytes.saturating_add(RECORD_HEADROOM_BYTES)
+    }
+
+    /// What keeps the producer's limits from following `max_payload_bytes`.
+    pub fn problems(&self, producer: &BTreeMap<String, String>) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.max_payload_bytes == 0 {
+            p.push("limits.max_payload_bytes must be more than zero".into());
+        }
+        let need = self.max_record_bytes();
+        if need > LIBRDKAFKA_MAX_MESSAGE_BYTES {
+            p.push(format!(
+                "limits.max_payload_bytes = {} needs records of up to {need} bytes, more than the {LIBRDKAFKA_MAX_MESSAGE_BYTES} librdkafka can produce",
+                self.max_payload_bytes
+            ));
+        }
+        if let Some(v) = producer.get("message.max.bytes") {
+            match v.parse::<usize>() {
+                Ok(n) if n < need => p.push(format!(
+                    "kafka.producer.\"message.max.bytes\" = {n} is smaller than the largest record outcry produces ({need} bytes: limits.max_payload_bytes = {} plus {RECORD_HEADROOM_BYTES} for headers and context); remove it (outcry sets it), raise it, or lower limits.max_payload_bytes",
+                    self.max_payload_bytes
+                )),
+                Ok(_) => {}
+                Err(_) => p.push(format!(
+                    "kafka.producer.\"message.max.bytes\" = {v:?} is not a number of bytes"
+                )),
+            }
+        }
+        p
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
@@ -573,9 +617,7 @@ impl Config {
         if self.outbound.window.0.is_zero() {
             p.push("outbound.window must be more than zero".into());
         }
-        if self.limits.max_payload_bytes == 0 {
-            p.push("limits.max_payload_bytes must be more than zero".into());
-        }
+        p.extend(self.limits.problems(&self.kafka.producer));
         p.extend(self.identity.problems());
         if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
         {
@@ -843,6 +885,46 @@ p1 = "2h"
             assert!(all.contains(needle), "missing {needle:?} in {all}");
         }
         assert_eq!(err.0.len(), 6, "{all}");
+    }
+
+    /// The producer's `message.max.bytes` follows `limits.max_payload_bytes`; a config that sets
+    /// it below the largest record outcry makes, or asks for records librdkafka cannot make, is
+    /// refused.
+    #[test]
+    fn the_producer_limit_follows_the_payload_limit() {
+        let c = Config::parse("[limits]\nmax_payload_bytes = 2000000\n", env(&[])).unwrap();
+        assert_eq!(
+            c.limits.max_record_bytes(),
+            2_000_000 + RECORD_HEADROOM_BYTES
+        );
+        let p = crate::kafka::producer_config(&c.kafka, c.limits.max_record_bytes());
+        assert_eq!(p.get("message.max.bytes"), Some("2065536"));
+
+        let err = Config::parse(
+            "[limits]\nmax_payload_bytes = 2000000\n[kafka.producer]\n\"message.max.bytes\" = 1000000\n",
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("message.max.bytes\" = 1000000 is smaller"),
+            "{err}"
+        );
+        let ok = Config::parse(
+            "[kafka.producer]\n\"message.max.bytes\" = 5000000\n",
+            env(&[]),
+        )
+        .unwrap();
+        let p = crate::kafka::producer_config(&ok.kafka, ok.limits.max_record_bytes());
+        assert_eq!(
+            p.get("message.max.bytes"),
+            Some("5000000"),
+            "the config's own wins"
+        );
+        let err = Config::parse("[limits]\nmax_payload_bytes = 999999999\n", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than the 1000000000 librdkafka"), "{err}");
     }
 
     #[test]

@@ -452,4 +452,17 @@ pub struct InteractionEvent {
     /// Noise kept for the record (`routing.noise = "store"`): no owner, never assigned.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub noise: bool,
+    /// Set when the event's text was cut so that the record fits the producer's limit
+    /// (`limits.max_payload_bytes`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncated>,
+}
+
+/// How much of an event's text an interaction record kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncated {
+    /// The text's size in bytes.
+    pub text_bytes: usize,
+    /// The bytes kept: a prefix, cut at a character boundary.
+    pub kept_bytes: usize,
 }

@@ -317,6 +317,7 @@ impl Metrics {
         }
         dead_letters.with_label_values(&["claim_failed"]);
         dead_letters.with_label_values(&["invalid_feedback"]);
+        dead_letters.with_label_values(&["output_rejected"]);
         for c in [
             Box::new(rules_reloads.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(stage_events.clone()),

@@ -14,7 +14,7 @@ use crate::event::{AssignmentEvent, AssignmentOutcome, InteractionEvent, SourceC
 use crate::identity::IdentityIndex;
 use crate::kafka::offsets::OffsetTracker;
 use crate::kafka::records::{self, Output};
-use crate::kafka::{consumer_config, customers, producer_config};
+use crate::kafka::{consumer_config, customers, producer_config, sink};
 use crate::normalize::Reason;
 use crate::pipeline::{Decision, OwnerKey, SharedPipeline, Verdict};
 use crate::telemetry::{Metrics, Stage};
@@ -23,8 +23,8 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Message, TopicPartitionList};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,7 +59,7 @@ pub enum WorkerError {
     Kafka(#[from] KafkaError),
     #[error("the crm.customers follower stopped before the identity index caught up (its error is logged)")]
     CustomersFollower,
-    #[error("outputs of {topic}/{partition}@{offset} could not be delivered: {reason}")]
+    #[error("the producer failed for good at {topic}/{partition}@{offset}: {reason}")]
     Delivery {
         topic: String,
         partition: i32,
@@ -137,12 +137,13 @@ impl ConsumerContext for WorkerContext {
     }
 }
 
-/// One event's outputs, produced; resolves when all are acknowledged (or finally failed).
+/// One event's outputs, produced; resolves when all are acknowledged (or the producer failed
+/// for good).
 struct Finished {
     topic: String,
     partition: i32,
     offset: i64,
-    result: Result<(), String>,
+    result: Result<sink::Delivered, String>,
 }
 
 /// What processing one message produced.
@@ -199,7 +200,8 @@ impl Worker {
             }
         }
 
-        let producer: FutureProducer = producer_config(&cfg.kafka).create()?;
+        let max_record_bytes = cfg.limits.max_record_bytes();
+        let producer: FutureProducer = producer_config(&cfg.kafka, max_record_bytes).create()?;
         let consumer: StreamConsumer<WorkerContext> = consumer_config(&cfg.kafka)
             // Consumer lag per partition comes from librdkafka's statistics.
             .set(
@@ -216,13 +218,22 @@ impl Worker {
         consumer.subscribe(&[&cfg.kafka.topics.raw, &cfg.kafka.topics.feedback])?;
         {
             let producer = producer.clone();
+            let metrics = Arc::clone(&self.metrics);
             tokio::spawn(crate::sla::sweep(
                 Arc::clone(&self.store),
                 cfg.clone(),
                 Arc::clone(&self.metrics),
                 move |o| {
                     let producer = producer.clone();
-                    async move { send_with_retry(&producer, &o).await }
+                    let metrics = Arc::clone(&metrics);
+                    async move {
+                        let on_retry = |_: &KafkaError| {
+                            metrics.kafka_errors.with_label_values(&["produce"]).inc()
+                        };
+                        sink::send(&producer, &o, max_record_bytes, &on_retry)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
                 },
                 shutdown.clone(),
             ));
@@ -267,9 +278,10 @@ impl Worker {
                     match self.process(&msg, &mut shutdown).await {
                         Processed::Outputs(outputs) => in_flight.push(Box::pin(deliver(
                             producer.clone(),
-                            msg.topic().to_owned(),
-                            msg.partition(),
-                            msg.offset(),
+                            Arc::clone(&self.metrics),
+                            self.config.kafka.topics.deadletter.clone(),
+                            max_record_bytes,
+                            msg,
                             outputs,
                         ))),
                         Processed::Abandoned => break,
@@ -339,18 +351,26 @@ impl Worker {
         tracker: &mut OffsetTracker,
         done: Finished,
     ) -> Result<(), WorkerError> {
-        if let Err(reason) = done.result {
-            self.metrics.stage(Stage::Produce, "error");
-            self.metrics
-                .kafka_errors
-                .with_label_values(&["produce"])
-                .inc();
-            return Err(WorkerError::Delivery {
-                topic: done.topic,
-                partition: done.partition,
-                offset: done.offset,
-                reason,
-            });
+        match done.result {
+            Ok(sink::Delivered::All) => {}
+            Ok(sink::Delivered::DeadLettered(why)) => {
+                self.metrics.stage(Stage::Produce, "dead_letter");
+                self.metrics
+                    .dead_letters
+                    .with_label_values(&["output_rejected"])
+                    .inc();
+                self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(topic = %done.topic, partition = done.partition, offset = done.offset, reason = %why, "an output was refused for good; the event is a dead letter");
+            }
+            Err(reason) => {
+                self.metrics.stage(Stage::Produce, "error");
+                return Err(WorkerError::Delivery {
+                    topic: done.topic,
+                    partition: done.partition,
+                    offset: done.offset,
+                    reason,
+                });
+            }
         }
         self.status.finished.fetch_add(1, Ordering::Relaxed);
         if let Some(next) = tracker.finish(&done.topic, done.partition, done.offset) {
@@ -448,6 +468,7 @@ impl Worker {
                     message,
                 },
                 &source,
+                self.config.limits.max_record_bytes(),
             )
         };
         let decision = match verdict {
@@ -491,12 +512,14 @@ impl Worker {
                     fencing_token: 0,
                     rules_version: pipeline.rules_version.clone(),
                     noise: true,
+                    truncated: None,
                 };
                 let time = records::now_rfc3339();
                 return Processed::Outputs(vec![records::interaction(
                     &topics.interactions,
                     &interaction,
                     &time,
+                    self.config.limits.max_record_bytes(),
                 )]);
             }
             Ok(Verdict::Routed(d)) => d,
@@ -617,11 +640,17 @@ impl Worker {
             fencing_token: claim.token,
             rules_version: pipeline.rules_version.clone(),
             noise: false,
+            truncated: None,
         };
         let time = records::now_rfc3339();
         let mut outputs = vec![
             records::assignment(&topics.assignments, &assignment, &time),
-            records::interaction(&topics.interactions, &interaction, &time),
+            records::interaction(
+                &topics.interactions,
+                &interaction,
+                &time,
+                self.config.limits.max_record_bytes(),
+            ),
         ];
         outputs.append(&mut incident_outputs);
         Processed::Outputs(outputs)
@@ -832,6 +861,7 @@ impl Worker {
                     message,
                 },
                 &source,
+                self.config.limits.max_record_bytes(),
             )
         };
         let m = match crate::feedback::parse(payload) {
@@ -921,57 +951,58 @@ impl Worker {
     }
 }
 
-/// Produce every output of one event; each is retried a few times before the event fails.
+/// Produce every output of one event (`kafka::sink`): retriable errors are retried; an output
+/// refused for good makes the event a dead letter (`output_rejected`) of its original message.
 async fn deliver(
     producer: FutureProducer,
-    topic: String,
-    partition: i32,
-    offset: i64,
+    metrics: Arc<Metrics>,
+    dead_letter_topic: String,
+    max_record_bytes: usize,
+    msg: OwnedMessage,
     outputs: Vec<Output>,
 ) -> Finished {
-    let sends = outputs.iter().map(|o| send_with_retry(&producer, o));
-    let result = futures::future::join_all(sends)
-        .await
-        .into_iter()
-        .collect::<Result<Vec<()>, String>>()
-        .map(|_| ());
+    let on_retry = |_: &KafkaError| metrics.kafka_errors.with_label_values(&["produce"]).inc();
+    let source = SourceCoords {
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+    };
+    let dead_letter = |bound: usize, why: &str| {
+        let headers: Vec<(String, Vec<u8>)> = msg
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        records::dead_letter(
+            &dead_letter_topic,
+            msg.key(),
+            msg.payload().unwrap_or_default(),
+            &headers,
+            records::Cause {
+                reason: "output_rejected",
+                stage: Stage::Produce.as_str(),
+                message: why,
+            },
+            &source,
+            bound,
+        )
+    };
+    let result = sink::deliver(
+        &producer,
+        &outputs,
+        max_record_bytes,
+        dead_letter,
+        &on_retry,
+    )
+    .await
+    .map_err(|e| e.to_string());
     Finished {
-        topic,
-        partition,
-        offset,
+        topic: source.topic.clone(),
+        partition: source.partition,
+        offset: source.offset,
         result,
     }
-}
-
-async fn send_with_retry(producer: &FutureProducer, o: &Output) -> Result<(), String> {
-    const ATTEMPTS: u32 = 3;
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
-        let mut headers = OwnedHeaders::new_with_capacity(o.headers.len());
-        for (k, v) in &o.headers {
-            headers = headers.insert(Header {
-                key: k,
-                value: Some(v),
-            });
-        }
-        let mut record = FutureRecord::<[u8], [u8]>::to(&o.topic)
-            .payload(&o.payload)
-            .headers(headers);
-        if let Some(k) = &o.key {
-            record = record.key(k);
-        }
-        // The queue timeout applies backpressure while librdkafka's queue is full.
-        match producer
-            .send(record, Timeout::After(Duration::from_secs(30)))
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err((e, _)) => {
-                tracing::warn!(error = %e, topic = %o.topic, attempt, "produce failed");
-                last = e.to_string();
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-        }
-    }
-    Err(last)
 }

@@ -347,6 +347,66 @@ async fn outcry_run_against_tansu_and_redis() {
     );
 }
 
+/// A 10 MB message on `social.raw` (ten times `limits.max_payload_bytes`, and past the
+/// producer's record limit) does not stop `outcry run`: it becomes a cut dead letter (a prefix,
+/// its size and hash) and the event behind it on the same partition is assigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10_mb_event_is_a_dead_letter_not_an_exit() {
+    common::logs();
+    let tansu = Tansu::start();
+    let redis = RedisServer::start(false);
+    let t = Topics::new();
+    create_topics(&tansu.bootstrap(), &t).await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", tansu.bootstrap())
+        .set("message.max.bytes", "20000000")
+        .create()
+        .unwrap();
+    let huge = format!("{{\"data\":\"{}\"}}", "a".repeat(10_000_000));
+    for payload in [huge.as_str(), EVENTS[2]] {
+        producer
+            .send(
+                FutureRecord::<str, str>::to(&t.raw)
+                    .partition(0)
+                    .key("5151")
+                    .payload(payload),
+                Timeout::After(Duration::from_secs(30)),
+            )
+            .await
+            .unwrap();
+    }
+    let http = free_port();
+    let outcry = start_outcry(&tansu.bootstrap(), &redis.url(), http, &t);
+    let bootstrap = tansu.bootstrap();
+    let a = read_exactly(&bootstrap, &t.assignments, 1);
+    let a: AssignmentEvent = serde_json::from_slice(a[0].payload().unwrap()).unwrap();
+    assert_eq!(a.event_id, "x:7003");
+    let dl = read_exactly(&bootstrap, &t.deadletter, 1);
+    let header = |name: &str| {
+        use rdkafka::message::Headers;
+        dl[0]
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == name))
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    assert_eq!(
+        header("outcry.dlq.reason").as_deref(),
+        Some("payload_too_large")
+    );
+    assert_eq!(header("outcry.dlq.truncated").as_deref(), Some("true"));
+    assert_eq!(
+        header("outcry.dlq.original.bytes"),
+        Some(huge.len().to_string())
+    );
+    let payload = dl[0].payload().unwrap();
+    assert!(!payload.is_empty() && huge.as_bytes().starts_with(payload));
+    assert!(payload.len() <= 64 * 1024);
+    let status = sigterm_and_wait(outcry);
+    assert!(status.success(), "outcry exited with {status}");
+    assert_eq!(committed(&bootstrap, &t), 2);
+}
+
 fn python_client(args: &[&str]) -> std::process::Output {
     let script = repo().join("tests/kafka_python_client.py");
     let out = Command::new("python3")

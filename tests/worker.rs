@@ -157,9 +157,18 @@ struct Run {
 
 /// Run a worker until `done` says so (or it stops by itself), then shut it down.
 async fn run_worker(l: &Loaded, store: Arc<dyn ClaimStore>, done: impl Fn(&Status) -> bool) -> Run {
+    run_worker_with(l, store, Metrics::new(), done).await
+}
+
+/// [`run_worker`] with the metrics given, so that `done` can look at them.
+async fn run_worker_with(
+    l: &Loaded,
+    store: Arc<dyn ClaimStore>,
+    metrics: Arc<Metrics>,
+    done: impl Fn(&Status) -> bool,
+) -> Run {
     common::logs();
     let status = Arc::new(Status::default());
-    let metrics = Metrics::new();
     let worker = Worker {
         config: l.config.clone(),
         pipeline: Pipeline::from_loaded(l).into(),
@@ -404,19 +413,23 @@ async fn crash_between_claim_and_produce_loses_nothing() {
     ];
     produce(kafka.bootstrap_servers(), &t.raw, &events).await;
 
-    // Every produce request fails: the worker claims, cannot deliver, and stops with an error.
+    // Every produce request fails with a retriable error: the worker claims, keeps sending
+    // again (the offsets wait), and is stopped while it still cannot deliver; its drain times
+    // out.
     kafka
         .fail_requests(
             RDKafkaApiKey::Produce,
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 10_000],
         )
         .unwrap();
-    let crashed = run_worker(&l, Arc::clone(&store), |_| false).await;
-    assert!(
-        matches!(crashed.result, Err(WorkerError::Delivery { .. })),
-        "{:?}",
-        crashed.result
-    );
+    let metrics = Metrics::new();
+    let retried = Arc::clone(&metrics);
+    let crashed = run_worker_with(&l, Arc::clone(&store), metrics, move |s| {
+        Status::get(&s.assigned_new) == 2
+            && retried.kafka_errors.with_label_values(&["produce"]).get() >= 2
+    })
+    .await;
+    crashed.result.unwrap();
     assert_eq!(
         Status::get(&crashed.status.assigned_new),
         2,
@@ -1214,4 +1227,177 @@ async fn a_quiet_stream_raises_no_incident() {
         .metrics
         .render()
         .contains("outcry_incidents_total{event=\"opened\"} 0"));
+}
+
+/// Produce raw events of any size (up to 20 MB) with a producer that allows them, each to the
+/// partition its index picks (the mock cluster keeps only ~5 MiB per partition: spread them).
+async fn produce_large(bootstrap: &str, topic: &str, events: &[(String, Vec<u8>)]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("message.max.bytes", "20000000")
+        .create()
+        .unwrap();
+    for (i, (key, payload)) in events.iter().enumerate() {
+        producer
+            .send(
+                FutureRecord::<str, [u8]>::to(topic)
+                    .key(key.as_str())
+                    .partition(i as i32 % 3)
+                    .payload(payload),
+                Timeout::After(Duration::from_secs(30)),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// A valid tweet of exactly `size` bytes (its text padded).
+fn tweet_of_size(id: u64, author: &str, size: usize) -> Vec<u8> {
+    let base = tweet(id, author, "refund ").len();
+    assert!(size >= base);
+    tweet(id, author, &format!("refund {}", "a".repeat(size - base))).into_bytes()
+}
+
+/// No single input can stop a worker: events at every size boundary — the payload limit ± 1,
+/// the producer's record limit ± 1 — are each assigned or dead-lettered (cut to fit, with the
+/// size and hash of what was cut), and the worker goes on to the next event. (10 MB: the mock
+/// cluster drops a partition's log past ~5 MiB, so that size runs against tansu, in
+/// tests/e2e.rs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_input_size_stops_the_worker() {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let l = loaded(&kafka, CRM);
+    let t = l.config.kafka.topics.clone();
+    let limit = l.config.limits.max_payload_bytes;
+    let record_limit = l.config.limits.max_record_bytes();
+    assert_eq!(limit, 1 << 20, "the default limit");
+    let sizes = [
+        limit - 1,
+        limit,
+        limit + 1,
+        record_limit - 1,
+        record_limit,
+        record_limit + 1,
+    ];
+    let mut events: Vec<(String, Vec<u8>)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let author = (500 + i).to_string();
+            (format!("k{i}"), tweet_of_size(100 + i as u64, &author, n))
+        })
+        .collect();
+    events.push((
+        "last".into(),
+        tweet(200, "600", "refund please").into_bytes(),
+    ));
+    produce_large(kafka.bootstrap_servers(), &t.raw, &events).await;
+
+    let run = run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(7)).await;
+    run.result.unwrap();
+    assert_eq!(Status::get(&run.status.finished), 7);
+    assert_eq!(Status::get(&run.status.assigned_new), 3, "{:?}", run.status);
+    assert_eq!(Status::get(&run.status.dead_letters), 4);
+
+    let assigned: Vec<String> = assignments(kafka.bootstrap_servers(), &t.assignments)
+        .into_iter()
+        .map(|a| a.event_id)
+        .collect();
+    assert_eq!(assigned.len(), 3, "{assigned:?}");
+    for id in ["x:100", "x:101", "x:200"] {
+        assert!(assigned.contains(&id.to_owned()), "{id} in {assigned:?}");
+    }
+    let interactions = outcry::demo::read_all(kafka.bootstrap_servers(), &t.interactions).unwrap();
+    assert_eq!(interactions.len(), 3);
+    for m in &interactions {
+        assert!(m.payload().unwrap().len() <= record_limit);
+    }
+
+    let dl = outcry::demo::read_all(kafka.bootstrap_servers(), &t.deadletter).unwrap();
+    assert_eq!(dl.len(), 4);
+    let mut cut = 0;
+    for m in &dl {
+        let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+        let i: usize = key[1..].parse().unwrap();
+        let original = &events[i].1;
+        assert_eq!(
+            header(m, dlq::REASON).as_deref(),
+            Some("payload_too_large"),
+            "{key}"
+        );
+        let payload = m.payload().unwrap();
+        assert!(
+            payload.len() + 1000 <= record_limit,
+            "{key}: {}",
+            payload.len()
+        );
+        if original.len() + 1000 < record_limit {
+            assert_eq!(payload, &original[..], "{key}: small enough to carry whole");
+            assert_eq!(header(m, dlq::TRUNCATED), None);
+        } else {
+            assert_eq!(header(m, dlq::TRUNCATED).as_deref(), Some("true"), "{key}");
+            assert_eq!(
+                header(m, dlq::ORIGINAL_BYTES),
+                Some(original.len().to_string())
+            );
+            assert_eq!(header(m, dlq::ORIGINAL_SHA256).map(|h| h.len()), Some(64));
+            assert!(original.starts_with(payload) && !payload.is_empty());
+            cut += 1;
+        }
+    }
+    assert_eq!(
+        cut, 3,
+        "the inputs at and past the record limit, less its headers"
+    );
+    assert_eq!(committed_total(&l), 7, "every offset moved on");
+}
+
+/// An output the broker refuses for good (here: "message too large" on the first produce
+/// requests) is not retried for ever and does not stop the worker: the event becomes an
+/// `output_rejected` dead letter of its original bytes and the partition moves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_refused_for_good_makes_a_dead_letter_not_an_exit() {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let l = loaded(&kafka, CRM);
+    let t = l.config.kafka.topics.clone();
+    let events: Vec<(Option<&str>, Vec<u8>, Option<&str>)> = (0..5)
+        .map(|i| {
+            (
+                Some("111"),
+                tweet(300 + i, "111", "refund").into_bytes(),
+                None,
+            )
+        })
+        .collect();
+    produce(kafka.bootstrap_servers(), &t.raw, &events).await;
+    kafka
+        .fail_requests(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; 1],
+        )
+        .unwrap();
+    let run = run_worker(&l, Arc::new(MemoryClaimStore::new()), finished(5)).await;
+    run.result.unwrap();
+    let dl = outcry::demo::read_all(kafka.bootstrap_servers(), &t.deadletter).unwrap();
+    assert!(!dl.is_empty(), "the refused event is a dead letter");
+    for m in &dl {
+        assert_eq!(header(m, dlq::REASON).as_deref(), Some("output_rejected"));
+        assert_eq!(header(m, dlq::STAGE).as_deref(), Some("produce"));
+        let original = events
+            .iter()
+            .find(|e| {
+                header(m, dlq::OFFSET).unwrap().parse::<usize>().unwrap() < events.len()
+                    && e.1 == m.payload().unwrap()
+            })
+            .is_some();
+        assert!(original, "the original bytes");
+    }
+    assert_eq!(
+        run.metrics
+            .dead_letters
+            .with_label_values(&["output_rejected"])
+            .get() as usize,
+        dl.len()
+    );
+    assert_eq!(committed_total(&l), 5, "the partition moved on");
 }

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod embedded;
 pub mod offsets;
 pub mod records;
+pub mod sink;
 
 use crate::config::KafkaConfig;
 use rdkafka::ClientConfig;
@@ -59,10 +60,13 @@ pub fn consumer_config(k: &KafkaConfig) -> ClientConfig {
 }
 
 /// The producer: idempotent (no duplicates or reordering from its own retries), acks from all
-/// in-sync replicas.
-pub fn producer_config(k: &KafkaConfig) -> ClientConfig {
+/// in-sync replicas, and `message.max.bytes` at `max_record_bytes`
+/// (`LimitsConfig::max_record_bytes`, the bound every record builder keeps to) unless the
+/// config sets it (then `outcry check` holds it to at least that).
+pub fn producer_config(k: &KafkaConfig, max_record_bytes: usize) -> ClientConfig {
     let mut c = client_config(k);
-    c.set("enable.idempotence", "true")
+    c.set("message.max.bytes", max_record_bytes.to_string())
+        .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("compression.type", "lz4")
@@ -97,7 +101,11 @@ mod tests {
             ssl_ca_location: "/etc/ca.pem".into(),
             ..KafkaConfig::default()
         };
-        for c in [client_config(&k), consumer_config(&k), producer_config(&k)] {
+        for c in [
+            client_config(&k),
+            consumer_config(&k),
+            producer_config(&k, 1 << 20),
+        ] {
             assert_eq!(c.get("security.protocol"), Some("sasl_ssl"));
             assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
             assert_eq!(c.get("sasl.username"), Some("outcry"));
