@@ -153,6 +153,9 @@ pub struct KafkaConfig {
     pub producer: BTreeMap<String, String>,
     /// Events read but whose outputs are not yet acknowledged, at most.
     pub max_in_flight: usize,
+    /// Events decided and claimed together, at most: what has arrived when the worker reads
+    /// joins one batch, claimed in one round trip to Redis.
+    pub max_batch: usize,
     /// On shutdown or revoke, how long to wait for in-flight outputs.
     pub drain_timeout: HumanDuration,
     /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (librdkafka `security.protocol`).
@@ -235,6 +238,7 @@ impl Default for KafkaConfig {
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
             max_in_flight: 1000,
+            max_batch: 500,
             drain_timeout: dur("20s"),
             security_protocol: SecurityProtocol::Plaintext,
             sasl_mechanism: "SCRAM-SHA-512".into(),
@@ -507,6 +511,9 @@ impl Config {
         }
         if k.group_id.trim().is_empty() {
             p.push("kafka.group_id is empty".into());
+        }
+        if k.max_batch == 0 {
+            p.push("kafka.max_batch must be at least 1".into());
         }
         if k.max_in_flight == 0 {
             p.push("kafka.max_in_flight must be at least 1".into());

@@ -42,6 +42,7 @@ pub struct Metrics {
     pub stage_events: IntCounterVec,
     pub match_duration: Histogram,
     pub claim_duration: Histogram,
+    pub claim_batch: Histogram,
     pub dead_letters: IntCounterVec,
     pub assignments: IntCounterVec,
     pub identity_customers: IntGauge,
@@ -92,9 +93,17 @@ impl Metrics {
         let claim_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "outcry_claim_duration_seconds",
-                "Claim store round trip per event",
+                "Claim store round trip per batch of claims",
             )
             .buckets(prometheus::exponential_buckets(50e-6, 2.0, 16).expect("buckets")),
+        )
+        .expect("metric");
+        let claim_batch = Histogram::with_opts(
+            HistogramOpts::new(
+                "outcry_claim_batch_events",
+                "Events claimed together in one round trip",
+            )
+            .buckets(prometheus::exponential_buckets(1.0, 2.0, 11).expect("buckets")),
         )
         .expect("metric");
         let dead_letters = IntCounterVec::new(
@@ -323,6 +332,7 @@ impl Metrics {
             Box::new(stage_events.clone()),
             Box::new(match_duration.clone()),
             Box::new(claim_duration.clone()),
+            Box::new(claim_batch.clone()),
             Box::new(dead_letters.clone()),
             Box::new(assignments.clone()),
             Box::new(identity_customers.clone()),
@@ -355,6 +365,7 @@ impl Metrics {
             stage_events,
             match_duration,
             claim_duration,
+            claim_batch,
             dead_letters,
             assignments,
             identity_customers,

@@ -7,7 +7,7 @@
 //! partition) are decided in order. On shutdown: stop reading, drain within
 //! `kafka.drain_timeout`, commit synchronously.
 
-use crate::claim::{ClaimError, ClaimRequest, ClaimStore, FeedbackOutcome};
+use crate::claim::{Claim, ClaimError, ClaimRequest, ClaimStore, FeedbackOutcome};
 use crate::config::Config;
 use crate::config::NoiseHandling;
 use crate::event::{AssignmentEvent, AssignmentOutcome, InteractionEvent, SourceCoords};
@@ -20,7 +20,7 @@ use crate::pipeline::{Decision, OwnerKey, SharedPipeline, Verdict};
 use crate::telemetry::{Metrics, Stage};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, OwnedMessage};
@@ -146,6 +146,79 @@ struct Finished {
     result: Result<sink::Delivered, String>,
 }
 
+/// Where an event of a batch stands between deciding and emitting.
+enum Step {
+    /// Its records are known: a dead letter, stored noise, or nothing (dropped noise).
+    Done(Vec<Output>),
+    /// Routed: waits for its claim.
+    Claim(Box<Decision>),
+    /// A message of `helpdesk.feedback`, processed after the batch's claims.
+    Feedback,
+}
+
+/// Where a message came from.
+fn source_of(msg: &OwnedMessage) -> SourceCoords {
+    SourceCoords {
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+    }
+}
+
+/// A message's headers, owned.
+fn headers_of(msg: &OwnedMessage) -> Vec<(String, Vec<u8>)> {
+    msg.headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The pure stage for one raw event, and its metrics. Runs on any thread.
+fn decide_one(
+    pipeline: &crate::pipeline::Pipeline,
+    index: &IdentityIndex,
+    metrics: &Metrics,
+    msg: &OwnedMessage,
+) -> Result<Verdict, crate::normalize::Rejection> {
+    let platform = msg.headers().and_then(|h| {
+        h.iter()
+            .find(|h| h.key == "platform")
+            .and_then(|h| h.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    });
+    let started = Instant::now();
+    let mut timings = crate::pipeline::StageTimings::default();
+    let verdict = pipeline.process_timed(
+        index,
+        msg.payload().unwrap_or_default(),
+        platform,
+        crate::normalize::time::now_ms(),
+        Some(&mut timings),
+    );
+    metrics
+        .match_duration
+        .observe(started.elapsed().as_secs_f64());
+    metrics.observe_stages(&timings);
+    match &verdict {
+        Ok(Verdict::Routed(d)) => {
+            metrics.identity_band(d.identity.confidence);
+            metrics
+                .intents
+                .with_label_values(&[d.intent.intent.as_str()])
+                .inc();
+        }
+        Ok(Verdict::Noise { identity, .. }) => {
+            metrics.identity_band(identity.confidence);
+            metrics.intents.with_label_values(&["noise"]).inc();
+        }
+        Err(_) => {}
+    }
+    verdict
+}
+
 /// What processing one message produced.
 enum Processed {
     Outputs(Vec<Output>),
@@ -261,30 +334,22 @@ impl Worker {
                     }
                 }
                 msg = consumer.recv(), if can_read => {
-                    // Rebalance callbacks ran inside this poll, before the message it returns:
-                    // apply them first so a new assignment's offsets are tracked from scratch.
-                    self.apply_rebalances(&consumer, &mut tracker);
-                    let msg = match msg {
-                        Ok(m) => m.detach(),
-                        Err(e) => {
-                            self.metrics.kafka_errors.with_label_values(&["consume"]).inc();
-                            tracing::warn!(error = %e, "consume error");
-                            continue;
-                        }
+                    let batch = self.read_batch(&consumer, &mut tracker, msg);
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let Some(decided) = self.process_batch(batch, &mut shutdown).await else {
+                        break;
                     };
-                    tracker.begin(msg.topic(), msg.partition(), msg.offset());
-                    self.status.consumed.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.inflight.set(tracker.in_flight() as i64);
-                    match self.process(&msg, &mut shutdown).await {
-                        Processed::Outputs(outputs) => in_flight.push(Box::pin(deliver(
+                    for (msg, outputs) in decided {
+                        in_flight.push(Box::pin(deliver(
                             producer.clone(),
                             Arc::clone(&self.metrics),
                             self.config.kafka.topics.deadletter.clone(),
                             max_record_bytes,
                             msg,
                             outputs,
-                        ))),
-                        Processed::Abandoned => break,
+                        )));
                     }
                 }
             }
@@ -389,100 +454,181 @@ impl Worker {
         Ok(())
     }
 
-    /// Run one message through the pipeline and the claim store; return the records to produce.
-    async fn process(&self, msg: &OwnedMessage, shutdown: &mut watch::Receiver<bool>) -> Processed {
-        let source = SourceCoords {
-            topic: msg.topic().to_owned(),
-            partition: msg.partition(),
-            offset: msg.offset(),
-        };
-        let headers: Vec<(String, Vec<u8>)> = msg
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let platform = headers
-            .iter()
-            .find(|(k, _)| k == "platform")
-            .and_then(|(_, v)| std::str::from_utf8(v).ok());
-        let payload = msg.payload().unwrap_or_default();
-        if msg.topic() == self.config.kafka.topics.feedback {
-            return self
-                .process_feedback(msg, payload, &headers, source, shutdown)
-                .await;
-        }
+    /// An input's dead letter: its original bytes, key and headers (cut to the record bound if
+    /// they do not fit), why, and where from; counted.
+    fn dead_letter(&self, msg: &OwnedMessage, reason: &str, stage: Stage, message: &str) -> Output {
+        self.metrics.stage(stage, "dead_letter");
+        self.metrics.dead_letters.with_label_values(&[reason]).inc();
+        self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
+        records::dead_letter(
+            &self.config.kafka.topics.deadletter,
+            msg.key(),
+            msg.payload().unwrap_or_default(),
+            &headers_of(msg),
+            records::Cause {
+                reason,
+                stage: stage.as_str(),
+                message,
+            },
+            &source_of(msg),
+            self.config.limits.max_record_bytes(),
+        )
+    }
 
-        let started = Instant::now();
+    /// Step 1, read: the message `recv` returned and whatever else has already arrived, up to
+    /// `kafka.max_batch` — under load batches fill, when traffic is quiet no event waits for
+    /// others. Each is entered in the offset tracker, after the rebalances that ran inside
+    /// these polls (so a new assignment is tracked from scratch).
+    fn read_batch(
+        &self,
+        consumer: &StreamConsumer<WorkerContext>,
+        tracker: &mut OffsetTracker,
+        first: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
+    ) -> Vec<OwnedMessage> {
+        let mut batch = Vec::new();
+        let mut take =
+            |m: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>| match m {
+                Ok(m) => batch.push(m.detach()),
+                Err(e) => {
+                    self.metrics
+                        .kafka_errors
+                        .with_label_values(&["consume"])
+                        .inc();
+                    tracing::warn!(error = %e, "consume error");
+                }
+            };
+        take(first);
+        for _ in 1..self.config.kafka.max_batch {
+            match consumer.recv().now_or_never() {
+                Some(m) => take(m),
+                None => break,
+            }
+        }
+        self.apply_rebalances(consumer, tracker);
+        for m in &batch {
+            tracker.begin(m.topic(), m.partition(), m.offset());
+        }
+        self.status
+            .consumed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.metrics.inflight.set(tracker.in_flight() as i64);
+        batch
+    }
+
+    /// Steps 2–4 for a batch: decide every raw event (the pure stage, on every core when the
+    /// batch is large), claim the routed ones in one round trip, then build each event's
+    /// records. Feedback messages follow, one by one in their order. Returns each message
+    /// with the records it causes, in read order; None when shutdown arrived while the claim
+    /// store was unavailable (the batch is left unfinished, to be read again).
+    async fn process_batch(
+        &self,
+        batch: Vec<OwnedMessage>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Vec<(OwnedMessage, Vec<Output>)>> {
         let pipeline = self.pipeline.current();
-        let mut timings = crate::pipeline::StageTimings::default();
-        let verdict = {
-            let index = self.index.read().expect("identity index lock");
-            pipeline.process_timed(
-                &index,
-                payload,
-                platform,
-                crate::normalize::time::now_ms(),
-                Some(&mut timings),
-            )
-        };
-        self.metrics
-            .match_duration
-            .observe(started.elapsed().as_secs_f64());
-        self.metrics.observe_stages(&timings);
-        match &verdict {
-            Ok(Verdict::Routed(d)) => {
-                self.metrics.identity_band(d.identity.confidence);
-                self.metrics
-                    .intents
-                    .with_label_values(&[d.intent.intent.as_str()])
-                    .inc();
-            }
-            Ok(Verdict::Noise { identity, .. }) => {
-                self.metrics.identity_band(identity.confidence);
-                self.metrics.intents.with_label_values(&["noise"]).inc();
-            }
-            Err(_) => {}
-        }
-
-        let topics = &self.config.kafka.topics;
-        let dead_letter = |reason: &str, stage: Stage, message: &str| {
-            self.metrics.stage(stage, "dead_letter");
-            self.metrics.dead_letters.with_label_values(&[reason]).inc();
-            self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
-            records::dead_letter(
-                &topics.deadletter,
-                msg.key(),
-                payload,
-                &headers,
-                records::Cause {
-                    reason,
-                    stage: stage.as_str(),
-                    message,
+        let feedback_topic = &self.config.kafka.topics.feedback;
+        let verdicts = self.decide(&pipeline, &batch);
+        let mut steps: Vec<Step> = Vec::with_capacity(batch.len());
+        let mut requests = Vec::new();
+        for (msg, verdict) in batch.iter().zip(verdicts) {
+            steps.push(match verdict {
+                None => Step::Feedback,
+                Some(v) => match self.settle(&pipeline, msg, v) {
+                    Ok(outputs) => Step::Done(outputs),
+                    Err(decision) => {
+                        requests.push(self.claim_request(&decision));
+                        Step::Claim(decision)
+                    }
                 },
-                &source,
-                self.config.limits.max_record_bytes(),
-            )
+            });
+        }
+        let mut claims = self.claim_all(&requests, shutdown).await?.into_iter();
+        let mut out = Vec::with_capacity(batch.len());
+        for (msg, step) in batch.into_iter().zip(steps) {
+            let outputs = match step {
+                Step::Done(outputs) => outputs,
+                Step::Claim(decision) => {
+                    let claim = claims.next().expect("one claim per request");
+                    match self.emit(&pipeline, &msg, decision, claim, shutdown).await {
+                        Processed::Outputs(o) => o,
+                        Processed::Abandoned => return None,
+                    }
+                }
+                Step::Feedback => {
+                    debug_assert_eq!(msg.topic(), feedback_topic.as_str());
+                    match self.process_feedback(&msg, shutdown).await {
+                        Processed::Outputs(o) => o,
+                        Processed::Abandoned => return None,
+                    }
+                }
+            };
+            out.push((msg, outputs));
+        }
+        Some(out)
+    }
+
+    /// Step 2, decide: the pure stage for every raw event of the batch (None for feedback
+    /// messages). A large batch is split across the machine's cores; results keep read order.
+    fn decide(
+        &self,
+        pipeline: &crate::pipeline::Pipeline,
+        batch: &[OwnedMessage],
+    ) -> Vec<Option<Result<Verdict, crate::normalize::Rejection>>> {
+        const PER_THREAD: usize = 64;
+        let index = self.index.read().expect("identity index lock");
+        let feedback = self.config.kafka.topics.feedback.as_str();
+        let metrics = &self.metrics;
+        let one = |msg: &OwnedMessage| {
+            (msg.topic() != feedback).then(|| decide_one(pipeline, &index, metrics, msg))
         };
-        let decision = match verdict {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(batch.len() / PER_THREAD)
+            .max(1);
+        if threads == 1 {
+            return batch.iter().map(one).collect();
+        }
+        let chunk = batch.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let one = &one;
+            let mut parts = batch.chunks(chunk);
+            let first = parts.next().unwrap_or_default();
+            let others: Vec<_> = parts
+                .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+                .collect();
+            let mut all: Vec<_> = first.iter().map(one).collect();
+            for h in others {
+                all.extend(
+                    h.join()
+                        .expect("the pure stage does not panic (it is guarded)"),
+                );
+            }
+            all
+        })
+    }
+
+    /// A raw event's verdict: its records when it needs no claim (a dead letter, noise), or
+    /// the routing decision to claim.
+    fn settle(
+        &self,
+        pipeline: &crate::pipeline::Pipeline,
+        msg: &OwnedMessage,
+        verdict: Result<Verdict, crate::normalize::Rejection>,
+    ) -> Result<Vec<Output>, Box<Decision>> {
+        let topics = &self.config.kafka.topics;
+        match verdict {
             Err(rejection) => {
-                tracing::debug!(%rejection, ?source, "dead letter");
+                tracing::debug!(%rejection, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "dead letter");
                 let stage = match rejection.reason {
                     Reason::InternalError => Stage::Match,
                     _ => Stage::Normalize,
                 };
-                return Processed::Outputs(vec![dead_letter(
+                Ok(vec![self.dead_letter(
+                    msg,
                     rejection.reason.as_str(),
                     stage,
                     &rejection.message,
-                )]);
+                )])
             }
             Ok(Verdict::Noise {
                 mut event,
@@ -493,9 +639,9 @@ impl Worker {
                 self.metrics.stage(Stage::Classify, "noise");
                 self.status.noise.fetch_add(1, Ordering::Relaxed);
                 if self.config.routing.noise == NoiseHandling::Drop {
-                    return Processed::Outputs(Vec::new());
+                    return Ok(Vec::new());
                 }
-                event.source = source.clone();
+                event.source = source_of(msg);
                 let interaction = InteractionEvent {
                     owner_key: OwnerKey::for_event(&event, &identity).0,
                     event: *event,
@@ -514,30 +660,33 @@ impl Worker {
                     noise: true,
                     truncated: None,
                 };
-                let time = records::now_rfc3339();
-                return Processed::Outputs(vec![records::interaction(
+                Ok(vec![records::interaction(
                     &topics.interactions,
                     &interaction,
-                    &time,
+                    &records::now_rfc3339(),
                     self.config.limits.max_record_bytes(),
-                )]);
+                )])
             }
-            Ok(Verdict::Routed(d)) => d,
-        };
-        self.metrics.stage(Stage::Normalize, "ok");
-        self.metrics.stage(
-            Stage::Identity,
-            if decision.identity.customer_id.is_some() {
-                "matched"
-            } else {
-                "unknown"
-            },
-        );
-        self.metrics.stage(Stage::Classify, "ok");
-        self.metrics.stage(Stage::Route, "ok");
+            Ok(Verdict::Routed(d)) => {
+                self.metrics.stage(Stage::Normalize, "ok");
+                self.metrics.stage(
+                    Stage::Identity,
+                    if d.identity.customer_id.is_some() {
+                        "matched"
+                    } else {
+                        "unknown"
+                    },
+                );
+                self.metrics.stage(Stage::Classify, "ok");
+                self.metrics.stage(Stage::Route, "ok");
+                Err(d)
+            }
+        }
+    }
 
+    fn claim_request(&self, decision: &Decision) -> ClaimRequest {
         let route = &decision.route;
-        let request = ClaimRequest {
+        ClaimRequest {
             owner_key: decision.owner_key.0.clone(),
             event_id: decision.event.event_id.clone(),
             candidates: route.candidates.to_vec(),
@@ -549,21 +698,83 @@ impl Worker {
             sla: route.sla,
             resolution: route.resolution,
             remember: self.config.claim.remember_events.0,
-        };
-        let started = Instant::now();
-        let claim = match self
-            .with_retry(shutdown, || self.store.claim(&request))
-            .await
-        {
-            Ok(claim) => {
+        }
+    }
+
+    /// Step 3, claim: the batch's claims in one call to the store, retried as a whole while
+    /// the store is unavailable (what was applied before the outage answers `replayed`, so
+    /// nothing is decided twice). None: shutdown arrived meanwhile.
+    async fn claim_all(
+        &self,
+        requests: &[ClaimRequest],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Vec<Result<Claim, String>>> {
+        if requests.is_empty() {
+            return Some(Vec::new());
+        }
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let started = Instant::now();
+            let results = self.store.claim_batch(requests).await;
+            let unavailable = results.iter().find_map(|r| match r {
+                Err(ClaimError::Unavailable(e)) => Some(e.clone()),
+                _ => None,
+            });
+            let Some(e) = unavailable else {
                 self.metrics
                     .claim_duration
                     .observe(started.elapsed().as_secs_f64());
-                claim
+                self.metrics.claim_batch.observe(requests.len() as f64);
+                return Some(
+                    results
+                        .into_iter()
+                        .map(|r| {
+                            r.map_err(|e| {
+                                self.metrics
+                                    .claim_errors
+                                    .with_label_values(&["protocol"])
+                                    .inc();
+                                e.to_string()
+                            })
+                        })
+                        .collect(),
+                );
+            };
+            self.metrics.claim_retries.inc();
+            self.metrics
+                .claim_errors
+                .with_label_values(&["unavailable"])
+                .inc();
+            tracing::warn!(error = %e, events = requests.len(), retry_in = ?backoff, "claim store unavailable");
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return None,
             }
-            Err(None) => return Processed::Abandoned,
-            Err(Some(e)) => {
-                return Processed::Outputs(vec![dead_letter("claim_failed", Stage::Claim, &e)])
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Step 4, emit: a claimed event's records — its assignment and interaction, and what
+    /// the incident detectors add.
+    async fn emit(
+        &self,
+        pipeline: &crate::pipeline::Pipeline,
+        msg: &OwnedMessage,
+        decision: Box<Decision>,
+        claim: Result<Claim, String>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Processed {
+        let topics = &self.config.kafka.topics;
+        let source = source_of(msg);
+        let claim = match claim {
+            Ok(claim) => claim,
+            Err(e) => {
+                return Processed::Outputs(vec![self.dead_letter(
+                    msg,
+                    "claim_failed",
+                    Stage::Claim,
+                    &e,
+                )])
             }
         };
         let outcome = if claim.replayed {
@@ -595,7 +806,7 @@ impl Worker {
         } = *decision;
         event.source = source.clone();
         let (incident, mut incident_outputs) = match self
-            .detect_incidents(&pipeline, &event, &intent, &source, shutdown)
+            .detect_incidents(pipeline, &event, &intent, &source, shutdown)
             .await
         {
             Ok(found) => found,
@@ -841,29 +1052,12 @@ impl Worker {
     async fn process_feedback(
         &self,
         msg: &OwnedMessage,
-        payload: &[u8],
-        headers: &[(String, Vec<u8>)],
-        source: SourceCoords,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Processed {
-        let dead_letter = |reason: &str, message: &str| {
-            self.metrics.stage(Stage::Feedback, "dead_letter");
-            self.metrics.dead_letters.with_label_values(&[reason]).inc();
-            self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
-            records::dead_letter(
-                &self.config.kafka.topics.deadletter,
-                msg.key(),
-                payload,
-                headers,
-                records::Cause {
-                    reason,
-                    stage: Stage::Feedback.as_str(),
-                    message,
-                },
-                &source,
-                self.config.limits.max_record_bytes(),
-            )
-        };
+        let payload = msg.payload().unwrap_or_default();
+        let source = source_of(msg);
+        let dead_letter =
+            |reason: &str, message: &str| self.dead_letter(msg, reason, Stage::Feedback, message);
         let m = match crate::feedback::parse(payload) {
             Ok(m) => m,
             Err(e) => return Processed::Outputs(vec![dead_letter("invalid_feedback", &e)]),
@@ -968,14 +1162,7 @@ async fn deliver(
         offset: msg.offset(),
     };
     let dead_letter = |bound: usize, why: &str| {
-        let headers: Vec<(String, Vec<u8>)> = msg
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = headers_of(&msg);
         records::dead_letter(
             &dead_letter_topic,
             msg.key(),

@@ -447,6 +447,24 @@ pub enum ClaimError {
 pub trait ClaimStore: Send + Sync {
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, ClaimError>>;
 
+    /// Claim a batch, applied in order (events of one owner key in their partition order),
+    /// one result per request. What a store can do in one round trip it does in one (Redis: a
+    /// pipeline); this default claims one after the other. An `Unavailable` store fails the
+    /// batch as a whole: the caller retries it, and the requests already applied answer with
+    /// their recorded decision (`replayed`), so a retried batch decides nothing twice.
+    fn claim_batch<'a>(
+        &'a self,
+        reqs: &'a [ClaimRequest],
+    ) -> BoxFuture<'a, Vec<Result<Claim, ClaimError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                out.push(self.claim(r).await);
+            }
+            out
+        })
+    }
+
     fn feedback<'a>(
         &'a self,
         req: &'a FeedbackRequest,

@@ -360,6 +360,128 @@ impl RedisClaimStore {
     }
 
     /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
+    /// The claim script's invocation for one request: its four keys and its arguments.
+    fn claim_invocation<'s>(&'s self, req: &ClaimRequest) -> redis::ScriptInvocation<'s> {
+        let (history_max, history_age_ms) = self.history_args();
+        let args = json!({
+            "now": req.now_ms,
+            "event_id": req.event_id,
+            "candidates": req.candidates.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "escalation": req.escalation.to_string(),
+            "on_breach": req.on_breach.to_string(),
+            "rank": req.priority.rank(),
+            "priority": req.priority.as_str(),
+            "lease_ms": req.lease.as_millis() as u64,
+            "first_ms": req.sla.as_millis() as u64,
+            "resolution_ms": req.resolution.as_millis() as u64,
+            "remember_ms": req.remember.as_millis().max(1) as u64,
+            "history_max": history_max,
+            "history_age_ms": history_age_ms,
+        });
+        let mut inv = self.scripts.claim.prepare_invoke();
+        inv.key(self.key(&req.owner_key, "owner"))
+            .key(self.key(&req.owner_key, "fence"))
+            .key(self.key(&req.owner_key, &format!("event:{}", req.event_id)))
+            .key(self.key(&req.owner_key, "history"))
+            .arg(args.to_string());
+        inv
+    }
+
+    /// A batch on one node: one pipeline of `EVALSHA claim` (loading the script first if Redis
+    /// lost it, e.g. after a restart), then one pipeline of `ZADD LT` for the deadlines to
+    /// index. An attach that is not a replay changes no deadline (the owner's were indexed
+    /// when it opened, and feedback and the sweep keep them), so it writes no index entry.
+    async fn claim_pipelined(&self, reqs: &[ClaimRequest]) -> Result<Vec<Claim>, ClaimError> {
+        if let Some(r) = reqs.iter().find(|r| r.candidates.is_empty()) {
+            return Err(ClaimError::Protocol(format!(
+                "a claim needs a candidate ({})",
+                r.event_id
+            )));
+        }
+        let invocations: Vec<_> = reqs.iter().map(|r| self.claim_invocation(r)).collect();
+        let mut pipe = redis::pipe();
+        for inv in &invocations {
+            pipe.invoke_script(inv);
+        }
+        let mut conn = self.conn().await?;
+        let answers: Vec<(i64, String, String)> = match pipe.query_async(&mut conn).await {
+            Ok(a) => a,
+            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                invocations[0]
+                    .load_async(&mut conn)
+                    .await
+                    .map_err(|e| self.failed(e))?;
+                pipe.query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.failed(e))?
+            }
+            Err(e) => return Err(self.failed(e)),
+        };
+        if answers.len() != reqs.len() {
+            return Err(ClaimError::Protocol(format!(
+                "{} answers to {} claims",
+                answers.len(),
+                reqs.len()
+            )));
+        }
+        let mut claims = Vec::with_capacity(reqs.len());
+        let mut index = redis::pipe();
+        let mut writes = 0;
+        for (req, (replayed, record, due)) in reqs.iter().zip(answers) {
+            let (claim, due) = claim_answer(&record, replayed, &due)?;
+            if due > 0
+                && (claim.replayed || claim.outcome != crate::event::AssignmentOutcome::Attached)
+            {
+                index
+                    .cmd("ZADD")
+                    .arg(self.bucket(&req.owner_key))
+                    .arg("LT")
+                    .arg(due)
+                    .arg(&req.owner_key)
+                    .ignore();
+                writes += 1;
+            }
+            claims.push(claim);
+        }
+        if writes > 0 {
+            index
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| self.failed(e))?;
+        }
+        Ok(claims)
+    }
+
+    /// Each owner key's requests in order, owner keys concurrently.
+    async fn claim_by_owner_key(&self, reqs: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut by_key: std::collections::HashMap<&str, usize> = Default::default();
+        for (i, r) in reqs.iter().enumerate() {
+            let g = *by_key.entry(&r.owner_key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(i);
+        }
+        let done = futures::future::join_all(groups.into_iter().map(|g| async move {
+            let mut out = Vec::with_capacity(g.len());
+            for i in g {
+                out.push((i, self.claim(&reqs[i]).await));
+            }
+            out
+        }))
+        .await;
+        let mut results: Vec<Option<Result<Claim, ClaimError>>> =
+            (0..reqs.len()).map(|_| None).collect();
+        for (i, r) in done.into_iter().flatten() {
+            results[i] = Some(r);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(ClaimError::Protocol("no answer".into()))))
+            .collect()
+    }
+
     async fn index(&self, owner_key: &str, due_ms: i64) -> Result<(), ClaimError> {
         if due_ms <= 0 {
             return Ok(());
@@ -465,6 +587,15 @@ fn from_wire<T: serde::de::DeserializeOwned>(text: &str, replayed: bool) -> Resu
     serde_json::from_value(v).map_err(|e| bad(e.to_string()))
 }
 
+/// The claim script's answer: the decision, and the deadline to index (the owner's next one,
+/// or the decision's first-response deadline when the script reports none).
+fn claim_answer(record: &str, replayed: i64, due: &str) -> Result<(Claim, i64), ClaimError> {
+    let claim: Claim = from_wire(record, replayed == 1)?;
+    let due = parse_i64(due)?;
+    let due = if due > 0 { due } else { claim.sla_deadline_ms };
+    Ok((claim, due))
+}
+
 fn parse_i64(s: &str) -> Result<i64, ClaimError> {
     s.parse()
         .map_err(|_| ClaimError::Protocol(format!("expected a number from a script, got {s:?}")))
@@ -476,44 +607,48 @@ impl ClaimStore for RedisClaimStore {
             if req.candidates.is_empty() {
                 return Err(ClaimError::Protocol("a claim needs a candidate".into()));
             }
-            let (history_max, history_age_ms) = self.history_args();
-            let args = json!({
-                "now": req.now_ms,
-                "event_id": req.event_id,
-                "candidates": req.candidates.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "escalation": req.escalation.to_string(),
-                "on_breach": req.on_breach.to_string(),
-                "rank": req.priority.rank(),
-                "priority": req.priority.as_str(),
-                "lease_ms": req.lease.as_millis() as u64,
-                "first_ms": req.sla.as_millis() as u64,
-                "resolution_ms": req.resolution.as_millis() as u64,
-                "remember_ms": req.remember.as_millis().max(1) as u64,
-                "history_max": history_max,
-                "history_age_ms": history_age_ms,
-            });
             let mut conn = self.conn().await?;
             let (replayed, record, due): (i64, String, String) = self
-                .scripts
-                .claim
-                .key(self.key(&req.owner_key, "owner"))
-                .key(self.key(&req.owner_key, "fence"))
-                .key(self.key(&req.owner_key, &format!("event:{}", req.event_id)))
-                .key(self.key(&req.owner_key, "history"))
-                .arg(args.to_string())
+                .claim_invocation(req)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.failed(e))?;
-            let claim: Claim = from_wire(&record, replayed == 1)?;
+            let (claim, due) = claim_answer(&record, replayed, &due)?;
             // Also on a replay: a crash between the script and the index must not lose a
             // deadline (the redelivered event comes back here).
-            let due = parse_i64(&due)?;
-            self.index(
-                &req.owner_key,
-                if due > 0 { due } else { claim.sla_deadline_ms },
-            )
-            .await?;
+            self.index(&req.owner_key, due).await?;
             Ok(claim)
+        })
+    }
+
+    /// One node: the whole batch in one pipeline of script calls (Redis runs them in order),
+    /// then one pipeline of the SLA-index writes it needs. A cluster: the requests of each
+    /// owner key in order, owner keys concurrently (each script runs in its key's slot).
+    fn claim_batch<'a>(
+        &'a self,
+        reqs: &'a [ClaimRequest],
+    ) -> BoxFuture<'a, Vec<Result<Claim, ClaimError>>> {
+        Box::pin(async move {
+            if matches!(self.backend, Backend::Cluster(_)) || reqs.len() < 2 {
+                return self.claim_by_owner_key(reqs).await;
+            }
+            match self.claim_pipelined(reqs).await {
+                Ok(claims) => claims.into_iter().map(Ok).collect(),
+                Err(ClaimError::Unavailable(e)) => reqs
+                    .iter()
+                    .map(|_| Err(ClaimError::Unavailable(e.clone())))
+                    .collect(),
+                // One request the script refused fails the pipeline's answer: claim one by one
+                // to find it (those already applied answer `replayed`).
+                Err(ClaimError::Protocol(e)) => {
+                    tracing::warn!(error = %e, events = reqs.len(), "a batch claim was refused; claiming its events one by one");
+                    let mut out = Vec::with_capacity(reqs.len());
+                    for r in reqs {
+                        out.push(self.claim(r).await);
+                    }
+                    out
+                }
+            }
         })
     }
 
