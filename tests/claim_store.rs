@@ -786,8 +786,129 @@ async fn incidents(store: Arc<dyn ClaimStore>) {
     assert_eq!(count(DetectOutcome::Linked), 19);
 }
 
+/// A batch of claims is applied in order (events of one owner key as they came), decides what
+/// the same claims one by one would, writes the SLA index, and decides nothing twice when it
+/// is sent again whole or after a part of it was applied.
+async fn batches(store: &dyn ClaimStore) {
+    let (a, b, c) = (owner(), owner(), owner());
+    let batch = vec![
+        req(&a, "x:b1", "billing", Priority::P3, T0),
+        req(&b, "x:b2", "sales", Priority::P3, T0),
+        req(&a, "x:b3", "sales", Priority::P1, T0 + 1),
+        req(&a, "x:b1", "sales", Priority::P3, T0 + 2),
+        req(&c, "x:b4", "tech", Priority::P2, T0 + 3),
+        req(&b, "x:b5", "billing", Priority::P3, T0 + 4),
+    ];
+    // The first two only, as if the batch had been cut by an outage after them.
+    let part: Vec<_> = store
+        .claim_batch(&batch[..2])
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let got: Vec<_> = store
+        .claim_batch(&batch)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got.len(), batch.len());
+    let view = |c: &outcry::claim::Claim| {
+        (
+            c.outcome,
+            c.department.clone(),
+            c.token,
+            c.priority.as_str(),
+            c.bumped,
+            c.replayed,
+        )
+    };
+    let ta = got[0].token;
+    assert_eq!(
+        got.iter().map(view).collect::<Vec<_>>(),
+        vec![
+            (
+                AssignmentOutcome::New,
+                "billing".into(),
+                ta,
+                "p3",
+                false,
+                true
+            ),
+            (
+                AssignmentOutcome::New,
+                "sales".into(),
+                got[1].token,
+                "p3",
+                false,
+                true
+            ),
+            (
+                AssignmentOutcome::Attached,
+                "billing".into(),
+                ta,
+                "p1",
+                true,
+                false
+            ),
+            (
+                AssignmentOutcome::New,
+                "billing".into(),
+                ta,
+                "p3",
+                false,
+                true
+            ),
+            (
+                AssignmentOutcome::New,
+                "tech".into(),
+                got[4].token,
+                "p2",
+                false,
+                false
+            ),
+            (
+                AssignmentOutcome::Attached,
+                "sales".into(),
+                got[1].token,
+                "p3",
+                false,
+                false
+            ),
+        ],
+        "in order, the applied part replayed"
+    );
+    assert_eq!((part[0].token, part[1].token), (ta, got[1].token));
+    // Sent again whole (a redelivery): every decision is the same one, replayed.
+    let again: Vec<_> = store
+        .claim_batch(&batch)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for (g, r) in got.iter().zip(&again) {
+        assert!(r.replayed);
+        assert_eq!(
+            (g.outcome, &g.department, g.token, g.sla_deadline_ms),
+            (r.outcome, &r.department, r.token, r.sla_deadline_ms)
+        );
+    }
+    // The new ownerships' first-response deadlines are indexed.
+    let due: Vec<String> = store
+        .due(T0 + 3 * MIN.as_millis() as i64, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.owner_key)
+        .collect();
+    for o in [&a, &b, &c] {
+        assert!(due.contains(o), "{o} is in the SLA index");
+    }
+}
+
 async fn everything(store: Arc<dyn ClaimStore>) {
     incidents(Arc::clone(&store)).await;
+    batches(store.as_ref()).await;
     claims(store.as_ref()).await;
     feedback(store.as_ref()).await;
     sla(store.as_ref()).await;
@@ -1090,6 +1211,65 @@ async fn a_flushed_script_cache_is_loaded_again() {
         .await
         .unwrap();
     assert!(again.replayed);
+}
+
+/// A batch after Redis lost its scripts (a restart, SCRIPT FLUSH) loads the script and is
+/// applied once; a batch during an outage fails as a whole, as unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_survives_a_flushed_script_cache_and_fails_whole_in_an_outage() {
+    let mut redis = RedisServer::start(true);
+    let store = RedisClaimStore::connect(&redis.url(), "t").await.unwrap();
+    let batch: Vec<_> = (0..20)
+        .map(|i| {
+            req(
+                &format!("customer:F{}", i % 4),
+                &format!("x:f{i}"),
+                "billing",
+                Priority::P3,
+                T0 + i,
+            )
+        })
+        .collect();
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
+    let got: Vec<_> = store
+        .claim_batch(&batch)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let new = got
+        .iter()
+        .filter(|c| c.outcome == AssignmentOutcome::New)
+        .count();
+    assert_eq!(new, 4, "one ownership per owner key");
+    assert!(got.iter().all(|c| !c.replayed && c.token == 1));
+
+    redis.stop();
+    let during = tokio::time::timeout(Duration::from_secs(20), store.claim_batch(&batch))
+        .await
+        .expect("a batch during the outage hung");
+    assert!(during
+        .iter()
+        .all(|r| matches!(r, Err(ClaimError::Unavailable(_)))));
+    redis.restart();
+    let mut after = None;
+    for _ in 0..50 {
+        let r = store.claim_batch(&batch).await;
+        if r.iter().all(Result::is_ok) {
+            after = Some(r.into_iter().map(Result::unwrap).collect::<Vec<_>>());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = after.expect("usable again after the restart");
+    for (g, a) in got.iter().zip(&after) {
+        assert!(a.replayed);
+        assert_eq!((g.outcome, g.token), (a.outcome, a.token));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

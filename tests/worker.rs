@@ -1401,3 +1401,100 @@ async fn an_output_refused_for_good_makes_a_dead_letter_not_an_exit() {
     );
     assert_eq!(committed_total(&l), 5, "the partition moved on");
 }
+
+/// Batched claims through the real worker while Redis restarts mid-stream (on its AOF): every
+/// event is decided exactly once — an event delivered twice carries the same decision — each
+/// owner key has one ownership and one token, and every offset is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_mid_batch_decides_nothing_twice() {
+    let mut redis = RedisServer::start(true);
+    let store: Arc<dyn ClaimStore> =
+        Arc::new(RedisClaimStore::connect(&redis.url(), "b").await.unwrap());
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let l = loaded(&kafka, CRM);
+    let t = l.config.kafka.topics.clone();
+    const N: u64 = 3000;
+    let events: Vec<(String, Vec<u8>)> = (0..N)
+        .map(|i| {
+            let author = (700 + i % 40).to_string();
+            (
+                author.clone(),
+                tweet(10_000 + i, &author, "refund").into_bytes(),
+            )
+        })
+        .collect();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    let sends = events.iter().map(|(k, p)| {
+        producer.send(
+            FutureRecord::<str, [u8]>::to(&t.raw).key(k).payload(p),
+            Timeout::After(Duration::from_secs(30)),
+        )
+    });
+    for r in futures::future::join_all(sends).await {
+        r.unwrap();
+    }
+
+    let status = Arc::new(Status::default());
+    let metrics = Metrics::new();
+    let worker = Worker {
+        config: l.config.clone(),
+        pipeline: Pipeline::from_loaded(&l).into(),
+        index: Arc::new(RwLock::new(l.index.clone())),
+        store,
+        metrics: Arc::clone(&metrics),
+        status: Arc::clone(&status),
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(worker.run(stop_rx));
+    common::wait_until("some events claimed", Duration::from_secs(30), || {
+        let s = Arc::clone(&status);
+        async move { Status::get(&s.assigned_new) + Status::get(&s.assigned_attached) > 200 }
+    })
+    .await;
+    redis.restart();
+    common::wait_until("every event finished", Duration::from_secs(60), || {
+        let s = Arc::clone(&status);
+        async move { Status::get(&s.finished) >= N }
+    })
+    .await;
+    let _ = stop.send(true);
+    task.await.unwrap().unwrap();
+
+    let a = assignments(kafka.bootstrap_servers(), &t.assignments);
+    let mut by_event: HashMap<String, (String, u64, AssignmentOutcome)> = HashMap::new();
+    for x in &a {
+        let d = (x.department.clone(), x.fencing_token, x.outcome);
+        if let Some(prev) = by_event.insert(x.event_id.clone(), d.clone()) {
+            assert_eq!(prev, d, "{} decided twice differently", x.event_id);
+        }
+    }
+    assert_eq!(by_event.len() as u64, N, "every event assigned");
+    let mut owners: HashMap<String, Vec<(u64, AssignmentOutcome)>> = HashMap::new();
+    for x in a.iter().filter(|x| !x.replayed) {
+        owners
+            .entry(x.owner_key.clone())
+            .or_default()
+            .push((x.fencing_token, x.outcome));
+    }
+    assert_eq!(owners.len(), 40);
+    for (k, v) in &owners {
+        let new = v
+            .iter()
+            .filter(|(_, o)| *o == AssignmentOutcome::New)
+            .count();
+        assert_eq!(new, 1, "{k}: one ownership");
+        assert!(v.iter().all(|(tok, _)| *tok == 1), "{k}: one token");
+    }
+    assert!(
+        metrics.claim_batch.get_sample_sum() / metrics.claim_batch.get_sample_count() as f64 > 1.0,
+        "claims were batched"
+    );
+    assert!(
+        metrics.claim_retries.get() > 0,
+        "the restart was an outage the worker saw"
+    );
+    assert_eq!(committed_total(&l), N as i64);
+}
