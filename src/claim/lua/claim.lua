@@ -17,12 +17,14 @@ local r
 if h.token and num(h.lease_until) > now then
   -- An owner holds the lease: attach, whatever routing said; pass a higher priority on.
   local bumped = false
+  local lease_until = math.max(num(h.lease_until), now + a.lease_ms)
   if a.rank < num(h.rank) then
     h.rank, h.priority, bumped = tostring(a.rank), a.priority, true
-    redis.call('HSET', KEYS[1], 'rank', a.rank, 'priority', a.priority)
+    redis.call('HSET', KEYS[1], 'rank', a.rank, 'priority', a.priority,
+      'lease_until', string.format('%d', lease_until))
+  else
+    redis.call('HSET', KEYS[1], 'lease_until', string.format('%d', lease_until))
   end
-  local lease_until = math.max(num(h.lease_until), now + a.lease_ms)
-  redis.call('HSET', KEYS[1], 'lease_until', string.format('%d', lease_until))
   -- Relative expiry: the worker's clock decides the lease; Redis only counts it down.
   redis.call('PEXPIRE', KEYS[1], lease_until - now)
   r = {outcome = 'attached', department = h.department, queue = h.queue, token = num(h.token),
@@ -38,7 +40,10 @@ else
   local resolve_due = now + a.resolution_ms
   -- The ownership lasts at least until its resolution is due.
   local lease_until = math.max(now + a.lease_ms, resolve_due)
-  redis.call('DEL', KEYS[1])
+  if next(h) ~= nil then
+    -- A lapsed ownership's fields (trail, bounces, ...) must not leak into the new one.
+    redis.call('DEL', KEYS[1])
+  end
   redis.call('HSET', KEYS[1],
     'department', d, 'queue', q, 'token', token, 'rank', a.rank, 'priority', a.priority,
     'lease_until', string.format('%d', lease_until), 'opened_at', string.format('%d', now),
@@ -48,7 +53,8 @@ else
     'first_due', string.format('%d', first_due), 'resolve_due', string.format('%d', resolve_due),
     'bounces', 0, 'bounced', ',', 'breached', ',')
   redis.call('PEXPIRE', KEYS[1], lease_until - now)
-  h = hgetall(KEYS[1])
+  -- What next_due reads of a fresh ownership: not responded, nothing breached.
+  h = {first_due = first_due, resolve_due = resolve_due, breached = ','}
   r = {outcome = 'new', department = d, queue = q, token = token, priority = a.priority,
        sla_deadline_ms = first_due, resolution_due_ms = resolve_due,
        lease_until_ms = lease_until, bumped = false}

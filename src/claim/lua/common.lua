@@ -21,16 +21,22 @@ local function num(v)
 end
 
 -- Push one history entry (newest first), trim by length, then drop the oldest past max age.
+-- Reads skip entries past the age, so dropping them is amortized: on every 16th entry and
+-- whenever the list is full (LPUSH + PEXPIRE is the usual cost of a write).
 local function history(key, a, entry)
   entry.at_ms = a.now
-  redis.call('LPUSH', key, string.format('%d', a.now) .. '|' .. cjson.encode(entry))
-  redis.call('LTRIM', key, 0, a.history_max - 1)
-  local oldest = a.now - a.history_age_ms
-  while true do
-    local last = redis.call('LINDEX', key, -1)
-    if not last then break end
-    local at = tonumber(string.match(last, '^(%-?%d+)|'))
-    if at and at < oldest then redis.call('RPOP', key) else break end
+  local n = redis.call('LPUSH', key, string.format('%d', a.now) .. '|' .. cjson.encode(entry))
+  if n > a.history_max then
+    redis.call('LTRIM', key, 0, a.history_max - 1)
+  end
+  if n % 16 == 0 or n > a.history_max then
+    local oldest = a.now - a.history_age_ms
+    while true do
+      local last = redis.call('LINDEX', key, -1)
+      if not last then break end
+      local at = tonumber(string.match(last, '^(%-?%d+)|'))
+      if at and at < oldest then redis.call('RPOP', key) else break end
+    end
   end
   redis.call('PEXPIRE', key, a.history_age_ms)
 end
