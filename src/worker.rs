@@ -1,12 +1,12 @@
 //! worker: wires source -> pipeline -> claim -> sink.
 //!
-//! One consumer-group member. The stages of an event are named steps: [`Worker::read_batch`]
-//! takes what has arrived (up to `kafka.max_batch`) and enters each in the [`OffsetTracker`];
-//! [`Worker::decide`] runs the pure stage on the batch (on every core when it is large);
-//! [`Worker::claim_all`] claims the routed events in one round trip, in read order, so events of
-//! one owner key (one partition) are decided in order; [`Worker::emit`] builds each event's
+//! One consumer-group member. The stages of an event are named steps: `read_batch`
+//! takes what has arrived (up to `kafka.max_batch`) and enters each in the `OffsetTracker`;
+//! `decide` runs the pure stage on the batch (on every core when it is large);
+//! `claim_all` claims the routed events in one round trip, in read order, so events of
+//! one owner key (one partition) are decided in order; `emit` builds each event's
 //! records; `deliver` produces them concurrently up to `kafka.max_in_flight`; and
-//! [`Worker::finish`] makes an offset storable only once every output up to it was
+//! `finish` makes an offset storable only once every output up to it was
 //! acknowledged. On shutdown: stop reading, drain within `kafka.drain_timeout`, commit
 //! synchronously.
 
