@@ -43,6 +43,7 @@ pub struct Metrics {
     pub match_duration: Histogram,
     pub claim_duration: Histogram,
     pub claim_batch: Histogram,
+    pub events_finished: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub assignments: IntCounterVec,
     pub identity_customers: IntGauge,
@@ -96,6 +97,14 @@ impl Metrics {
                 "Claim store round trip per batch of claims",
             )
             .buckets(prometheus::exponential_buckets(50e-6, 2.0, 16).expect("buckets")),
+        )
+        .expect("metric");
+        let events_finished = IntCounterVec::new(
+            Opts::new(
+                "outcry_events_finished_total",
+                "Input messages whose every output was acknowledged, by input topic, partition and outcome",
+            ),
+            &["topic", "partition", "outcome"],
         )
         .expect("metric");
         let claim_batch = Histogram::with_opts(
@@ -333,6 +342,7 @@ impl Metrics {
             Box::new(match_duration.clone()),
             Box::new(claim_duration.clone()),
             Box::new(claim_batch.clone()),
+            Box::new(events_finished.clone()),
             Box::new(dead_letters.clone()),
             Box::new(assignments.clone()),
             Box::new(identity_customers.clone()),
@@ -366,6 +376,7 @@ impl Metrics {
             match_duration,
             claim_duration,
             claim_batch,
+            events_finished,
             dead_letters,
             assignments,
             identity_customers,

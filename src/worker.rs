@@ -147,6 +147,29 @@ struct Finished {
     partition: i32,
     offset: i64,
     result: Result<sink::Delivered, String>,
+    /// What the event came to, if its outputs are delivered: [`outcome_of`].
+    outcome: &'static str,
+}
+
+/// What an event came to, by the records it causes: `dead_letter` (any record to the
+/// dead-letter topic), `feedback` (a message of `helpdesk.feedback`), `noise_dropped` (no
+/// record), `noise_stored` (only an interaction), else `assigned`.
+fn outcome_of(
+    msg: &OwnedMessage,
+    outputs: &[Output],
+    topics: &crate::config::Topics,
+) -> &'static str {
+    if outputs.iter().any(|o| o.topic == topics.deadletter) {
+        "dead_letter"
+    } else if msg.topic() == topics.feedback {
+        "feedback"
+    } else if outputs.is_empty() {
+        "noise_dropped"
+    } else if outputs.iter().all(|o| o.topic == topics.interactions) {
+        "noise_stored"
+    } else {
+        "assigned"
+    }
 }
 
 /// Where an event of a batch stands between deciding and emitting.
@@ -348,7 +371,7 @@ impl Worker {
                         in_flight.push(Box::pin(deliver(
                             producer.clone(),
                             Arc::clone(&self.metrics),
-                            self.config.kafka.topics.deadletter.clone(),
+                            self.config.kafka.topics.clone(),
                             max_record_bytes,
                             msg,
                             outputs,
@@ -419,8 +442,8 @@ impl Worker {
         tracker: &mut OffsetTracker,
         done: Finished,
     ) -> Result<(), WorkerError> {
-        match done.result {
-            Ok(sink::Delivered::All) => {}
+        let outcome = match done.result {
+            Ok(sink::Delivered::All) => done.outcome,
             Ok(sink::Delivered::DeadLettered(why)) => {
                 self.metrics.stage(Stage::Produce, "dead_letter");
                 self.metrics
@@ -429,6 +452,7 @@ impl Worker {
                     .inc();
                 self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(topic = %done.topic, partition = done.partition, offset = done.offset, reason = %why, "an output was refused for good; the event is a dead letter");
+                "dead_letter"
             }
             Err(reason) => {
                 self.metrics.stage(Stage::Produce, "error");
@@ -439,7 +463,11 @@ impl Worker {
                     reason,
                 });
             }
-        }
+        };
+        self.metrics
+            .events_finished
+            .with_label_values(&[&done.topic, &done.partition.to_string(), outcome])
+            .inc();
         self.status.finished.fetch_add(1, Ordering::Relaxed);
         if let Some(next) = tracker.finish(&done.topic, done.partition, done.offset) {
             let mut tpl = TopicPartitionList::new();
@@ -1153,7 +1181,7 @@ impl Worker {
 async fn deliver(
     producer: FutureProducer,
     metrics: Arc<Metrics>,
-    dead_letter_topic: String,
+    topics: crate::config::Topics,
     max_record_bytes: usize,
     msg: OwnedMessage,
     outputs: Vec<Output>,
@@ -1167,7 +1195,7 @@ async fn deliver(
     let dead_letter = |bound: usize, why: &str| {
         let headers = headers_of(&msg);
         records::dead_letter(
-            &dead_letter_topic,
+            &topics.deadletter,
             msg.key(),
             msg.payload().unwrap_or_default(),
             &headers,
@@ -1180,6 +1208,7 @@ async fn deliver(
             bound,
         )
     };
+    let outcome = outcome_of(&msg, &outputs, &topics);
     let result = sink::deliver(
         &producer,
         &outputs,
@@ -1194,5 +1223,6 @@ async fn deliver(
         partition: source.partition,
         offset: source.offset,
         result,
+        outcome,
     }
 }

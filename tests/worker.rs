@@ -715,6 +715,23 @@ async fn every_input_is_assigned_dead_lettered_or_noise_exactly_once() {
         n,
         "in = assigned + dead letters + noise"
     );
+    // The operator's view of the same accounting: one counter per input partition and
+    // outcome, summing to the same numbers.
+    let finished = |outcome: &str| -> u64 {
+        (0..3)
+            .map(|p| {
+                run.metrics
+                    .events_finished
+                    .with_label_values(&[&t.raw, &p.to_string(), outcome])
+                    .get()
+            })
+            .sum()
+    };
+    let count = |how: &str| seen.values().filter(|h| **h == how).count() as u64;
+    assert_eq!(finished("assigned"), count("assigned"));
+    assert_eq!(finished("dead_letter"), count("dead-lettered"));
+    assert_eq!(finished("noise_dropped"), noise);
+    assert_eq!(finished("noise_stored"), 0);
     assert_eq!(
         stored.len(),
         seen.values().filter(|h| **h == "assigned").count()
