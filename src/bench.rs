@@ -78,7 +78,35 @@ pub fn run(
             let _ = black_box(pipeline.process(index, black_box(e), None, now));
         },
     );
-    vec![parse, matching]
+    let topics = crate::config::Topics::default();
+    let claim = crate::claim::Claim {
+        outcome: crate::event::AssignmentOutcome::New,
+        department: "support".into(),
+        queue: "general".into(),
+        token: 1,
+        priority: crate::route::Priority::P3,
+        sla_deadline_ms: now + 3_600_000,
+        resolution_due_ms: now + 86_400_000,
+        lease_until_ms: now + 86_400_000,
+        bumped: false,
+        replayed: false,
+    };
+    let with_records = measure("matching + output records (JSON)", corpus, min_time, |e| {
+        if let Ok(crate::pipeline::Verdict::Routed(d)) =
+            pipeline.process(index, black_box(e), None, now)
+        {
+            let _ = black_box(crate::kafka::records::decision_records(
+                &topics,
+                *d,
+                &claim,
+                None,
+                &pipeline.rules_version,
+                "2026-12-03T00:00:00.000Z",
+                usize::MAX,
+            ));
+        }
+    });
+    vec![parse, matching, with_records]
 }
 
 /// What the matching stage made of each corpus event, once: `routed`, `noise`, or the
@@ -122,11 +150,18 @@ pub fn render(results: &[Measurement], corpus_len: usize) -> String {
             m.mib_per_sec()
         );
     }
-    if let [parse, matching] = results {
+    if let [parse, matching, ..] = results {
         let _ = writeln!(
             s,
             "matching costs {:.2}x JSON parsing alone",
             matching.ns_per_event() / parse.ns_per_event()
+        );
+    }
+    if let [_, matching, with_records] = results {
+        let _ = writeln!(
+            s,
+            "the two output records cost {:.0} ns/event more",
+            with_records.ns_per_event() - matching.ns_per_event()
         );
     }
     s

@@ -828,72 +828,31 @@ impl Worker {
         }
         .fetch_add(1, Ordering::Relaxed);
 
-        let Decision {
-            mut event,
-            identity,
-            intent,
-            owner_key,
-            route,
-        } = *decision;
-        event.source = source.clone();
+        let mut decision = decision;
+        decision.event.source = source.clone();
         let (incident, mut incident_outputs) = match self
-            .detect_incidents(pipeline, &event, &intent, &source, shutdown)
+            .detect_incidents(
+                pipeline,
+                &decision.event,
+                &decision.intent,
+                &source,
+                shutdown,
+            )
             .await
         {
             Ok(found) => found,
             Err(stop) => return stop,
         };
-        let assignment = AssignmentEvent {
-            event_id: event.event_id.clone(),
-            owner_key: owner_key.0.clone(),
-            outcome: claim.outcome,
-            department: claim.department.clone(),
-            queue: claim.queue.clone(),
-            priority: claim.priority.as_str().to_owned(),
-            priority_score: route.score,
-            fencing_token: claim.token,
-            sla_deadline_ms: claim.sla_deadline_ms,
-            resolution_due_ms: claim.resolution_due_ms,
-            lease_until_ms: claim.lease_until_ms,
-            routed_department: route.department().to_owned(),
-            route: route.rule.to_string(),
-            reasons: route.reasons,
-            candidates: route.candidates.iter().map(ToString::to_string).collect(),
-            priority_bumped: claim.bumped,
-            replayed: claim.replayed,
-            intent: Some(intent.clone()),
-            identity: Some(identity.clone()),
-            platform: event.platform.clone(),
-            author_id: event.author.id.clone(),
-            created_at: event.created_at.clone(),
-            source,
-            rules_version: pipeline.rules_version.clone(),
-            previous: None,
-            bounces: 0,
-            trail: Vec::new(),
+        let mut outputs = records::decision_records(
+            topics,
+            *decision,
+            &claim,
             incident,
-        };
-        let interaction = InteractionEvent {
-            owner_key: owner_key.0,
-            event,
-            identity,
-            intent,
-            department: claim.department,
-            fencing_token: claim.token,
-            rules_version: pipeline.rules_version.clone(),
-            noise: false,
-            truncated: None,
-        };
-        let time = records::now_rfc3339();
-        let mut outputs = vec![
-            records::assignment(&topics.assignments, &assignment, &time),
-            records::interaction(
-                &topics.interactions,
-                &interaction,
-                &time,
-                self.config.limits.max_record_bytes(),
-            ),
-        ];
+            &pipeline.rules_version,
+            &records::now_rfc3339(),
+            self.config.limits.max_record_bytes(),
+        )
+        .to_vec();
         outputs.append(&mut incident_outputs);
         Processed::Outputs(outputs)
     }

@@ -90,6 +90,71 @@ pub fn assignment(topic: &str, a: &AssignmentEvent, time: &str) -> Output {
     }
 }
 
+/// A claimed event's two records: its assignment and its interaction. Pure, so the matching
+/// benchmark measures what the worker pays for them (`outcry bench`).
+pub fn decision_records(
+    topics: &crate::config::Topics,
+    decision: crate::pipeline::Decision,
+    claim: &crate::claim::Claim,
+    incident: Option<crate::incident::IncidentLink>,
+    rules_version: &str,
+    time: &str,
+    max_bytes: usize,
+) -> [Output; 2] {
+    let crate::pipeline::Decision {
+        event,
+        identity,
+        intent,
+        owner_key,
+        route,
+    } = decision;
+    let assignment = AssignmentEvent {
+        event_id: event.event_id.clone(),
+        owner_key: owner_key.0.clone(),
+        outcome: claim.outcome,
+        department: claim.department.clone(),
+        queue: claim.queue.clone(),
+        priority: claim.priority.as_str().to_owned(),
+        priority_score: route.score,
+        fencing_token: claim.token,
+        sla_deadline_ms: claim.sla_deadline_ms,
+        resolution_due_ms: claim.resolution_due_ms,
+        lease_until_ms: claim.lease_until_ms,
+        routed_department: route.department().to_owned(),
+        route: route.rule.to_string(),
+        reasons: route.reasons,
+        candidates: route.candidates.iter().map(ToString::to_string).collect(),
+        priority_bumped: claim.bumped,
+        replayed: claim.replayed,
+        intent: Some(intent.clone()),
+        identity: Some(identity.clone()),
+        platform: event.platform.clone(),
+        author_id: event.author.id.clone(),
+        created_at: event.created_at.clone(),
+        source: event.source.clone(),
+        rules_version: rules_version.to_owned(),
+        previous: None,
+        bounces: 0,
+        trail: Vec::new(),
+        incident,
+    };
+    let interaction = InteractionEvent {
+        owner_key: owner_key.0,
+        event,
+        identity,
+        intent,
+        department: claim.department.clone(),
+        fencing_token: claim.token,
+        rules_version: rules_version.to_owned(),
+        noise: false,
+        truncated: None,
+    };
+    [
+        self::assignment(&topics.assignments, &assignment, time),
+        self::interaction(&topics.interactions, &interaction, time, max_bytes),
+    ]
+}
+
 /// The interaction record for the CRM's communication history, keyed by owner key, within
 /// `max_bytes`: when the whole event does not fit, the record keeps a prefix of the text (cut
 /// at a character boundary) and says so in `truncated`. The lists derived from the text
