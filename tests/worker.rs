@@ -1515,3 +1515,181 @@ async fn a_redis_restart_mid_batch_decides_nothing_twice() {
     );
     assert_eq!(committed_total(&l), N as i64);
 }
+
+/// Broker faults tansu cannot give, on the mock cluster (three brokers), mid-stream while
+/// events keep arriving: produce, fetch and offset-commit requests failing with retriable
+/// errors, the group coordinator moving to another broker, a broker down then up. The worker
+/// rides them out: every event decided once (however often delivered), every owner key one
+/// ownership, every offset committed, and the worker never exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_faults_mid_stream_lose_nothing() {
+    let kafka = Arc::new(EmbeddedKafka::start(3).unwrap());
+    let l = loaded(&kafka, CRM);
+    let t = l.config.kafka.topics.clone();
+    const N: u64 = 3000;
+    let stream = {
+        let kafka = Arc::clone(&kafka);
+        let raw = t.raw.clone();
+        tokio::spawn(async move {
+            let producer: FutureProducer = ClientConfig::new()
+                .set("bootstrap.servers", kafka.bootstrap_servers())
+                .create()
+                .unwrap();
+            for chunk in 0..N / 100 {
+                let batch: Vec<(String, Vec<u8>)> = (chunk * 100..chunk * 100 + 100)
+                    .map(|i| {
+                        let author = (800 + i % 30).to_string();
+                        let p = tweet(50_000 + i, &author, "internet down").into_bytes();
+                        (author, p)
+                    })
+                    .collect();
+                let sends = batch.iter().map(|(k, p)| {
+                    producer.send(
+                        FutureRecord::<str, [u8]>::to(&raw).key(k).payload(p),
+                        Timeout::After(Duration::from_secs(60)),
+                    )
+                });
+                for r in futures::future::join_all(sends).await {
+                    r.unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        })
+    };
+
+    let status = Arc::new(Status::default());
+    let metrics = Metrics::new();
+    let worker = Worker {
+        config: l.config.clone(),
+        pipeline: Pipeline::from_loaded(&l).into(),
+        index: Arc::new(RwLock::new(l.index.clone())),
+        store: Arc::new(MemoryClaimStore::new()),
+        metrics: Arc::clone(&metrics),
+        status: Arc::clone(&status),
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let mut task = tokio::spawn(worker.run(stop_rx));
+    let progressed = |n: u64| {
+        let s = Arc::clone(&status);
+        move || {
+            let s = Arc::clone(&s);
+            async move { Status::get(&s.finished) >= n }
+        }
+    };
+    use RDKafkaRespErr as E;
+    let faults: [(&str, Box<dyn Fn() + Send>); 5] = [
+        (
+            "produce errors",
+            Box::new({
+                let k = Arc::clone(&kafka);
+                move || {
+                    k.fail_requests(
+                        RDKafkaApiKey::Produce,
+                        &[
+                            E::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                            E::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                            E::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                        ],
+                    )
+                    .unwrap()
+                }
+            }),
+        ),
+        (
+            "fetch errors",
+            Box::new({
+                let k = Arc::clone(&kafka);
+                move || {
+                    k.fail_requests(
+                        RDKafkaApiKey::Fetch,
+                        &[
+                            E::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                            E::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+                            E::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                        ],
+                    )
+                    .unwrap()
+                }
+            }),
+        ),
+        (
+            "offset commit errors",
+            Box::new({
+                let k = Arc::clone(&kafka);
+                move || {
+                    k.fail_requests(
+                        RDKafkaApiKey::OffsetCommit,
+                        &[
+                            E::RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+                            E::RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                            E::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                        ],
+                    )
+                    .unwrap()
+                }
+            }),
+        ),
+        (
+            "the group coordinator moves",
+            Box::new({
+                let k = Arc::clone(&kafka);
+                let g = l.config.kafka.group_id.clone();
+                move || k.move_group_coordinator(&g, 3).unwrap()
+            }),
+        ),
+        (
+            "broker 2 down",
+            Box::new({
+                let k = Arc::clone(&kafka);
+                move || k.set_broker_up(2, false).unwrap()
+            }),
+        ),
+    ];
+    for (i, (what, inject)) in faults.iter().enumerate() {
+        common::wait_until(
+            what,
+            Duration::from_secs(60),
+            progressed(300 * (i as u64 + 1)),
+        )
+        .await;
+        assert!(!task.is_finished(), "the worker stopped before {what}");
+        inject();
+    }
+    // Broker 2 comes back once the others have moved on without it.
+    common::wait_until(
+        "progress while broker 2 is down",
+        Duration::from_secs(60),
+        progressed(1700),
+    )
+    .await;
+    kafka.set_broker_up(2, true).unwrap();
+    stream.await.unwrap();
+    common::wait_until(
+        "every event finished",
+        Duration::from_secs(90),
+        progressed(N),
+    )
+    .await;
+    let _ = stop.send(true);
+    let result = tokio::time::timeout(Duration::from_secs(30), &mut task)
+        .await
+        .expect("the worker drained and stopped")
+        .unwrap();
+    result.unwrap();
+
+    let a = assignments(kafka.bootstrap_servers(), &t.assignments);
+    let mut by_event: HashMap<String, (String, u64, AssignmentOutcome)> = HashMap::new();
+    for x in a.iter().filter(|x| !x.owner_key.starts_with("incident:")) {
+        let d = (x.department.clone(), x.fencing_token, x.outcome);
+        if let Some(prev) = by_event.insert(x.event_id.clone(), d.clone()) {
+            assert_eq!(prev, d, "{} decided twice differently", x.event_id);
+        }
+    }
+    assert_eq!(by_event.len() as u64, N, "every event decided");
+    let new = by_event
+        .values()
+        .filter(|(_, _, o)| *o == AssignmentOutcome::New)
+        .count();
+    assert_eq!(new, 30, "one ownership per owner key");
+    assert_eq!(committed_total(&l), N as i64, "every offset committed");
+}

@@ -72,6 +72,14 @@ impl EmbeddedKafka {
         Ok(())
     }
 
+    /// Move a consumer group's coordinator to another broker (fault-injection tests).
+    pub fn move_group_coordinator(&self, group: &str, broker_id: i32) -> KafkaResult<()> {
+        self.mock()?.coordinator(
+            rdkafka::mocking::MockCoordinator::Group(group.to_owned()),
+            broker_id,
+        )
+    }
+
     /// Take a broker down or bring it back (fault-injection tests).
     pub fn set_broker_up(&self, broker_id: i32, up: bool) -> KafkaResult<()> {
         let mock = self.mock()?;
