@@ -1577,7 +1577,8 @@ async fn broker_faults_mid_stream_lose_nothing() {
         }
     };
     use RDKafkaRespErr as E;
-    let faults: [(&str, Box<dyn Fn() + Send>); 5] = [
+    type Fault = (&'static str, Box<dyn Fn() + Send>);
+    let faults: [Fault; 5] = [
         (
             "produce errors",
             Box::new({
