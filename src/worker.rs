@@ -300,6 +300,7 @@ impl Worker {
         }
 
         let max_record_bytes = cfg.limits.max_record_bytes();
+        let topics = Arc::new(cfg.kafka.topics.clone());
         let producer: FutureProducer = producer_config(&cfg.kafka, max_record_bytes).create()?;
         let consumer: StreamConsumer<WorkerContext> = consumer_config(&cfg.kafka)
             // Consumer lag per partition comes from librdkafka's statistics.
@@ -371,7 +372,7 @@ impl Worker {
                         in_flight.push(Box::pin(deliver(
                             producer.clone(),
                             Arc::clone(&self.metrics),
-                            self.config.kafka.topics.clone(),
+                            Arc::clone(&topics),
                             max_record_bytes,
                             msg,
                             outputs,
@@ -1140,7 +1141,7 @@ impl Worker {
 async fn deliver(
     producer: FutureProducer,
     metrics: Arc<Metrics>,
-    topics: crate::config::Topics,
+    topics: Arc<crate::config::Topics>,
     max_record_bytes: usize,
     msg: OwnedMessage,
     outputs: Vec<Output>,
