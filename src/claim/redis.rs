@@ -117,6 +117,7 @@ struct Scripts {
     detect: Script,
     incident_close: Script,
     claim: Script,
+    claim_batch: Script,
     feedback: Script,
     sla: Script,
     sla_done: Script,
@@ -269,7 +270,14 @@ impl RedisClaimStore {
             scripts: Scripts {
                 detect: script(include_str!("lua/detect.lua")),
                 incident_close: script(include_str!("lua/incident_close.lua")),
-                claim: script(include_str!("lua/claim.lua")),
+                claim: script(concat!(
+                    include_str!("lua/claim.lua"),
+                    include_str!("lua/claim_one.lua")
+                )),
+                claim_batch: script(concat!(
+                    include_str!("lua/claim.lua"),
+                    include_str!("lua/claim_batch.lua")
+                )),
                 feedback: script(include_str!("lua/feedback.lua")),
                 sla: script(include_str!("lua/sla.lua")),
                 sla_done: script(include_str!("lua/sla_done.lua")),
@@ -362,6 +370,13 @@ impl RedisClaimStore {
     /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
     /// The claim script's invocation for one request: its four keys and its arguments.
     fn claim_invocation<'s>(&'s self, req: &ClaimRequest) -> redis::ScriptInvocation<'s> {
+        let mut inv = self.scripts.claim.prepare_invoke();
+        self.claim_keys_and_args(&mut inv, req);
+        inv
+    }
+
+    /// Add one request's four keys and its argument object to a claim invocation.
+    fn claim_keys_and_args(&self, inv: &mut redis::ScriptInvocation<'_>, req: &ClaimRequest) {
         let (history_max, history_age_ms) = self.history_args();
         let args = json!({
             "now": req.now_ms,
@@ -378,18 +393,15 @@ impl RedisClaimStore {
             "history_max": history_max,
             "history_age_ms": history_age_ms,
         });
-        let mut inv = self.scripts.claim.prepare_invoke();
         inv.key(self.key(&req.owner_key, "owner"))
             .key(self.key(&req.owner_key, "fence"))
             .key(self.key(&req.owner_key, &format!("event:{}", req.event_id)))
             .key(self.key(&req.owner_key, "history"))
             .arg(args.to_string());
-        inv
     }
 
-    /// A batch on one node: one pipeline of `EVALSHA claim` (loading the script first if Redis
-    /// lost it, e.g. after a restart), then one pipeline of `ZADD LT` for the deadlines to
-    /// index. An attach that is not a replay changes no deadline (the owner's were indexed
+    /// A batch on one node: one call of `claim_batch.lua` (the claim of every request, in
+    /// order), then one pipeline of `ZADD LT` for the deadlines to index. An attach that is not a replay changes no deadline (the owner's were indexed
     /// when it opened, and feedback and the sweep keep them), so it writes no index entry.
     async fn claim_pipelined(&self, reqs: &[ClaimRequest]) -> Result<Vec<Claim>, ClaimError> {
         if let Some(r) = reqs.iter().find(|r| r.candidates.is_empty()) {
@@ -398,25 +410,16 @@ impl RedisClaimStore {
                 r.event_id
             )));
         }
-        let invocations: Vec<_> = reqs.iter().map(|r| self.claim_invocation(r)).collect();
-        let mut pipe = redis::pipe();
-        for inv in &invocations {
-            pipe.invoke_script(inv);
+        let mut batch = self.scripts.claim_batch.prepare_invoke();
+        for r in reqs {
+            self.claim_keys_and_args(&mut batch, r);
         }
         let mut conn = self.conn().await?;
-        let answers: Vec<(i64, String, String)> = match pipe.query_async(&mut conn).await {
-            Ok(a) => a,
-            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
-                invocations[0]
-                    .load_async(&mut conn)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-                pipe.query_async(&mut conn)
-                    .await
-                    .map_err(|e| self.failed(e))?
-            }
-            Err(e) => return Err(self.failed(e)),
-        };
+        // invoke_async loads the script again when Redis lost it (a restart, SCRIPT FLUSH).
+        let answers: Vec<(i64, String, String)> = batch
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(e))?;
         if answers.len() != reqs.len() {
             return Err(ClaimError::Protocol(format!(
                 "{} answers to {} claims",

@@ -4,65 +4,69 @@
 -- ARGV[1]: {now, event_id, candidates (list of d/q), escalation, on_breach, rank, priority,
 --           lease_ms, first_ms, resolution_ms, remember_ms, history_max, history_age_ms}
 -- Returns {replayed 0/1, claim JSON, next due ms}
+--
+-- `claim` is the whole decision for one event; claim_one.lua calls it for one event (KEYS,
+-- ARGV[1]), claim_batch.lua for a batch of events on one node (4 KEYS and one ARGV each).
 
-local a = cjson.decode(ARGV[1])
-local seen = redis.call('GET', KEYS[3])
-if seen then
-  return {1, seen, -1}
-end
+local function claim(k_owner, k_fence, k_event, k_history, a)
+  local seen = redis.call('GET', k_event)
+  if seen then
+    return {1, seen, -1}
+  end
 
-local now = a.now
-local h = hgetall(KEYS[1])
-local r
-if h.token and num(h.lease_until) > now then
-  -- An owner holds the lease: attach, whatever routing said; pass a higher priority on.
-  local bumped = false
-  local lease_until = math.max(num(h.lease_until), now + a.lease_ms)
-  if a.rank < num(h.rank) then
-    h.rank, h.priority, bumped = tostring(a.rank), a.priority, true
-    redis.call('HSET', KEYS[1], 'rank', a.rank, 'priority', a.priority,
-      'lease_until', string.format('%d', lease_until))
+  local now = a.now
+  local h = hgetall(k_owner)
+  local r
+  if h.token and num(h.lease_until) > now then
+    -- An owner holds the lease: attach, whatever routing said; pass a higher priority on.
+    local bumped = false
+    local lease_until = math.max(num(h.lease_until), now + a.lease_ms)
+    if a.rank < num(h.rank) then
+      h.rank, h.priority, bumped = tostring(a.rank), a.priority, true
+      redis.call('HSET', k_owner, 'rank', a.rank, 'priority', a.priority,
+        'lease_until', string.format('%d', lease_until))
+    else
+      redis.call('HSET', k_owner, 'lease_until', string.format('%d', lease_until))
+    end
+    -- Relative expiry: the worker's clock decides the lease; Redis only counts it down.
+    redis.call('PEXPIRE', k_owner, lease_until - now)
+    r = {outcome = 'attached', department = h.department, queue = h.queue, token = num(h.token),
+         priority = h.priority, sla_deadline_ms = num(h.first_due),
+         resolution_due_ms = num(h.resolve_due), lease_until_ms = lease_until, bumped = bumped}
+    history(k_history, a, {type = 'attached', department = h.department, queue = h.queue,
+                         token = num(h.token), id = a.event_id, note = ''})
   else
-    redis.call('HSET', KEYS[1], 'lease_until', string.format('%d', lease_until))
+    -- No owner (or the lease ran out): a new ownership with a fresh fencing token.
+    local token = redis.call('INCR', k_fence)
+    local d, q = split_target(a.candidates[1])
+    local first_due = now + a.first_ms
+    local resolve_due = now + a.resolution_ms
+    -- The ownership lasts at least until its resolution is due.
+    local lease_until = math.max(now + a.lease_ms, resolve_due)
+    if next(h) ~= nil then
+      -- A lapsed ownership's fields (trail, bounces, ...) must not leak into the new one.
+      redis.call('DEL', k_owner)
+    end
+    redis.call('HSET', k_owner,
+      'department', d, 'queue', q, 'token', token, 'rank', a.rank, 'priority', a.priority,
+      'lease_until', string.format('%d', lease_until), 'opened_at', string.format('%d', now),
+      'event_id', a.event_id, 'candidates', table.concat(a.candidates, ','),
+      'escalation', a.escalation, 'on_breach', a.on_breach,
+      'first_ms', string.format('%d', a.first_ms), 'resolution_ms', string.format('%d', a.resolution_ms),
+      'first_due', string.format('%d', first_due), 'resolve_due', string.format('%d', resolve_due),
+      'bounces', 0, 'bounced', ',', 'breached', ',')
+    redis.call('PEXPIRE', k_owner, lease_until - now)
+    -- What next_due reads of a fresh ownership: not responded, nothing breached.
+    h = {first_due = first_due, resolve_due = resolve_due, breached = ','}
+    r = {outcome = 'new', department = d, queue = q, token = token, priority = a.priority,
+         sla_deadline_ms = first_due, resolution_due_ms = resolve_due,
+         lease_until_ms = lease_until, bumped = false}
+    history(k_history, a, {type = 'assigned', department = d, queue = q, token = token,
+                         id = a.event_id, note = ''})
   end
-  -- Relative expiry: the worker's clock decides the lease; Redis only counts it down.
-  redis.call('PEXPIRE', KEYS[1], lease_until - now)
-  r = {outcome = 'attached', department = h.department, queue = h.queue, token = num(h.token),
-       priority = h.priority, sla_deadline_ms = num(h.first_due),
-       resolution_due_ms = num(h.resolve_due), lease_until_ms = lease_until, bumped = bumped}
-  history(KEYS[4], a, {type = 'attached', department = h.department, queue = h.queue,
-                       token = num(h.token), id = a.event_id, note = ''})
-else
-  -- No owner (or the lease ran out): a new ownership with a fresh fencing token.
-  local token = redis.call('INCR', KEYS[2])
-  local d, q = split_target(a.candidates[1])
-  local first_due = now + a.first_ms
-  local resolve_due = now + a.resolution_ms
-  -- The ownership lasts at least until its resolution is due.
-  local lease_until = math.max(now + a.lease_ms, resolve_due)
-  if next(h) ~= nil then
-    -- A lapsed ownership's fields (trail, bounces, ...) must not leak into the new one.
-    redis.call('DEL', KEYS[1])
-  end
-  redis.call('HSET', KEYS[1],
-    'department', d, 'queue', q, 'token', token, 'rank', a.rank, 'priority', a.priority,
-    'lease_until', string.format('%d', lease_until), 'opened_at', string.format('%d', now),
-    'event_id', a.event_id, 'candidates', table.concat(a.candidates, ','),
-    'escalation', a.escalation, 'on_breach', a.on_breach,
-    'first_ms', string.format('%d', a.first_ms), 'resolution_ms', string.format('%d', a.resolution_ms),
-    'first_due', string.format('%d', first_due), 'resolve_due', string.format('%d', resolve_due),
-    'bounces', 0, 'bounced', ',', 'breached', ',')
-  redis.call('PEXPIRE', KEYS[1], lease_until - now)
-  -- What next_due reads of a fresh ownership: not responded, nothing breached.
-  h = {first_due = first_due, resolve_due = resolve_due, breached = ','}
-  r = {outcome = 'new', department = d, queue = q, token = token, priority = a.priority,
-       sla_deadline_ms = first_due, resolution_due_ms = resolve_due,
-       lease_until_ms = lease_until, bumped = false}
-  history(KEYS[4], a, {type = 'assigned', department = d, queue = q, token = token,
-                       id = a.event_id, note = ''})
-end
 
-local encoded = cjson.encode(r)
-redis.call('SET', KEYS[3], encoded, 'PX', a.remember_ms)
-local due = next_due(h)
-return {0, encoded, string.format('%d', due)}
+  local encoded = cjson.encode(r)
+  redis.call('SET', k_event, encoded, 'PX', a.remember_ms)
+  local due = next_due(h)
+  return {0, encoded, string.format('%d', due)}
+end
