@@ -1,6 +1,8 @@
 //! worker: wires source -> pipeline -> claim -> sink.
 //!
-//! One consumer-group member. The stages of an event are named steps: `read_batch`
+//! One consumer-group member. Input partitions are processed concurrently, each one batch at a
+//! time (so a partition's events are claimed in their order): while one partition's batch waits
+//! for Redis, another's is decided. The stages of an event are named steps: `read_batch`
 //! takes what has arrived (up to `kafka.max_batch`) and enters each in the `OffsetTracker`;
 //! `decide` runs the pure stage on the batch (on every core when it is large);
 //! `claim_all` claims the routed events in one round trip, in read order, so events of
@@ -169,6 +171,43 @@ fn outcome_of(
         "noise_stored"
     } else {
         "assigned"
+    }
+}
+
+/// Messages read and waiting, per input partition, and which partitions have a batch under
+/// way: one batch per partition at a time keeps each partition's events in order.
+#[derive(Default)]
+struct Partitions {
+    waiting: std::collections::HashMap<(String, i32), std::collections::VecDeque<OwnedMessage>>,
+    busy: std::collections::HashSet<(String, i32)>,
+}
+
+impl Partitions {
+    fn push(&mut self, m: OwnedMessage) {
+        self.waiting
+            .entry((m.topic().to_owned(), m.partition()))
+            .or_default()
+            .push_back(m);
+    }
+
+    /// The next batch (at most `max` messages) of every partition that has messages waiting
+    /// and no batch under way; those partitions are busy until [`Partitions::done`].
+    fn start(&mut self, max: usize) -> Vec<((String, i32), Vec<OwnedMessage>)> {
+        let mut out = Vec::new();
+        for (part, q) in &mut self.waiting {
+            if q.is_empty() || self.busy.contains(part) {
+                continue;
+            }
+            let n = q.len().min(max);
+            out.push((part.clone(), q.drain(..n).collect()));
+            self.busy.insert(part.clone());
+        }
+        self.waiting.retain(|_, q| !q.is_empty());
+        out
+    }
+
+    fn done(&mut self, part: &(String, i32)) {
+        self.busy.remove(part);
     }
 }
 
@@ -344,13 +383,39 @@ impl Worker {
 
         let mut tracker = OffsetTracker::new();
         let mut in_flight: FuturesUnordered<BoxFuture<'static, Finished>> = FuturesUnordered::new();
+        // Partitions are processed concurrently, each one batch at a time (so its events are
+        // claimed in order): while one partition's batch waits for Redis, another's is decided.
+        let mut partitions = Partitions::default();
+        let mut batches = FuturesUnordered::new();
         let mut failure: Option<WorkerError> = None;
+        let metrics = Arc::clone(&self.metrics);
+        let deliver_all = |in_flight: &mut FuturesUnordered<BoxFuture<'static, Finished>>,
+                           decided: Vec<(OwnedMessage, Vec<Output>)>| {
+            for (msg, outputs) in decided {
+                in_flight.push(Box::pin(deliver(
+                    producer.clone(),
+                    Arc::clone(&metrics),
+                    Arc::clone(&topics),
+                    max_record_bytes,
+                    msg,
+                    outputs,
+                )));
+            }
+        };
+        let this = &self;
+        let batch_shutdown = shutdown.clone();
+        let start = |batches: &mut FuturesUnordered<_>, partitions: &mut Partitions| {
+            for (part, batch) in partitions.start(cfg.kafka.max_batch) {
+                let mut shutdown = batch_shutdown.clone();
+                batches.push(async move { (part, this.process_batch(batch, &mut shutdown).await) });
+            }
+        };
 
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let can_read = in_flight.len() < cfg.kafka.max_in_flight;
+            let can_read = tracker.in_flight() < cfg.kafka.max_in_flight;
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
@@ -360,32 +425,32 @@ impl Worker {
                         break;
                     }
                 }
+                Some((part, decided)) = batches.next(), if !batches.is_empty() => {
+                    partitions.done(&part);
+                    // None: shutdown while the claim store was unavailable.
+                    let Some(decided) = decided else { break };
+                    deliver_all(&mut in_flight, decided);
+                    start(&mut batches, &mut partitions);
+                }
                 msg = consumer.recv(), if can_read => {
-                    let batch = self.read_batch(&consumer, &mut tracker, msg);
-                    if batch.is_empty() {
-                        continue;
+                    for m in self.read_batch(&consumer, &mut tracker, msg) {
+                        partitions.push(m);
                     }
-                    let Some(decided) = self.process_batch(batch, &mut shutdown).await else {
-                        break;
-                    };
-                    for (msg, outputs) in decided {
-                        in_flight.push(Box::pin(deliver(
-                            producer.clone(),
-                            Arc::clone(&self.metrics),
-                            Arc::clone(&topics),
-                            max_record_bytes,
-                            msg,
-                            outputs,
-                        )));
-                    }
+                    start(&mut batches, &mut partitions);
                 }
             }
         }
 
-        // Draining: no more reads; wait for what is in flight, then commit what is stored.
+        // Draining: no more reads; finish the batches under way and wait for what is in
+        // flight, then commit what is stored.
         self.status.ready.store(false, Ordering::Relaxed);
         self.metrics.ready.set(0);
         let drain = async {
+            while let Some((_, decided)) = batches.next().await {
+                if let Some(decided) = decided {
+                    deliver_all(&mut in_flight, decided);
+                }
+            }
             while let Some(done) = in_flight.next().await {
                 if let Err(e) = self.finish(&consumer, &mut tracker, done) {
                     failure.get_or_insert(e);
