@@ -154,6 +154,37 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         write_jsonl: Option<PathBuf>,
     },
+    /// Create the topics the configuration names (`kafka.topics.*`), as outcry expects them.
+    ///
+    /// Creates social.raw, crm.customers (compacted: `cleanup.policy=compact`, the latest
+    /// record per customer is its state), helpdesk.feedback, outcry.assignments,
+    /// outcry.interactions, outcry.alerts and outcry.deadletter, under the names the config
+    /// gives them. Topics that exist already are reported and left as they are (their
+    /// partitions and settings are not changed), so running it again is safe. Exits non-zero
+    /// if a topic could not be created or the brokers cannot be reached.
+    ///
+    /// The number of partitions bounds how many workers share the load: each partition is
+    /// read by one worker of the group.
+    Topics {
+        /// Configuration file: brokers, security settings and topic names come from it.
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Kafka bootstrap servers (overrides the config).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Partitions of every topic created.
+        #[arg(long, default_value_t = 6)]
+        partitions: i32,
+        /// Replicas of every partition (default: 3, or the number of brokers if fewer).
+        #[arg(long)]
+        replication: Option<i32>,
+        /// Only show which topics exist and which would be created.
+        #[arg(long)]
+        dry_run: bool,
+        /// How long to wait for the brokers and for the created topics to appear.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
     /// Benchmark the matching stage (raw bytes to decision) beside JSON parsing alone.
     Bench {
         /// JSONL corpus (one raw event per line); default: the bundled sample feed.
@@ -323,6 +354,21 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Bench { corpus, seconds } => bench(corpus.as_deref(), seconds),
+        Command::Topics {
+            config,
+            brokers,
+            partitions,
+            replication,
+            dry_run,
+            timeout,
+        } => topics(TopicsArgs {
+            config,
+            brokers,
+            partitions,
+            replication,
+            dry_run,
+            timeout,
+        }),
         Command::Replay {
             file,
             config,
@@ -700,6 +746,64 @@ fn replay(a: ReplayArgs) -> ExitCode {
             "{} of {total} events were not acknowledged by {}; first error: {e}",
             done.failed, kafka.brokers
         )),
+    }
+}
+
+struct TopicsArgs {
+    config: PathBuf,
+    brokers: Option<String>,
+    partitions: i32,
+    replication: Option<i32>,
+    dry_run: bool,
+    timeout: Duration,
+}
+
+/// `outcry topics`: create the configured topics that are missing, report the others.
+fn topics(a: TopicsArgs) -> ExitCode {
+    use crate::kafka::admin;
+    // Only the Kafka part of the config matters; a missing default config means the defaults.
+    let config = match std::fs::read_to_string(&a.config) {
+        Ok(text) => Config::parse(&text, std::env::vars())
+            .map_err(|e| format!("{}: {e}", a.config.display())),
+        Err(_) if a.config == Path::new(DEFAULT_CONFIG) => {
+            Config::parse("", std::env::vars()).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(format!("{}: {e}", a.config.display())),
+    };
+    let mut kafka = match config {
+        Ok(c) => c.kafka,
+        Err(e) => return fail(&e),
+    };
+    if let Some(b) = a.brokers {
+        kafka.brokers = b;
+    }
+    let plan = admin::plan(&kafka.topics, a.partitions);
+    let report = runtime().block_on(admin::ensure_topics(
+        &kafka,
+        &plan,
+        a.replication,
+        a.dry_run,
+        a.timeout,
+    ));
+    match report {
+        Ok(r) => {
+            println!(
+                "topics on {} ({} broker{}){}:",
+                kafka.brokers,
+                r.brokers,
+                if r.brokers == 1 { "" } else { "s" },
+                if a.dry_run { ", dry run" } else { "" }
+            );
+            print!("{}", r.render());
+            match r.failed() {
+                0 => ExitCode::SUCCESS,
+                n => fail(&format!(
+                    "{n} of {} topics could not be created",
+                    plan.len()
+                )),
+            }
+        }
+        Err(e) => fail(&e.to_string()),
     }
 }
 

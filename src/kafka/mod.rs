@@ -1,7 +1,9 @@
 //! kafka: the thin edge to Kafka. Client settings ([`consumer_config`], [`producer_config`]),
 //! output records ([`records`]), offset bookkeeping ([`offsets`]), the CRM topic follower
-//! ([`customers`]) and the in-process broker for the demo and tests ([`embedded`]).
+//! ([`customers`]), topic creation (`outcry topics`, [`admin`]) and the in-process broker for
+//! the demo and tests ([`embedded`]).
 
+pub mod admin;
 pub mod customers;
 pub mod embedded;
 pub mod offsets;
