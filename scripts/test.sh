@@ -26,4 +26,11 @@ cargo test --locked
 cargo build --locked --quiet --bin outcry
 bash scripts/check-ops.sh target/debug/outcry
 
+# ---- fault-injection suite, short form (scripts/chaos.sh, docs/reliability.md) ----------------
+# tansu + redis-server + three workers under kill -9, SIGSTOP, SIGTERM, Redis kill -9/SIGTERM and
+# poison; every input and feedback accounted. Reuses target/debug/outcry; under 3 minutes.
+echo "==> fault-injection suite (short form)"
+bash scripts/chaos.sh --short --outcry target/debug/outcry
+# ---- end of the fault-injection suite ----------------------------------------------------------
+
 echo "==> all tests passed in $(( $(date +%s) - start )) s"
