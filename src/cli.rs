@@ -868,14 +868,28 @@ fn run(config: &Path) -> ExitCode {
             tracing::info!("shutdown requested: draining");
             let _ = stop_tx.send(true);
         });
-        let store: Arc<dyn ClaimStore> = match RedisClaimStore::from_config(
-            &loaded.config.redis,
-            loaded.config.history.policy(),
-        )
-        .await
-        {
-            Ok(s) => Arc::new(s),
-            Err(e) => return fail(&e.to_string()),
+        // A worker (re)started while Redis is down waits for it instead of exiting: a Redis
+        // restart must not crash-loop the workers being restarted meanwhile.
+        let mut backoff = Duration::from_millis(200);
+        let mut stop = stop_rx.clone();
+        let store: Arc<dyn ClaimStore> = loop {
+            match RedisClaimStore::from_config(
+                &loaded.config.redis,
+                loaded.config.history.policy(),
+            )
+            .await
+            {
+                Ok(s) => break Arc::new(s),
+                Err(crate::claim::ClaimError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "the claim store is not reachable yet; not consuming until it is");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => return ExitCode::SUCCESS,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return fail(&e.to_string()),
+            }
         };
         tracing::info!(
             customers = loaded.index.len(),

@@ -857,3 +857,48 @@ async fn a_paused_worker_that_resumes_cannot_contradict_the_new_owner() {
     assert_eq!(new, 50, "one ownership per owner key");
     assert_eq!(committed(&bootstrap, &t), N as i64);
 }
+
+/// A worker started while Redis is down waits for it (not ready, consuming nothing) instead of
+/// exiting, and works once Redis is back: a Redis restart does not crash-loop the workers being
+/// restarted meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcry_run_waits_for_a_redis_that_is_down_at_start() {
+    common::logs();
+    let tansu = Tansu::start();
+    let mut redis = RedisServer::start(false);
+    redis.stop();
+    let t = Topics::new();
+    create_topics(&tansu.bootstrap(), &t).await;
+    let http = free_port();
+    let mut outcry = start_outcry(&tansu.bootstrap(), &redis.url(), http, &t);
+    wait_for(
+        "the worker to say it waits for Redis",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&outcry.log)
+                .is_ok_and(|l| l.contains("the claim store is not reachable yet"))
+        },
+    );
+    let child = outcry.child.as_mut().expect("started");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running, not exited"
+    );
+    redis.restart();
+    wait_for("/readyz to answer 200", Duration::from_secs(60), || {
+        http_get(http, "/readyz").is_some_and(|(code, _)| code == 200)
+    });
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", tansu.bootstrap())
+        .create()
+        .unwrap();
+    producer
+        .send(
+            FutureRecord::<str, str>::to(&t.raw).payload(EVENTS[0]),
+            Timeout::After(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap();
+    read_exactly(&tansu.bootstrap(), &t.assignments, 1);
+    assert!(sigterm_and_wait(outcry).success());
+}
