@@ -855,19 +855,26 @@ fn load(path: &Path) -> Result<Loaded, ExitCode> {
 }
 
 fn run(config: &Path) -> ExitCode {
-    let loaded = match load(config) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
     runtime().block_on(async move {
-        let metrics = Metrics::new();
-        let status = Arc::new(Status::default());
+        // Signals first: a SIGTERM while the config and the CRM snapshot load is a clean stop
+        // (exit 0), not death by the signal's default action.
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutdown requested: draining");
             let _ = stop_tx.send(true);
         });
+        let path = config.to_path_buf();
+        let loaded = match tokio::task::spawn_blocking(move || load(&path)).await {
+            Ok(Ok(l)) => l,
+            Ok(Err(code)) => return code,
+            Err(e) => return fail(&format!("loading the configuration: {e}")),
+        };
+        if *stop_rx.borrow() {
+            return ExitCode::SUCCESS;
+        }
+        let metrics = Metrics::new();
+        let status = Arc::new(Status::default());
         // A worker (re)started while Redis is down waits for it instead of exiting: a Redis
         // restart must not crash-loop the workers being restarted meanwhile.
         let mut backoff = Duration::from_millis(200);
