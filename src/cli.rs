@@ -197,7 +197,14 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // `outcry run` stops cleanly on SIGTERM at any moment, even before its handler exists: the
+    // signals wait blocked (threads started meanwhile inherit the mask) until `run` has
+    // installed it. The other commands get the default behaviour back at once.
+    set_termination_signals_blocked(true);
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        set_termination_signals_blocked(false);
+    }
     // The daemon logs its life, as text or JSON (`log.format`); the tools only their warnings
     // (RUST_LOG overrides both). The format is read before the config is loaded, so that the
     // load itself is logged in it; a config that can't be read is reported by `run`.
@@ -859,8 +866,11 @@ fn run(config: &Path) -> ExitCode {
         // Signals first: a SIGTERM while the config and the CRM snapshot load is a clean stop
         // (exit 0), not death by the signal's default action.
         let (stop_tx, stop_rx) = watch::channel(false);
+        let signals = TerminationSignals::install();
+        // A signal that arrived since `main` started is pending: it is handled now.
+        set_termination_signals_blocked(false);
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.recv().await;
             tracing::info!("shutdown requested: draining");
             let _ = stop_tx.send(true);
         });
@@ -943,20 +953,63 @@ fn run(config: &Path) -> ExitCode {
     })
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, handled by tokio from the moment this is made.
+struct TerminationSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl TerminationSignals {
+    /// Install the handlers (inside the runtime).
+    fn install() -> TerminationSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            TerminationSignals {
+                term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+                int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            }
+        }
+        #[cfg(not(unix))]
+        TerminationSignals {}
+    }
+
+    /// Resolves at the first of them.
+    async fn recv(mut self) {
+        #[cfg(unix)]
         tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Block (or unblock) SIGTERM and SIGINT on the calling thread; threads it starts inherit it.
+fn set_termination_signals_blocked(blocked: bool) {
+    #[cfg(unix)]
+    // SAFETY: a zeroed sigset_t emptied by sigemptyset, then two valid signal numbers;
+    // pthread_sigmask only reads the set and writes no old set (null).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let how = if blocked {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
+    #[cfg(not(unix))]
+    let _ = blocked;
 }
 
 fn bench(corpus: Option<&Path>, seconds: f64) -> ExitCode {
