@@ -154,6 +154,47 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         write_jsonl: Option<PathBuf>,
     },
+    /// Learn a rule pack from labelled posts: a weighted phrase set per intent (word 1-3-grams,
+    /// plain or negation-scoped, by L1-regularised logistic regression) and a sentiment model,
+    /// with thresholds calibrated and scores measured by k-fold cross-validation. Writes a pack
+    /// `outcry check` and `outcry classify` read (docs/rules.md, "Learned packs").
+    ///
+    /// Example: outcry learn airline.csv --map config/learn/airline.toml --out airline.toml
+    Learn {
+        /// The labelled export: .csv (with a header row) or .jsonl (one JSON object per line).
+        data: PathBuf,
+        /// The mapping file: columns, label -> intent, severities, pins, vetoes, base pack and
+        /// settings (config/learn/*.toml). Without one, every label is an intent.
+        #[arg(long, value_name = "MAP.toml")]
+        map: Option<PathBuf>,
+        /// Where to write the pack ("-": stdout).
+        #[arg(long, short, value_name = "PACK.toml")]
+        out: PathBuf,
+        /// The pack's name (default: the mapping file's, else "learned").
+        #[arg(long)]
+        name: Option<String>,
+        /// The column with the text (default: the mapping file's, else "text").
+        #[arg(long)]
+        text_column: Option<String>,
+        /// The column with the intent label.
+        #[arg(long)]
+        label_column: Option<String>,
+        /// The column with negative / neutral / positive.
+        #[arg(long)]
+        sentiment_column: Option<String>,
+        /// The intents' loss weight (larger: more phrases).
+        #[arg(long)]
+        c: Option<f64>,
+        /// Folds of the cross-validation.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// The pack's `version` (default: learned-DATE).
+        #[arg(long)]
+        version: Option<String>,
+        /// No progress lines.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Benchmark the matching stage (raw bytes to decision) beside JSON parsing alone.
     Bench {
         /// JSONL corpus (one raw event per line); default: the bundled sample feed.
@@ -323,6 +364,31 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Bench { corpus, seconds } => bench(corpus.as_deref(), seconds),
+        Command::Learn {
+            data,
+            map,
+            out,
+            name,
+            text_column,
+            label_column,
+            sentiment_column,
+            c,
+            folds,
+            version,
+            quiet,
+        } => learn(LearnArgs {
+            data,
+            map,
+            out,
+            name,
+            text_column,
+            label_column,
+            sentiment_column,
+            c,
+            folds,
+            version,
+            quiet,
+        }),
         Command::Replay {
             file,
             config,
@@ -863,4 +929,277 @@ fn bench(corpus: Option<&Path>, seconds: f64) -> ExitCode {
     let outcomes = crate::bench::outcomes(&pipeline, &loaded.index, &events);
     print!("{}", crate::bench::render_outcomes(&outcomes));
     ExitCode::SUCCESS
+}
+
+struct LearnArgs {
+    data: PathBuf,
+    map: Option<PathBuf>,
+    out: PathBuf,
+    name: Option<String>,
+    text_column: Option<String>,
+    label_column: Option<String>,
+    sentiment_column: Option<String>,
+    c: Option<f64>,
+    folds: Option<usize>,
+    version: Option<String>,
+    quiet: bool,
+}
+
+/// `outcry learn`: read the export and the mapping file, learn, write and check the pack.
+fn learn(a: LearnArgs) -> ExitCode {
+    use crate::intent::{Classifier, RulePack};
+    use crate::learn::{Header, NegationSpec, Spec};
+    use sha2::{Digest, Sha256};
+    let started = std::time::Instant::now();
+    let say = |msg: &str| {
+        if !a.quiet {
+            eprintln!("learn: {msg} ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+    };
+    let mut spec: Spec = match &a.map {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| toml::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(s) => s,
+            Err(e) => return fail(&format!("{}: {e}", p.display())),
+        },
+        None => match toml::from_str("name = \"learned\"") {
+            Ok(s) => s,
+            Err(e) => return fail(&e.to_string()),
+        },
+    };
+    if let Some(n) = a.name {
+        spec.name = n;
+    }
+    if let Some(c) = a.text_column {
+        spec.text_column = c;
+    }
+    if a.label_column.is_some() {
+        spec.label_column = a.label_column;
+    }
+    if a.sentiment_column.is_some() {
+        spec.sentiment_column = a.sentiment_column;
+    }
+    if let Some(c) = a.c {
+        spec.settings.c = c;
+    }
+    if let Some(f) = a.folds {
+        spec.settings.folds = f;
+    }
+    if spec.label_column.is_none() && spec.sentiment_column.is_none() {
+        return fail("nothing to learn: give --label-column and/or --sentiment-column (or a --map that names them)");
+    }
+    // The base pack: negation cues, languages, noise and entities.
+    let mut negation = NegationSpec {
+        cues: Vec::new(),
+        window: 3,
+    };
+    let mut languages: Vec<String> = spec.lang.iter().cloned().collect();
+    let mut extra = String::new();
+    if let Some(base) = &spec.base {
+        let dir = a
+            .map
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        let path = dir.join(base);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("base pack {}: {e}", path.display())),
+        };
+        let pack = match RulePack::from_toml(&path.display().to_string(), &text) {
+            Ok(p) => p,
+            Err(e) => return fail(&e.join("\n  - ")),
+        };
+        negation.window = pack.negation.window;
+        for g in &pack.negation.cues {
+            if g.lang.is_none() || spec.lang.is_none() || g.lang == spec.lang {
+                for t in &g.terms {
+                    let f = crate::intent::fold::fold_phrase(t);
+                    if !negation.cues.contains(&f) {
+                        negation.cues.push(f);
+                    }
+                }
+            }
+        }
+        if !pack.languages.is_empty() {
+            languages = pack.languages.clone();
+        }
+        let table: toml::Table = match toml::from_str(&text) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        };
+        let mut keep = toml::Table::new();
+        for key in ["noise", "entity"] {
+            if let Some(v) = table.get(key) {
+                keep.insert(key.to_owned(), v.clone());
+            }
+        }
+        let kept: Vec<toml::Value> = table
+            .get("intent")
+            .and_then(toml::Value::as_array)
+            .map(|all| {
+                all.iter()
+                    .filter(|i| {
+                        i.get("name")
+                            .and_then(toml::Value::as_str)
+                            .is_some_and(|n| spec.keep_intents.iter().any(|k| k == n))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if kept.len() != spec.keep_intents.len() {
+            return fail(&format!(
+                "keep_intents {:?}: not all are intents of {}",
+                spec.keep_intents,
+                path.display()
+            ));
+        }
+        if !kept.is_empty() {
+            keep.insert("intent".into(), toml::Value::Array(kept));
+        }
+        extra = match toml::to_string(&keep) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        };
+    }
+    let bytes = match std::fs::read(&a.data) {
+        Ok(b) => b,
+        Err(e) => return fail(&format!("{}: {e}", a.data.display())),
+    };
+    let sha256: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let examples = match read_labelled(&a.data, &bytes, &spec) {
+        Ok(x) => x,
+        Err(e) => return fail(&format!("{}: {e}", a.data.display())),
+    };
+    say(&format!(
+        "read {} rows from {}",
+        examples.len(),
+        a.data.display()
+    ));
+    let model = match crate::learn::learn(&examples, &spec, &negation, &mut |m| say(m)) {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    let date = chrono::DateTime::from_timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+        0,
+    )
+    .map(|d| d.format("%Y-%m-%d").to_string())
+    .unwrap_or_default();
+    let header = Header {
+        data: a.data.file_name().map_or_else(
+            || a.data.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        ),
+        sha256,
+        version: a.version.unwrap_or_else(|| format!("learned-{date}")),
+        date,
+        languages,
+    };
+    let text = model.to_toml(&spec, &header, &negation, &extra);
+    // The pack must be one the compiler takes.
+    let compiled = RulePack::from_toml(&a.out.display().to_string(), &text)
+        .and_then(|p| Classifier::compile(&[p]));
+    let c = match compiled {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(&format!(
+                "the learned pack does not compile:\n  - {}",
+                e.join("\n  - ")
+            ))
+        }
+    };
+    let written = if a.out.as_os_str() == "-" {
+        print!("{text}");
+        Ok(())
+    } else {
+        std::fs::write(&a.out, &text)
+    };
+    if let Err(e) = written {
+        return fail(&format!("{}: {e}", a.out.display()));
+    }
+    say(&format!(
+        "wrote {} ({} learned phrase weights over {} intents{})",
+        a.out.display(),
+        c.learned_count,
+        model.intents.len(),
+        if model.sentiment.is_some() {
+            " and sentiment"
+        } else {
+            ""
+        }
+    ));
+    ExitCode::SUCCESS
+}
+
+/// The labelled rows of a CSV (header row) or JSONL export.
+fn read_labelled(
+    path: &Path,
+    bytes: &[u8],
+    spec: &crate::learn::Spec,
+) -> Result<Vec<crate::learn::Example>, String> {
+    use crate::learn::Example;
+    let jsonl = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("json"));
+    let mut out = Vec::new();
+    if jsonl {
+        let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+        let field = |v: &serde_json::Value, k: &Option<String>| -> Option<String> {
+            let f = v.get(k.as_deref()?)?;
+            Some(match f {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            })
+        };
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+            let Some(text) = field(&v, &Some(spec.text_column.clone())) else {
+                return Err(format!("line {}: no field `{}`", n + 1, spec.text_column));
+            };
+            out.push(Example {
+                text,
+                label: field(&v, &spec.label_column),
+                sentiment: field(&v, &spec.sentiment_column),
+            });
+        }
+        return Ok(out);
+    }
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let col = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            format!(
+                "no column `{name}` (columns: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            )
+        })
+    };
+    let text_ix = col(&spec.text_column)?;
+    let label_ix = spec.label_column.as_deref().map(col).transpose()?;
+    let sentiment_ix = spec.sentiment_column.as_deref().map(col).transpose()?;
+    for (row, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| format!("row {}: {e}", row + 2))?;
+        let get = |i: Option<usize>| i.map(|i| rec.get(i).unwrap_or("").to_owned());
+        out.push(Example {
+            text: rec.get(text_ix).unwrap_or("").to_owned(),
+            label: get(label_ix),
+            sentiment: get(sentiment_ix),
+        });
+    }
+    Ok(out)
 }
