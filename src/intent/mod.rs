@@ -359,7 +359,31 @@ impl Classifier {
                 }
             }
             let is_learned = pack.learned.is_some();
-            if let Some(m) = pack.sentiment_model {
+            // Learned weights carry no language of their own: a one-language pack's.
+            let pack_lang = match pack.languages.as_slice() {
+                [one] => lang_ix(&Some(one.clone()), &mut langs),
+                _ => None,
+            };
+            if let Some(m) = pack.sentiment_model.clone() {
+                for (target, side) in [
+                    (Target::Negative, &m.negative),
+                    (Target::Positive, &m.positive),
+                ] {
+                    for g in side.groups() {
+                        let f = fold_phrase(&g.terms[0]);
+                        if !f.is_empty() {
+                            add_learned(
+                                f,
+                                Feature {
+                                    target,
+                                    weight: g.weight,
+                                    scope: Scope::of(g.negatable, g.negated),
+                                    lang: pack_lang,
+                                },
+                            );
+                        }
+                    }
+                }
                 if sentiment_model.is_some() {
                     problems.push(format!(
                         "`{}` has a sentiment_model and so does another pack (one at most)",
@@ -480,7 +504,7 @@ impl Classifier {
                                     target: Target::Class(ix),
                                     weight: g.weight,
                                     scope: Scope::of(g.negatable, g.negated),
-                                    lang,
+                                    lang: lang.or(pack_lang),
                                 },
                             );
                         }

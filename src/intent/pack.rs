@@ -107,18 +107,50 @@ pub struct Learned {
 /// A learned sentiment model: two logistic scores over the `[[sentiment]]` terms (negative
 /// vs not, positive vs not), each `bias + sum of weights`, chosen when it clears its threshold;
 /// neither: neutral; both: the larger margin.
-#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SentimentModel {
     pub negative: Logit,
     pub positive: Logit,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Logit {
     pub bias: f32,
     pub threshold: f32,
+    /// Phrase -> weight, counted where no negation cue stands before it.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f32>,
+    /// Phrase -> weight, counted only where a negation cue stands before it.
+    #[serde(default)]
+    pub negated_weights: BTreeMap<String, f32>,
+}
+
+impl Logit {
+    /// The weights as groups of one term each (plain, then negated).
+    pub fn groups(&self) -> impl Iterator<Item = PhraseGroup> + '_ {
+        weight_groups(&self.weights, &self.negated_weights)
+    }
+}
+
+/// Learned weights as groups of one term each: `weights` negatable, `negated` negated.
+fn weight_groups<'a>(
+    weights: &'a BTreeMap<String, f32>,
+    negated: &'a BTreeMap<String, f32>,
+) -> impl Iterator<Item = PhraseGroup> + 'a {
+    let one = |(t, w): (&String, &f32), neg: bool| PhraseGroup {
+        lang: None,
+        weight: *w,
+        negatable: !neg,
+        negated: neg,
+        terms: vec![t.clone()],
+        patterns: Vec::new(),
+    };
+    weights
+        .iter()
+        .map(move |x| one(x, false))
+        .chain(negated.iter().map(move |x| one(x, true)))
 }
 
 /// An entity to extract from texts: known values (and their aliases) matched as whole words,
@@ -209,6 +241,12 @@ pub struct IntentRule {
     /// Learned packs: added to the score of every text (the model's intercept).
     #[serde(default)]
     pub bias: Option<f32>,
+    /// Learned intents: phrase -> weight, counted where no negation cue stands before it.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f32>,
+    /// Learned intents: phrase -> weight, counted only where a negation cue stands before it.
+    #[serde(default)]
+    pub negated_weights: BTreeMap<String, f32>,
     /// Shorthand for one group of weight 1, any language, not negatable.
     #[serde(default)]
     pub keywords: Vec<String>,
@@ -327,9 +365,11 @@ fn three() -> usize {
 pub const MAX_WINDOW: usize = 10;
 
 impl IntentRule {
-    /// Every group, the `keywords` shorthand first.
+    /// Every group, the `keywords` shorthand first, learned `weights` last (one term each).
     pub fn groups(&self) -> impl Iterator<Item = PhraseGroup> + '_ {
-        shorthand(&self.keywords).chain(self.phrases.iter().cloned())
+        shorthand(&self.keywords)
+            .chain(self.phrases.iter().cloned())
+            .chain(weight_groups(&self.weights, &self.negated_weights))
     }
 }
 
@@ -490,7 +530,7 @@ impl RulePack {
                         g.weight
                     ));
                 }
-                if (g.negatable || g.negated) && !has_cues {
+                if (g.negatable || g.negated) && !has_cues && !learned {
                     say(format!(
                         "`{class}` has a negatable or negated group but the pack has no negation cues"
                     ));
@@ -551,6 +591,12 @@ impl RulePack {
                     rule.severity
                 ));
             }
+            if rule.bias.is_none() && !(rule.weights.is_empty() && rule.negated_weights.is_empty())
+            {
+                say(format!(
+                    "intent `{n}` has `weights` but no `bias` (a learned intent has both)"
+                ));
+            }
             match rule.bias {
                 Some(_) if !learned_pack => say(format!(
                     "intent `{n}` has a `bias`: only learned packs (with [learned]) have one"
@@ -583,11 +629,22 @@ impl RulePack {
             say("`sentiment_model` needs a learned pack (with [learned])".into());
         }
         if let Some(m) = &self.sentiment_model {
-            for (what, l) in [("negative", m.negative), ("positive", m.positive)] {
+            for (what, l) in [("negative", &m.negative), ("positive", &m.positive)] {
                 if !(l.bias.is_finite() && l.threshold.is_finite()) {
                     say(format!(
                         "sentiment_model.{what} has a bias or threshold that is not a number"
                     ));
+                }
+                for g in l.groups() {
+                    if !(g.weight.is_finite() && g.weight != 0.0) {
+                        say(format!(
+                            "sentiment_model.{what}: \"{}\" has weight {} (a non-zero number)",
+                            g.terms[0], g.weight
+                        ));
+                    }
+                    if fold_phrase(&g.terms[0]).is_empty() {
+                        say(format!("sentiment_model.{what} has an empty phrase"));
+                    }
                 }
             }
         }
