@@ -88,6 +88,15 @@ enum Command {
         /// One JSON object per text instead of the readable report.
         #[arg(long)]
         json: bool,
+        /// Replay the texts through two packs and report how many decisions move, from which
+        /// intent and route to which, with samples and their phrases (before a site swaps
+        /// packs). JSONL lines are read for their `text` field (at any depth: raw events and
+        /// stored interactions alike).
+        #[arg(long, num_args = 2, value_names = ["OLD_PACK", "NEW_PACK"], conflicts_with_all = ["pack", "json"])]
+        compare: Vec<PathBuf>,
+        /// With --compare: samples shown per move.
+        #[arg(long, default_value_t = 3)]
+        samples: usize,
         /// The text (several arguments are joined with spaces).
         text: Vec<String>,
     },
@@ -310,8 +319,12 @@ pub fn main() -> ExitCode {
             csv,
             column,
             json,
+            compare,
+            samples,
             text,
         } => classify(ClassifyArgs {
+            compare,
+            samples,
             config,
             pack,
             file,
@@ -410,6 +423,8 @@ pub fn main() -> ExitCode {
 }
 
 struct ClassifyArgs {
+    compare: Vec<PathBuf>,
+    samples: usize,
     config: PathBuf,
     pack: Vec<PathBuf>,
     file: Option<PathBuf>,
@@ -427,7 +442,9 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let classifier = if a.pack.is_empty() {
+    let classifier = if !a.compare.is_empty() {
+        l.classifier.clone()
+    } else if a.pack.is_empty() {
         l.classifier.clone()
     } else {
         let mut packs = Vec::new();
@@ -450,6 +467,22 @@ fn classify(a: ClassifyArgs) -> ExitCode {
             }
         }
     };
+    if !a.compare.is_empty() {
+        return match read_texts(&a) {
+            Ok(texts) => compare(&l, &a, &texts),
+            Err(e) => fail(&e),
+        };
+    }
+    let unrouted = unrouted_intents(&l, &classifier);
+    if !unrouted.is_empty() {
+        eprintln!(
+            "note: {} names no route for intents {} of the packs: they take its catch-all route. \
+             Route them in [[routing.route]] or pass the site's config (--config; for the airline \
+             pack: config/airline.toml).",
+            a.config.display(),
+            unrouted.join(", ")
+        );
+    }
     let texts: Vec<String> = if let Some(path) = &a.csv {
         let mut reader = match csv::Reader::from_path(path) {
             Ok(r) => r,
@@ -573,9 +606,14 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         for (what, list) in [("intent", &analysis.intents), ("noise", &analysis.noise)] {
             for s in list {
                 out.push_str(&format!(
-                    "  {what} {} score {} (needs {}){}\n",
+                    "  {what} {} score {}{} (needs {}){}\n",
                     s.name,
-                    s.score,
+                    (s.score * 100.0).round() / 100.0,
+                    if s.bias != 0.0 {
+                        format!(", bias {} included", s.bias)
+                    } else {
+                        String::new()
+                    },
                     s.min_score,
                     if s.qualifies {
                         ""
@@ -809,10 +847,45 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn load(path: &Path) -> Result<Loaded, ExitCode> {
+    if !path.exists() {
+        eprintln!("error: {}", missing_config(path));
+        return Err(ExitCode::from(2));
+    }
     Config::load_file(path).map_err(|e| {
         eprint!("error: {}: {e}", path.display());
         ExitCode::from(2)
     })
+}
+
+/// What to say when the config file is not there: where it was looked for and how to name one.
+fn missing_config(path: &Path) -> String {
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "the current directory".into());
+    let default = if path == Path::new(DEFAULT_CONFIG) {
+        " (the default, relative to the current directory)"
+    } else {
+        ""
+    };
+    format!(
+        "no config file {}{default}: looked in {cwd}. Pass one with --config FILE, e.g. \
+         --config path/to/outcry/config/outcry.toml (generic) or config/airline.toml (airline)",
+        path.display()
+    )
+}
+
+/// Intents the packs define that no route names: they take the catch-all route.
+fn unrouted_intents(l: &Loaded, c: &crate::intent::Classifier) -> Vec<String> {
+    c.intent_names()
+        .filter(|i| {
+            !l.config
+                .routing
+                .route
+                .iter()
+                .any(|r| r.intents.iter().any(|x| x == i))
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 fn run(config: &Path) -> ExitCode {
@@ -1202,4 +1275,149 @@ fn read_labelled(
         });
     }
     Ok(out)
+}
+
+/// The texts of `classify --compare`: a CSV column, the lines of a file (JSONL lines: their
+/// `text` field, found at any depth), or the arguments.
+fn read_texts(a: &ClassifyArgs) -> Result<Vec<String>, String> {
+    if let Some(path) = &a.csv {
+        let mut reader =
+            csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let col = reader
+            .headers()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .iter()
+            .position(|c| c == a.column)
+            .ok_or_else(|| format!("{}: no column `{}`", path.display(), a.column))?;
+        let mut out = Vec::new();
+        for (row, rec) in reader.records().enumerate() {
+            let r = rec.map_err(|e| format!("{}: row {}: {e}", path.display(), row + 2))?;
+            out.push(r.get(col).unwrap_or("").to_owned());
+        }
+        return Ok(out);
+    }
+    if let Some(path) = &a.file {
+        let t = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        fn find_text(v: &serde_json::Value) -> Option<&str> {
+            match v {
+                serde_json::Value::Object(m) => m
+                    .get("text")
+                    .and_then(serde_json::Value::as_str)
+                    .or_else(|| m.values().find_map(find_text)),
+                serde_json::Value::Array(a) => a.iter().find_map(find_text),
+                _ => None,
+            }
+        }
+        return Ok(t
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(v @ serde_json::Value::Object(_)) => find_text(&v).unwrap_or("").to_owned(),
+                _ => l.to_owned(),
+            })
+            .collect());
+    }
+    if !a.text.is_empty() {
+        return Ok(vec![a.text.join(" ")]);
+    }
+    Err("give a text, --file FILE or --csv FILE --column NAME".into())
+}
+
+/// Compile one pack file.
+fn compile_pack(path: &Path) -> Result<crate::intent::Classifier, String> {
+    use crate::intent::{Classifier, RulePack};
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let pack =
+        RulePack::from_toml(&path.display().to_string(), &text).map_err(|e| e.join("\n  - "))?;
+    Classifier::compile(&[pack]).map_err(|e| e.join("\n  - "))
+}
+
+/// `outcry classify --compare OLD NEW`: what moves when a site swaps packs.
+fn compare(l: &Loaded, a: &ClassifyArgs, texts: &[String]) -> ExitCode {
+    use std::collections::BTreeMap;
+    let (old, new) = match (compile_pack(&a.compare[0]), compile_pack(&a.compare[1])) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => return fail(&e),
+    };
+    let now_ms = crate::normalize::time::now_ms();
+    // (intent or noise, route, phrases) of a text under a classifier.
+    let decide_with =
+        |c: &crate::intent::Classifier, text: &str| -> (String, String, Vec<String>) {
+            match c.classify(&matching_text(text)) {
+                Classification::Intent(m) => {
+                    let r = l.router.route(&crate::route::Facts {
+                        intent: &m,
+                        identity: &crate::event::IdentityMatch::unknown("classify: no author"),
+                        event: &crate::event::CanonicalEvent::bare("x", "classify", text),
+                        now_ms,
+                    });
+                    (m.intent.clone(), r.rule.to_string(), m.keywords.clone())
+                }
+                Classification::Noise { keywords } => ("noise".into(), "-".into(), keywords),
+            }
+        };
+    type Move = ((String, String), (String, String));
+    let mut moves: BTreeMap<Move, Vec<(usize, Vec<String>, Vec<String>)>> = BTreeMap::new();
+    let mut intent_moves = 0usize;
+    for (i, t) in texts.iter().enumerate() {
+        let (oi, or, ok) = decide_with(&old, t);
+        let (ni, nr, nk) = decide_with(&new, t);
+        if oi != ni {
+            intent_moves += 1;
+        }
+        if oi != ni || or != nr {
+            moves
+                .entry(((oi, or), (ni, nr)))
+                .or_default()
+                .push((i, ok, nk));
+        }
+    }
+    let moved: usize = moves.values().map(Vec::len).sum();
+    let mut out = format!(
+        "{} texts; {} decisions move ({:.1}%): {} change intent, {} only their route\n  old: {} ({})\n  new: {} ({})\n  routing: {}\n",
+        texts.len(),
+        moved,
+        100.0 * moved as f64 / texts.len().max(1) as f64,
+        intent_moves,
+        moved - intent_moves,
+        a.compare[0].display(),
+        old.packs.join(", "),
+        a.compare[1].display(),
+        new.packs.join(", "),
+        a.config.display()
+    );
+    let mut list: Vec<(&Move, &Vec<(usize, Vec<String>, Vec<String>)>)> = moves.iter().collect();
+    list.sort_by(|x, y| y.1.len().cmp(&x.1.len()).then(x.0.cmp(y.0)));
+    for (((oi, or), (ni, nr)), items) in list {
+        out.push_str(&format!(
+            "\n{} x  {oi} -> {route_o}  =>  {ni} -> {route_n}\n",
+            items.len(),
+            route_o = or,
+            route_n = nr
+        ));
+        for (i, ok, nk) in items.iter().take(a.samples) {
+            let t: String = texts[*i].chars().take(140).collect();
+            out.push_str(&format!(
+                "  #{}: {t}\n    old phrases: {}\n    new phrases: {}\n",
+                i + 1,
+                if ok.is_empty() {
+                    "-".into()
+                } else {
+                    ok.join(", ")
+                },
+                if nk.is_empty() {
+                    "-".into()
+                } else {
+                    nk.join(", ")
+                }
+            ));
+        }
+    }
+    print!("{out}");
+    ExitCode::SUCCESS
 }

@@ -6,7 +6,7 @@
 //! automaton, keeping a match only where [`is_token_boundary`] says an n-gram of the same
 //! tokens starts and ends (a test holds the two together). A token is a run of letters (with
 //! apostrophes inside: `don't`), a run of digits (`6delays` is `6` and `delays`), or one
-//! pictographic character (`😡`). N-grams join tokens separated by exactly one space.
+//! pictographic character (`😡`) or `!` or `?`. N-grams join tokens separated by exactly one space.
 
 use super::{automaton, negated_at, select};
 use aho_corasick::AhoCorasick;
@@ -24,14 +24,14 @@ fn kind(c: char) -> Kind {
         Kind::Letter
     } else if c.is_numeric() {
         Kind::Digit
-    } else if is_symbol(c) {
+    } else if c == '!' || c == '?' || is_symbol(c) {
         Kind::Symbol
     } else {
         Kind::Other
     }
 }
 
-/// Emoji and other pictographs: each is a token of its own. Variation selectors, joiners and
+/// Emoji and other pictographs (and `!`, `?`): each is a token of its own. Variation selectors, joiners and
 /// skin-tone modifiers are not.
 fn is_symbol(c: char) -> bool {
     let u = c as u32;
@@ -169,7 +169,7 @@ mod tests {
     fn tokens_split_words_numbers_and_emoji() {
         assert_eq!(
             toks("i don't like 6delays!! 😡😡"),
-            ["i", "don't", "like", "6", "delays", "😡", "😡"]
+            ["i", "don't", "like", "6", "delays", "!", "!", "😡", "😡"]
         );
         assert_eq!(
             toks("'quoted' dogs' @united #fail"),

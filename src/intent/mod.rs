@@ -827,7 +827,7 @@ impl Classifier {
                 }
             }
             for &(_, _, f) in &learned {
-                if self.learned[f].target == Target::Class(class) {
+                if self.learned[f].target == Target::Class(class) && self.learned[f].weight > 0.0 {
                     let text = self.learned_rule_text(f);
                     if !out.contains(&text) {
                         out.push(text);
@@ -1333,10 +1333,11 @@ fn heaviest(weights: &[f32]) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// The rules that fired and counted, deduplicated, in order of first appearance.
+/// The rules that fired and counted for the class (positive weight), deduplicated, in order
+/// of first appearance.
 fn fired(s: &Scored) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for sp in s.spans.iter().filter(|sp| !sp.negated) {
+    for sp in s.spans.iter().filter(|sp| !sp.negated && sp.weight > 0.0) {
         if !out.contains(&sp.rule) {
             out.push(sp.rule.clone());
         }

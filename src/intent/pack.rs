@@ -532,7 +532,7 @@ impl RulePack {
                 }
                 if (g.negatable || g.negated) && !has_cues && !learned {
                     say(format!(
-                        "`{class}` has a negatable or negated group but the pack has no negation cues"
+                        "`{class}` has a negatable group but the pack has no negation cues"
                     ));
                 }
                 if g.negated && !learned {

@@ -112,6 +112,9 @@ pub struct Settings {
     /// Folds of the cross-validation that calibrates thresholds and scores the pack (2..).
     pub folds: usize,
     pub max_sweeps: usize,
+    /// The most a rare target's positive texts weigh over the others (sqrt of the imbalance,
+    /// at most this; 1: unweighted).
+    pub balance: f64,
     /// Seed of the fold assignment.
     pub seed: u64,
 }
@@ -125,6 +128,7 @@ impl Default for Settings {
             max_n: 3,
             folds: 5,
             max_sweeps: 100,
+            balance: 1.0,
             seed: 16,
         }
     }
@@ -444,7 +448,18 @@ pub fn learn(
             .zip(&allowed[t])
             .map(|(c, ok)| if *ok { c } else { &empty })
             .collect();
-        let fit = solver::fit(&cols, &y, &offset, target.c, st.max_sweeps);
+        // Rare intents weigh more (up to `balance` times): their recall is what macro-F1 asks.
+        let pos = y.iter().filter(|&&p| p).count().max(1) as f64;
+        let ratio = ((y.len() as f64 - pos) / pos)
+            .sqrt()
+            .clamp(1.0, st.balance.max(1.0));
+        let fit = solver::fit_weighted(
+            &cols,
+            &y,
+            &offset,
+            (target.c * ratio, target.c),
+            st.max_sweeps,
+        );
         (
             fit.weights.iter().map(|&w| round_weight(w)).collect(),
             round_bias(fit.bias),
@@ -790,8 +805,8 @@ impl Model {
         o.push_str("[learned.settings]\n");
         let st = &spec.settings;
         o.push_str(&format!(
-            "c = {:?}\nsentiment_c = {:?}\nmin_count = {}\nmax_n = {}\nfolds = {}\nmax_sweeps = {}\nseed = {}\nfeatures = {}\n",
-            st.c, st.sentiment_c, st.min_count, st.max_n, st.folds, st.max_sweeps, st.seed, self.features
+            "c = {:?}\nsentiment_c = {:?}\nmin_count = {}\nmax_n = {}\nfolds = {}\nmax_sweeps = {}\nbalance = {:?}\nseed = {}\nfeatures = {}\n",
+            st.c, st.sentiment_c, st.min_count, st.max_n, st.folds, st.max_sweeps, st.balance, st.seed, self.features
         ));
         o.push_str(
             "[learned.scores]                     # k-fold cross-validation on the data file\n",

@@ -44,8 +44,20 @@ pub fn fit<C: AsRef<[u32]>>(
     c: f64,
     max_sweeps: usize,
 ) -> Fit {
+    fit_weighted(cols, y, offset, (c, c), max_sweeps)
+}
+
+/// [`fit`] with a loss weight for positive and for negative samples: `(c_pos, c_neg)`.
+pub fn fit_weighted<C: AsRef<[u32]>>(
+    cols: &[C],
+    y: &[bool],
+    offset: &[f64],
+    (c_pos, c_neg): (f64, f64),
+    max_sweeps: usize,
+) -> Fit {
     let n = y.len();
     let ys: Vec<f64> = y.iter().map(|&p| if p { 1.0 } else { -1.0 }).collect();
+    let cs: Vec<f64> = y.iter().map(|&p| if p { c_pos } else { c_neg }).collect();
     let mut w = vec![0.0f64; cols.len()];
     // m_i = y_i * score_i
     let pos = y.iter().filter(|&&p| p).count() as f64;
@@ -75,11 +87,10 @@ pub fn fit<C: AsRef<[u32]>>(
             for &i in col {
                 let i = i as usize;
                 let t = tau(m[i]);
-                g -= ys[i] * t;
-                h += t * (1.0 - t);
+                g -= cs[i] * ys[i] * t;
+                h += cs[i] * t * (1.0 - t);
             }
-            g *= c;
-            h = h * c + 1e-12;
+            h += 1e-12;
             let wj = w[j];
             let v = if wj > 0.0 {
                 (g + 1.0).abs()
@@ -106,16 +117,18 @@ pub fn fit<C: AsRef<[u32]>>(
                 continue;
             }
             let delta = g * d + (wj + d).abs() - wj.abs();
-            let before: f64 = col.iter().map(|&i| loss(m[i as usize])).sum::<f64>() * c;
+            let before: f64 = col
+                .iter()
+                .map(|&i| cs[i as usize] * loss(m[i as usize]))
+                .sum::<f64>();
             let mut step = 1.0;
             let mut accepted = false;
             for _ in 0..20 {
                 let nw = wj + step * d;
                 let after: f64 = col
                     .iter()
-                    .map(|&i| loss(m[i as usize] + ys[i as usize] * step * d))
-                    .sum::<f64>()
-                    * c;
+                    .map(|&i| cs[i as usize] * loss(m[i as usize] + ys[i as usize] * step * d))
+                    .sum::<f64>();
                 if after - before + nw.abs() - wj.abs() <= 0.01 * step * delta {
                     accepted = true;
                     break;
@@ -139,16 +152,17 @@ pub fn fit<C: AsRef<[u32]>>(
         let (mut g, mut h) = (0.0, 0.0);
         for i in 0..n {
             let t = tau(m[i]);
-            g -= ys[i] * t;
-            h += t * (1.0 - t);
+            g -= cs[i] * ys[i] * t;
+            h += cs[i] * t * (1.0 - t);
         }
-        g *= c;
-        h = h * c + 1e-12;
+        h += 1e-12;
         let d = -g / h;
-        let before: f64 = m.iter().map(|&x| loss(x)).sum::<f64>() * c;
+        let before: f64 = (0..n).map(|i| cs[i] * loss(m[i])).sum::<f64>();
         let mut step = 1.0;
         for _ in 0..20 {
-            let after: f64 = (0..n).map(|i| loss(m[i] + ys[i] * step * d)).sum::<f64>() * c;
+            let after: f64 = (0..n)
+                .map(|i| cs[i] * loss(m[i] + ys[i] * step * d))
+                .sum::<f64>();
             if after - before <= 0.01 * step * g * d {
                 b += step * d;
                 for i in 0..n {
