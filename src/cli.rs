@@ -442,9 +442,7 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let classifier = if !a.compare.is_empty() {
-        l.classifier.clone()
-    } else if a.pack.is_empty() {
+    let classifier = if !a.compare.is_empty() || a.pack.is_empty() {
         l.classifier.clone()
     } else {
         let mut packs = Vec::new();
@@ -1362,7 +1360,8 @@ fn compare(l: &Loaded, a: &ClassifyArgs, texts: &[String]) -> ExitCode {
             }
         };
     type Move = ((String, String), (String, String));
-    let mut moves: BTreeMap<Move, Vec<(usize, Vec<String>, Vec<String>)>> = BTreeMap::new();
+    type Samples = Vec<(usize, Vec<String>, Vec<String>)>;
+    let mut moves: BTreeMap<Move, Samples> = BTreeMap::new();
     let mut intent_moves = 0usize;
     for (i, t) in texts.iter().enumerate() {
         let (oi, or, ok) = decide_with(&old, t);
@@ -1391,7 +1390,7 @@ fn compare(l: &Loaded, a: &ClassifyArgs, texts: &[String]) -> ExitCode {
         new.packs.join(", "),
         a.config.display()
     );
-    let mut list: Vec<(&Move, &Vec<(usize, Vec<String>, Vec<String>)>)> = moves.iter().collect();
+    let mut list: Vec<(&Move, &Samples)> = moves.iter().collect();
     list.sort_by(|x, y| y.1.len().cmp(&x.1.len()).then(x.0.cmp(y.0)));
     for (((oi, or), (ni, nr)), items) in list {
         out.push_str(&format!(

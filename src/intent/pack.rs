@@ -513,7 +513,7 @@ impl RulePack {
             if let Some(m) = min_score {
                 if learned && !m.is_finite() {
                     say(format!("`{class}` has min_score {m} (a number)"));
-                } else if !learned && !(m.is_finite() && m > 0.0) {
+                } else if !(learned || m.is_finite() && m > 0.0) {
                     say(format!("`{class}` has min_score {m} (a positive number)"));
                 }
             }
@@ -524,7 +524,7 @@ impl RulePack {
                         "`{class}` has a group with weight {} (a non-zero number)",
                         g.weight
                     ));
-                } else if !learned && !(g.weight.is_finite() && g.weight > 0.0) {
+                } else if !(learned || g.weight.is_finite() && g.weight > 0.0) {
                     say(format!(
                         "`{class}` has a group with weight {} (a positive number)",
                         g.weight
@@ -656,7 +656,7 @@ impl RulePack {
                     "sentiment has a group with weight {} (a non-zero number)",
                     g.weight
                 ));
-            } else if !learned && !(g.weight.is_finite() && g.weight > 0.0) {
+            } else if !(learned || g.weight.is_finite() && g.weight > 0.0) {
                 say(format!(
                     "sentiment has a group with weight {} (a positive number)",
                     g.weight
