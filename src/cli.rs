@@ -88,6 +88,15 @@ enum Command {
         /// One JSON object per text instead of the readable report.
         #[arg(long)]
         json: bool,
+        /// Replay the texts through two packs and report how many decisions move, from which
+        /// intent and route to which, with samples and their phrases (before a site swaps
+        /// packs). JSONL lines are read for their `text` field (at any depth: raw events and
+        /// stored interactions alike).
+        #[arg(long, num_args = 2, value_names = ["OLD_PACK", "NEW_PACK"], conflicts_with_all = ["pack", "json"])]
+        compare: Vec<PathBuf>,
+        /// With --compare: samples shown per move.
+        #[arg(long, default_value_t = 3)]
+        samples: usize,
         /// The text (several arguments are joined with spaces).
         text: Vec<String>,
     },
@@ -184,6 +193,47 @@ enum Command {
         /// How long to wait for the brokers and for the created topics to appear.
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
+    },
+    /// Learn a rule pack from labelled posts: a weighted phrase set per intent (word 1-3-grams,
+    /// plain or negation-scoped, by L1-regularised logistic regression) and a sentiment model,
+    /// with thresholds calibrated and scores measured by k-fold cross-validation. Writes a pack
+    /// `outcry check` and `outcry classify` read (docs/rules.md, "Learned packs").
+    ///
+    /// Example: outcry learn airline.csv --map config/learn/airline.toml --out airline.toml
+    Learn {
+        /// The labelled export: .csv (with a header row) or .jsonl (one JSON object per line).
+        data: PathBuf,
+        /// The mapping file: columns, label -> intent, severities, pins, vetoes, base pack and
+        /// settings (config/learn/*.toml). Without one, every label is an intent.
+        #[arg(long, value_name = "MAP.toml")]
+        map: Option<PathBuf>,
+        /// Where to write the pack ("-": stdout).
+        #[arg(long, short, value_name = "PACK.toml")]
+        out: PathBuf,
+        /// The pack's name (default: the mapping file's, else "learned").
+        #[arg(long)]
+        name: Option<String>,
+        /// The column with the text (default: the mapping file's, else "text").
+        #[arg(long)]
+        text_column: Option<String>,
+        /// The column with the intent label.
+        #[arg(long)]
+        label_column: Option<String>,
+        /// The column with negative / neutral / positive.
+        #[arg(long)]
+        sentiment_column: Option<String>,
+        /// The intents' loss weight (larger: more phrases).
+        #[arg(long)]
+        c: Option<f64>,
+        /// Folds of the cross-validation.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// The pack's `version` (default: learned-DATE).
+        #[arg(long)]
+        version: Option<String>,
+        /// No progress lines.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Benchmark the matching stage (raw bytes to decision) beside JSON parsing alone.
     Bench {
@@ -307,8 +357,12 @@ pub fn main() -> ExitCode {
             csv,
             column,
             json,
+            compare,
+            samples,
             text,
         } => classify(ClassifyArgs {
+            compare,
+            samples,
             config,
             pack,
             file,
@@ -376,6 +430,31 @@ pub fn main() -> ExitCode {
             dry_run,
             timeout,
         }),
+        Command::Learn {
+            data,
+            map,
+            out,
+            name,
+            text_column,
+            label_column,
+            sentiment_column,
+            c,
+            folds,
+            version,
+            quiet,
+        } => learn(LearnArgs {
+            data,
+            map,
+            out,
+            name,
+            text_column,
+            label_column,
+            sentiment_column,
+            c,
+            folds,
+            version,
+            quiet,
+        }),
         Command::Replay {
             file,
             config,
@@ -397,6 +476,8 @@ pub fn main() -> ExitCode {
 }
 
 struct ClassifyArgs {
+    compare: Vec<PathBuf>,
+    samples: usize,
     config: PathBuf,
     pack: Vec<PathBuf>,
     file: Option<PathBuf>,
@@ -414,7 +495,7 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let classifier = if a.pack.is_empty() {
+    let classifier = if !a.compare.is_empty() || a.pack.is_empty() {
         l.classifier.clone()
     } else {
         let mut packs = Vec::new();
@@ -437,6 +518,22 @@ fn classify(a: ClassifyArgs) -> ExitCode {
             }
         }
     };
+    if !a.compare.is_empty() {
+        return match read_texts(&a) {
+            Ok(texts) => compare(&l, &a, &texts),
+            Err(e) => fail(&e),
+        };
+    }
+    let unrouted = unrouted_intents(&l, &classifier);
+    if !unrouted.is_empty() {
+        eprintln!(
+            "note: {} names no route for intents {} of the packs: they take its catch-all route. \
+             Route them in [[routing.route]] or pass the site's config (--config; for the airline \
+             pack: config/airline.toml).",
+            a.config.display(),
+            unrouted.join(", ")
+        );
+    }
     let texts: Vec<String> = if let Some(path) = &a.csv {
         let mut reader = match csv::Reader::from_path(path) {
             Ok(r) => r,
@@ -560,9 +657,14 @@ fn classify(a: ClassifyArgs) -> ExitCode {
         for (what, list) in [("intent", &analysis.intents), ("noise", &analysis.noise)] {
             for s in list {
                 out.push_str(&format!(
-                    "  {what} {} score {} (needs {}){}\n",
+                    "  {what} {} score {}{} (needs {}){}\n",
                     s.name,
-                    s.score,
+                    (s.score * 100.0).round() / 100.0,
+                    if s.bias != 0.0 {
+                        format!(", bias {} included", s.bias)
+                    } else {
+                        String::new()
+                    },
                     s.min_score,
                     if s.qualifies {
                         ""
@@ -855,10 +957,45 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn load(path: &Path) -> Result<Loaded, ExitCode> {
+    if !path.exists() {
+        eprintln!("error: {}", missing_config(path));
+        return Err(ExitCode::from(2));
+    }
     Config::load_file(path).map_err(|e| {
         eprint!("error: {}: {e}", path.display());
         ExitCode::from(2)
     })
+}
+
+/// What to say when the config file is not there: where it was looked for and how to name one.
+fn missing_config(path: &Path) -> String {
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "the current directory".into());
+    let default = if path == Path::new(DEFAULT_CONFIG) {
+        " (the default, relative to the current directory)"
+    } else {
+        ""
+    };
+    format!(
+        "no config file {}{default}: looked in {cwd}. Pass one with --config FILE, e.g. \
+         --config path/to/outcry/config/outcry.toml (generic) or config/airline.toml (airline)",
+        path.display()
+    )
+}
+
+/// Intents the packs define that no route names: they take the catch-all route.
+fn unrouted_intents(l: &Loaded, c: &crate::intent::Classifier) -> Vec<String> {
+    c.intent_names()
+        .filter(|i| {
+            !l.config
+                .routing
+                .route
+                .iter()
+                .any(|r| r.intents.iter().any(|x| x == i))
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 fn run(config: &Path) -> ExitCode {
@@ -1041,5 +1178,424 @@ fn bench(corpus: Option<&Path>, seconds: f64) -> ExitCode {
     print!("{}", crate::bench::render(&results, events.len()));
     let outcomes = crate::bench::outcomes(&pipeline, &loaded.index, &events);
     print!("{}", crate::bench::render_outcomes(&outcomes));
+    ExitCode::SUCCESS
+}
+
+struct LearnArgs {
+    data: PathBuf,
+    map: Option<PathBuf>,
+    out: PathBuf,
+    name: Option<String>,
+    text_column: Option<String>,
+    label_column: Option<String>,
+    sentiment_column: Option<String>,
+    c: Option<f64>,
+    folds: Option<usize>,
+    version: Option<String>,
+    quiet: bool,
+}
+
+/// `outcry learn`: read the export and the mapping file, learn, write and check the pack.
+fn learn(a: LearnArgs) -> ExitCode {
+    use crate::intent::{Classifier, RulePack};
+    use crate::learn::{Header, NegationSpec, Spec};
+    use sha2::{Digest, Sha256};
+    let started = std::time::Instant::now();
+    let say = |msg: &str| {
+        if !a.quiet {
+            eprintln!("learn: {msg} ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+    };
+    let mut spec: Spec = match &a.map {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| toml::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(s) => s,
+            Err(e) => return fail(&format!("{}: {e}", p.display())),
+        },
+        None => match toml::from_str("name = \"learned\"") {
+            Ok(s) => s,
+            Err(e) => return fail(&e.to_string()),
+        },
+    };
+    if let Some(n) = a.name {
+        spec.name = n;
+    }
+    if let Some(c) = a.text_column {
+        spec.text_column = c;
+    }
+    if a.label_column.is_some() {
+        spec.label_column = a.label_column;
+    }
+    if a.sentiment_column.is_some() {
+        spec.sentiment_column = a.sentiment_column;
+    }
+    if let Some(c) = a.c {
+        spec.settings.c = c;
+    }
+    if let Some(f) = a.folds {
+        spec.settings.folds = f;
+    }
+    if spec.label_column.is_none() && spec.sentiment_column.is_none() {
+        return fail("nothing to learn: give --label-column and/or --sentiment-column (or a --map that names them)");
+    }
+    // The base pack: negation cues, languages, noise and entities.
+    let mut negation = NegationSpec {
+        cues: Vec::new(),
+        window: 3,
+    };
+    let mut languages: Vec<String> = spec.lang.iter().cloned().collect();
+    let mut extra = String::new();
+    if let Some(base) = &spec.base {
+        let dir = a
+            .map
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        let path = dir.join(base);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("base pack {}: {e}", path.display())),
+        };
+        let pack = match RulePack::from_toml(&path.display().to_string(), &text) {
+            Ok(p) => p,
+            Err(e) => return fail(&e.join("\n  - ")),
+        };
+        negation.window = pack.negation.window;
+        for g in &pack.negation.cues {
+            if g.lang.is_none() || spec.lang.is_none() || g.lang == spec.lang {
+                for t in &g.terms {
+                    let f = crate::intent::fold::fold_phrase(t);
+                    if !negation.cues.contains(&f) {
+                        negation.cues.push(f);
+                    }
+                }
+            }
+        }
+        if !pack.languages.is_empty() {
+            languages = pack.languages.clone();
+        }
+        let table: toml::Table = match toml::from_str(&text) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        };
+        let mut keep = toml::Table::new();
+        for key in ["noise", "entity"] {
+            if let Some(v) = table.get(key) {
+                keep.insert(key.to_owned(), v.clone());
+            }
+        }
+        let kept: Vec<toml::Value> = table
+            .get("intent")
+            .and_then(toml::Value::as_array)
+            .map(|all| {
+                all.iter()
+                    .filter(|i| {
+                        i.get("name")
+                            .and_then(toml::Value::as_str)
+                            .is_some_and(|n| spec.keep_intents.iter().any(|k| k == n))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if kept.len() != spec.keep_intents.len() {
+            return fail(&format!(
+                "keep_intents {:?}: not all are intents of {}",
+                spec.keep_intents,
+                path.display()
+            ));
+        }
+        if !kept.is_empty() {
+            keep.insert("intent".into(), toml::Value::Array(kept));
+        }
+        extra = match toml::to_string(&keep) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        };
+    }
+    let bytes = match std::fs::read(&a.data) {
+        Ok(b) => b,
+        Err(e) => return fail(&format!("{}: {e}", a.data.display())),
+    };
+    let sha256: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let examples = match read_labelled(&a.data, &bytes, &spec) {
+        Ok(x) => x,
+        Err(e) => return fail(&format!("{}: {e}", a.data.display())),
+    };
+    say(&format!(
+        "read {} rows from {}",
+        examples.len(),
+        a.data.display()
+    ));
+    let model = match crate::learn::learn(&examples, &spec, &negation, &mut |m| say(m)) {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    let date = chrono::DateTime::from_timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+        0,
+    )
+    .map(|d| d.format("%Y-%m-%d").to_string())
+    .unwrap_or_default();
+    let header = Header {
+        data: a.data.file_name().map_or_else(
+            || a.data.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        ),
+        sha256,
+        version: a.version.unwrap_or_else(|| format!("learned-{date}")),
+        date,
+        languages,
+    };
+    let text = model.to_toml(&spec, &header, &negation, &extra);
+    // The pack must be one the compiler takes.
+    let compiled = RulePack::from_toml(&a.out.display().to_string(), &text)
+        .and_then(|p| Classifier::compile(&[p]));
+    let c = match compiled {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(&format!(
+                "the learned pack does not compile:\n  - {}",
+                e.join("\n  - ")
+            ))
+        }
+    };
+    let written = if a.out.as_os_str() == "-" {
+        print!("{text}");
+        Ok(())
+    } else {
+        std::fs::write(&a.out, &text)
+    };
+    if let Err(e) = written {
+        return fail(&format!("{}: {e}", a.out.display()));
+    }
+    say(&format!(
+        "wrote {} ({} learned phrase weights over {} intents{})",
+        a.out.display(),
+        c.learned_count,
+        model.intents.len(),
+        if model.sentiment.is_some() {
+            " and sentiment"
+        } else {
+            ""
+        }
+    ));
+    ExitCode::SUCCESS
+}
+
+/// The labelled rows of a CSV (header row) or JSONL export.
+fn read_labelled(
+    path: &Path,
+    bytes: &[u8],
+    spec: &crate::learn::Spec,
+) -> Result<Vec<crate::learn::Example>, String> {
+    use crate::learn::Example;
+    let jsonl = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("json"));
+    let mut out = Vec::new();
+    if jsonl {
+        let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+        let field = |v: &serde_json::Value, k: &Option<String>| -> Option<String> {
+            let f = v.get(k.as_deref()?)?;
+            Some(match f {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            })
+        };
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+            let Some(text) = field(&v, &Some(spec.text_column.clone())) else {
+                return Err(format!("line {}: no field `{}`", n + 1, spec.text_column));
+            };
+            out.push(Example {
+                text,
+                label: field(&v, &spec.label_column),
+                sentiment: field(&v, &spec.sentiment_column),
+            });
+        }
+        return Ok(out);
+    }
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let col = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            format!(
+                "no column `{name}` (columns: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            )
+        })
+    };
+    let text_ix = col(&spec.text_column)?;
+    let label_ix = spec.label_column.as_deref().map(col).transpose()?;
+    let sentiment_ix = spec.sentiment_column.as_deref().map(col).transpose()?;
+    for (row, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| format!("row {}: {e}", row + 2))?;
+        let get = |i: Option<usize>| i.map(|i| rec.get(i).unwrap_or("").to_owned());
+        out.push(Example {
+            text: rec.get(text_ix).unwrap_or("").to_owned(),
+            label: get(label_ix),
+            sentiment: get(sentiment_ix),
+        });
+    }
+    Ok(out)
+}
+
+/// The texts of `classify --compare`: a CSV column, the lines of a file (JSONL lines: their
+/// `text` field, found at any depth), or the arguments.
+fn read_texts(a: &ClassifyArgs) -> Result<Vec<String>, String> {
+    if let Some(path) = &a.csv {
+        let mut reader =
+            csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let col = reader
+            .headers()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .iter()
+            .position(|c| c == a.column)
+            .ok_or_else(|| format!("{}: no column `{}`", path.display(), a.column))?;
+        let mut out = Vec::new();
+        for (row, rec) in reader.records().enumerate() {
+            let r = rec.map_err(|e| format!("{}: row {}: {e}", path.display(), row + 2))?;
+            out.push(r.get(col).unwrap_or("").to_owned());
+        }
+        return Ok(out);
+    }
+    if let Some(path) = &a.file {
+        let t = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        fn find_text(v: &serde_json::Value) -> Option<&str> {
+            match v {
+                serde_json::Value::Object(m) => m
+                    .get("text")
+                    .and_then(serde_json::Value::as_str)
+                    .or_else(|| m.values().find_map(find_text)),
+                serde_json::Value::Array(a) => a.iter().find_map(find_text),
+                _ => None,
+            }
+        }
+        return Ok(t
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(v @ serde_json::Value::Object(_)) => find_text(&v).unwrap_or("").to_owned(),
+                _ => l.to_owned(),
+            })
+            .collect());
+    }
+    if !a.text.is_empty() {
+        return Ok(vec![a.text.join(" ")]);
+    }
+    Err("give a text, --file FILE or --csv FILE --column NAME".into())
+}
+
+/// Compile one pack file.
+fn compile_pack(path: &Path) -> Result<crate::intent::Classifier, String> {
+    use crate::intent::{Classifier, RulePack};
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let pack =
+        RulePack::from_toml(&path.display().to_string(), &text).map_err(|e| e.join("\n  - "))?;
+    Classifier::compile(&[pack]).map_err(|e| e.join("\n  - "))
+}
+
+/// `outcry classify --compare OLD NEW`: what moves when a site swaps packs.
+fn compare(l: &Loaded, a: &ClassifyArgs, texts: &[String]) -> ExitCode {
+    use std::collections::BTreeMap;
+    let (old, new) = match (compile_pack(&a.compare[0]), compile_pack(&a.compare[1])) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => return fail(&e),
+    };
+    let now_ms = crate::normalize::time::now_ms();
+    // (intent or noise, route, phrases) of a text under a classifier.
+    let decide_with =
+        |c: &crate::intent::Classifier, text: &str| -> (String, String, Vec<String>) {
+            match c.classify(&matching_text(text)) {
+                Classification::Intent(m) => {
+                    let r = l.router.route(&crate::route::Facts {
+                        intent: &m,
+                        identity: &crate::event::IdentityMatch::unknown("classify: no author"),
+                        event: &crate::event::CanonicalEvent::bare("x", "classify", text),
+                        now_ms,
+                    });
+                    (m.intent.clone(), r.rule.to_string(), m.keywords.clone())
+                }
+                Classification::Noise { keywords } => ("noise".into(), "-".into(), keywords),
+            }
+        };
+    type Move = ((String, String), (String, String));
+    type Samples = Vec<(usize, Vec<String>, Vec<String>)>;
+    let mut moves: BTreeMap<Move, Samples> = BTreeMap::new();
+    let mut intent_moves = 0usize;
+    for (i, t) in texts.iter().enumerate() {
+        let (oi, or, ok) = decide_with(&old, t);
+        let (ni, nr, nk) = decide_with(&new, t);
+        if oi != ni {
+            intent_moves += 1;
+        }
+        if oi != ni || or != nr {
+            moves
+                .entry(((oi, or), (ni, nr)))
+                .or_default()
+                .push((i, ok, nk));
+        }
+    }
+    let moved: usize = moves.values().map(Vec::len).sum();
+    let mut out = format!(
+        "{} texts; {} decisions move ({:.1}%): {} change intent, {} only their route\n  old: {} ({})\n  new: {} ({})\n  routing: {}\n",
+        texts.len(),
+        moved,
+        100.0 * moved as f64 / texts.len().max(1) as f64,
+        intent_moves,
+        moved - intent_moves,
+        a.compare[0].display(),
+        old.packs.join(", "),
+        a.compare[1].display(),
+        new.packs.join(", "),
+        a.config.display()
+    );
+    let mut list: Vec<(&Move, &Samples)> = moves.iter().collect();
+    list.sort_by(|x, y| y.1.len().cmp(&x.1.len()).then(x.0.cmp(y.0)));
+    for (((oi, or), (ni, nr)), items) in list {
+        out.push_str(&format!(
+            "\n{} x  {oi} -> {route_o}  =>  {ni} -> {route_n}\n",
+            items.len(),
+            route_o = or,
+            route_n = nr
+        ));
+        for (i, ok, nk) in items.iter().take(a.samples) {
+            let t: String = texts[*i].chars().take(140).collect();
+            out.push_str(&format!(
+                "  #{}: {t}\n    old phrases: {}\n    new phrases: {}\n",
+                i + 1,
+                if ok.is_empty() {
+                    "-".into()
+                } else {
+                    ok.join(", ")
+                },
+                if nk.is_empty() {
+                    "-".into()
+                } else {
+                    nk.join(", ")
+                }
+            ));
+        }
+    }
+    print!("{out}");
     ExitCode::SUCCESS
 }

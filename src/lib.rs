@@ -17,6 +17,7 @@ pub mod identity;
 pub mod incident;
 pub mod intent;
 pub mod kafka;
+pub mod learn;
 pub mod normalize;
 pub mod pipeline;
 pub mod reload;

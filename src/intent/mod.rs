@@ -6,12 +6,13 @@
 //! [`fold::fold`] (phrases go through the same two steps). Spans in an [`Analysis`] are byte
 //! offsets into the matching text, the form the caller passed in.
 
+pub mod features;
 pub mod fold;
 mod pack;
 
 pub use pack::{
-    EntityRule, IntentRule, Negation, NoiseCategory, NoiseRule, Normalizer, PhraseGroup, Polarity,
-    RulePack, SentimentGroup, TermGroup,
+    scope_name, EntityRule, IntentRule, Learned, Logit, Negation, NoiseCategory, NoiseRule,
+    Normalizer, PhraseGroup, Polarity, RulePack, SentimentGroup, SentimentModel, TermGroup,
 };
 
 use crate::event::{Entity, IntentMatch};
@@ -57,8 +58,11 @@ pub struct Span {
 pub struct Scored {
     pub name: String,
     pub severity: u8,
-    /// Sum of the weights of the spans that are not negated.
+    /// Sum of the weights of the spans that are not negated (plus `bias`).
     pub score: f32,
+    /// A learned intent's intercept, included in `score`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bias: f32,
     pub min_score: f32,
     /// `score >= min_score`: the class can be chosen.
     pub qualifies: bool,
@@ -117,6 +121,54 @@ struct Class {
     noise: bool,
     overrides: bool,
     min_score: f32,
+    /// Defined by a learned pack: scored `bias + weights` for every text.
+    learned: bool,
+    bias: f32,
+}
+
+/// Where a learned phrase counts, relative to negation cues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Any,
+    /// Not after a cue (a `negatable` group).
+    Plain,
+    /// Only after a cue (a `negated` group).
+    Negated,
+}
+
+impl Scope {
+    fn of(negatable: bool, negated: bool) -> Scope {
+        match (negatable, negated) {
+            (_, true) => Scope::Negated,
+            (true, false) => Scope::Plain,
+            (false, false) => Scope::Any,
+        }
+    }
+
+    fn holds(self, negated: bool) -> bool {
+        match self {
+            Scope::Any => true,
+            Scope::Plain => !negated,
+            Scope::Negated => negated,
+        }
+    }
+}
+
+/// What a learned phrase adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Class(usize),
+    Negative,
+    Positive,
+}
+
+/// A weighted feature of a learned pack.
+#[derive(Debug, Clone)]
+struct Feature {
+    target: Target,
+    weight: f32,
+    scope: Scope,
+    lang: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,9 +278,19 @@ pub struct Classifier {
     /// Terms and patterns compiled, for `outcry check`.
     pub phrase_count: usize,
     pub pattern_count: usize,
+    /// Phrases of learned packs (intents and sentiment): every whole-token match counts once
+    /// per text; `None` when no pack is learned.
+    learned_ac: Option<AhoCorasick>,
+    learned_terms: Vec<String>,
+    /// For each learned term, its features: a range of `learned`.
+    learned_index: Vec<(u32, u32)>,
+    learned: Vec<Feature>,
+    sentiment_model: Option<SentimentModel>,
+    /// Learned features compiled (a term weighed by three intents counts three).
+    pub learned_count: usize,
 }
 
-fn automaton<T: AsRef<[u8]>>(terms: &[T]) -> Result<AhoCorasick, String> {
+pub(crate) fn automaton<T: AsRef<[u8]>>(terms: &[T]) -> Result<AhoCorasick, String> {
     // Standard semantics with overlapping search: every whole-word match is seen, and the
     // leftmost-longest choice is made among those (see `select`), so that a longer phrase that
     // fails the word-boundary test ("late flight" in "late flights") can't hide a shorter one.
@@ -262,6 +324,19 @@ impl Classifier {
         let mut entity_term_ix: HashMap<String, usize> = HashMap::new();
         let mut entity_patterns: Vec<usize> = Vec::new();
         let mut entity_pattern_src: Vec<String> = Vec::new();
+        // Learned term -> its features.
+        let mut learned_terms: Vec<String> = Vec::new();
+        let mut learned_by_term: Vec<Vec<Feature>> = Vec::new();
+        let mut learned_ix: HashMap<String, usize> = HashMap::new();
+        let mut sentiment_model: Option<SentimentModel> = None;
+        let mut add_learned = |term: String, l: Feature| {
+            let ix = *learned_ix.entry(term.clone()).or_insert_with(|| {
+                learned_terms.push(term);
+                learned_by_term.push(Vec::new());
+                learned_terms.len() - 1
+            });
+            learned_by_term[ix].push(l);
+        };
         let lang_ix = |l: &Option<String>, langs: &mut Vec<String>| -> Option<u16> {
             let l = l.as_ref()?;
             Some(match langs.iter().position(|x| x == l) {
@@ -283,7 +358,66 @@ impl Classifier {
                     }
                 }
             }
-            for g in &pack.sentiment {
+            let is_learned = pack.learned.is_some();
+            // Learned weights carry no language of their own: a one-language pack's.
+            let pack_lang = match pack.languages.as_slice() {
+                [one] => lang_ix(&Some(one.clone()), &mut langs),
+                _ => None,
+            };
+            if let Some(m) = pack.sentiment_model.clone() {
+                for (target, side) in [
+                    (Target::Negative, &m.negative),
+                    (Target::Positive, &m.positive),
+                ] {
+                    for g in side.groups() {
+                        let f = fold_phrase(&g.terms[0]);
+                        if !f.is_empty() {
+                            add_learned(
+                                f,
+                                Feature {
+                                    target,
+                                    weight: g.weight,
+                                    scope: Scope::of(g.negatable, g.negated),
+                                    lang: pack_lang,
+                                },
+                            );
+                        }
+                    }
+                }
+                if sentiment_model.is_some() {
+                    problems.push(format!(
+                        "`{}` has a sentiment_model and so does another pack (one at most)",
+                        pack.name
+                    ));
+                }
+                sentiment_model = Some(m);
+                for g in &pack.sentiment {
+                    let lang = lang_ix(&g.lang, &mut langs);
+                    let target = match g.polarity {
+                        Polarity::Positive => Target::Positive,
+                        Polarity::Negative => Target::Negative,
+                    };
+                    for t in &g.terms {
+                        let f = fold_phrase(t);
+                        if !f.is_empty() {
+                            add_learned(
+                                f,
+                                Feature {
+                                    target,
+                                    weight: g.weight,
+                                    scope: Scope::of(g.negatable, g.negated),
+                                    lang,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            for g in pack
+                .sentiment
+                .iter()
+                .filter(|_| pack.sentiment_model.is_none())
+            {
                 let lang = lang_ix(&g.lang, &mut langs);
                 let sign = match g.polarity {
                     Polarity::Positive => 1.0,
@@ -307,6 +441,8 @@ impl Classifier {
                         noise: false,
                         overrides: false,
                         min_score: r.min_score.unwrap_or(DEFAULT_MIN_SCORE),
+                        learned: is_learned && r.bias.is_some(),
+                        bias: r.bias.unwrap_or(0.0),
                     },
                     r.groups().collect::<Vec<_>>(),
                 )
@@ -319,19 +455,34 @@ impl Classifier {
                         noise: true,
                         overrides: c.overrides_intents,
                         min_score: c.min_score.unwrap_or(DEFAULT_MIN_SCORE),
+                        learned: false,
+                        bias: 0.0,
                     },
                     c.groups().collect::<Vec<_>>(),
                 )
             });
             for (class, groups) in intents.chain(noise).collect::<Vec<_>>() {
+                let class_learned = class.learned;
                 let ix = match class_ix.get(&class.name) {
                     Some(&ix) => {
                         let prev = &classes[ix];
+                        if prev.learned && class.learned {
+                            problems
+                                .push(format!("`{}` is defined by two learned packs", class.name));
+                        }
                         if prev.noise != class.noise || prev.severity != class.severity {
                             problems.push(format!(
                                 "`{}` is defined differently by two packs (severity or noise)",
                                 class.name
                             ));
+                        }
+                        if class.learned {
+                            // A hand pack's intent joined by a learned one: scored as learned.
+                            let (min_score, bias) = (class.min_score, class.bias);
+                            let c = &mut classes[ix];
+                            c.learned = true;
+                            c.min_score = min_score;
+                            c.bias = bias;
                         }
                         ix
                     }
@@ -341,9 +492,24 @@ impl Classifier {
                         classes.len() - 1
                     }
                 };
+                let learned_class = class_learned;
                 for g in groups {
                     let lang = lang_ix(&g.lang, &mut langs);
-                    for t in &g.terms {
+                    for t in g.terms.iter().filter(|_| learned_class) {
+                        let f = fold_phrase(t);
+                        if !f.is_empty() {
+                            add_learned(
+                                f,
+                                Feature {
+                                    target: Target::Class(ix),
+                                    weight: g.weight,
+                                    scope: Scope::of(g.negatable, g.negated),
+                                    lang: lang.or(pack_lang),
+                                },
+                            );
+                        }
+                    }
+                    for t in g.terms.iter().filter(|_| !learned_class) {
                         let f = fold_phrase(t);
                         if f.is_empty() {
                             continue;
@@ -474,6 +640,18 @@ impl Classifier {
                     .map_err(|e| vec![format!("pattern /{p}/: {e}")])
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut learned = Vec::new();
+        let mut learned_index = Vec::new();
+        for rules in learned_by_term {
+            let start = learned.len() as u32;
+            learned.extend(rules);
+            learned_index.push((start, learned.len() as u32));
+        }
+        let learned_ac = if learned_terms.is_empty() {
+            None
+        } else {
+            Some(automaton(&learned_terms).map_err(|e| vec![e])?)
+        };
         let entity_ac = if entity_terms.is_empty() {
             None
         } else {
@@ -491,6 +669,12 @@ impl Classifier {
             lexicon_ac: automaton(&lexicon_terms).map_err(|e| vec![e])?,
             phrase_count: phrases.len(),
             pattern_count: patterns.len(),
+            learned_count: learned.len(),
+            learned_ac,
+            learned_terms,
+            learned_index,
+            learned,
+            sentiment_model,
             classes,
             phrases,
             regex_set,
@@ -543,31 +727,51 @@ impl Classifier {
         let text: &str = &folded.text;
         let mut entity_patterns = Vec::new();
         let hits = self.hits(text, &mut entity_patterns);
-        let lexicon = select(&self.lexicon_ac, text);
-        if hits.is_empty() && lexicon.is_empty() {
+        let lexicon = if self.sentiment_model.is_none() {
+            select(&self.lexicon_ac, text)
+        } else {
+            Vec::new()
+        };
+        if hits.is_empty() && lexicon.is_empty() && self.learned_ac.is_none() {
             return general(0.0, None, self.entity_values(text, &entity_patterns));
         }
-        let cues = if !lexicon.is_empty() || hits.iter().any(|h| h.2.negatable) {
+        let cues = if self.learned_ac.is_some()
+            || !lexicon.is_empty()
+            || hits.iter().any(|h| h.2.negatable)
+        {
             select(&self.cue_ac, text)
         } else {
             Vec::new()
         };
-        let (mut positive, mut negative) = (0.0f32, 0.0f32);
-        for &(s, _, ix) in &lexicon {
-            let w = self.lexicon[ix].0;
-            let signed = if negated_at(text, &cues, s, self.window) {
-                -w
-            } else {
-                w
-            };
-            if signed > 0.0 {
-                positive += signed;
-            } else {
-                negative -= signed;
+        let learned = self.learned_hits(text, &cues);
+        let sentiment = match &self.sentiment_model {
+            Some(m) => {
+                let (neg, pos) = self.learned_logits(m, &learned);
+                learned_sentiment(m, neg, pos).1
             }
-        }
-        let sentiment = polarity(positive, negative);
-        let mut score: Vec<Option<f32>> = vec![None; self.classes.len()];
+            None => {
+                let (mut positive, mut negative) = (0.0f32, 0.0f32);
+                for &(s, _, ix) in &lexicon {
+                    let w = self.lexicon[ix].0;
+                    let signed = if negated_at(text, &cues, s, self.window) {
+                        -w
+                    } else {
+                        w
+                    };
+                    if signed > 0.0 {
+                        positive += signed;
+                    } else {
+                        negative -= signed;
+                    }
+                }
+                polarity(positive, negative)
+            }
+        };
+        let mut score: Vec<Option<f32>> = self
+            .classes
+            .iter()
+            .map(|c| c.learned.then_some(c.bias))
+            .collect();
         let mut counted = vec![false; hits.len()];
         let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
         for (i, (s, _, rule)) in hits.iter().enumerate() {
@@ -577,6 +781,15 @@ impl Classifier {
                 counted[i] = true;
                 if let Some(l) = rule.lang {
                     lang_weight[usize::from(l)] += rule.weight;
+                }
+            }
+        }
+        for &(_, _, f) in &learned {
+            let l = &self.learned[f];
+            if let Target::Class(c) = l.target {
+                *score[c].get_or_insert(0.0) += l.weight;
+                if let (Some(lang), true) = (l.lang, l.weight > 0.0) {
+                    lang_weight[usize::from(lang)] += l.weight;
                 }
             }
         }
@@ -592,15 +805,16 @@ impl Classifier {
                 if !pick(class) || sc < class.min_score {
                     continue;
                 }
+                let margin = sc - class.min_score;
                 let better = match best {
                     None => true,
-                    Some((b, bs)) => sc
-                        .total_cmp(&bs)
+                    Some((b, bm)) => margin
+                        .total_cmp(&bm)
                         .then(class.severity.cmp(&self.classes[b].severity))
                         .is_gt(),
                 };
                 if better {
-                    best = Some((ix, sc));
+                    best = Some((ix, margin));
                 }
             }
             best.map(|(ix, _)| ix)
@@ -610,6 +824,14 @@ impl Classifier {
             for (i, (_, _, rule)) in hits.iter().enumerate() {
                 if counted[i] && rule.class == class && !out.contains(&rule.text) {
                     out.push(rule.text.clone());
+                }
+            }
+            for &(_, _, f) in &learned {
+                if self.learned[f].target == Target::Class(class) && self.learned[f].weight > 0.0 {
+                    let text = self.learned_rule_text(f);
+                    if !out.contains(&text) {
+                        out.push(text);
+                    }
                 }
             }
             out
@@ -639,6 +861,70 @@ impl Classifier {
             language,
             self.entity_values(text, &entity_patterns),
         )
+    }
+
+    /// The learned features that hold in folded text: `(start, end, feature)`, each feature
+    /// once (at its first occurrence), by position. `cues`: the negation cues in the text.
+    fn learned_hits(
+        &self,
+        text: &str,
+        cues: &[(usize, usize, usize)],
+    ) -> Vec<(usize, usize, usize)> {
+        let Some(ac) = &self.learned_ac else {
+            return Vec::new();
+        };
+        let mut out: Vec<(usize, usize, usize)> = Vec::new();
+        for m in ac.find_overlapping_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            if !features::is_token_boundary(text, s, e) {
+                continue;
+            }
+            let (a, b) = self.learned_index[m.pattern().as_usize()];
+            let mut negated: Option<bool> = None;
+            for f in a as usize..b as usize {
+                let scope = self.learned[f].scope;
+                if scope != Scope::Any {
+                    let n = *negated.get_or_insert_with(|| negated_at(text, cues, s, self.window));
+                    if !scope.holds(n) {
+                        continue;
+                    }
+                }
+                out.push((s, e, f));
+            }
+        }
+        // Each feature counts once: keep its first occurrence.
+        out.sort_unstable_by_key(|&(s, e, f)| (f, s, e));
+        out.dedup_by_key(|h| h.2);
+        out.sort_unstable_by_key(|&(s, e, f)| (s, e, f));
+        out
+    }
+
+    /// The rule text of a learned feature: its phrase, `¬phrase` when it counts only after a
+    /// negation cue.
+    fn learned_rule_text(&self, feature: usize) -> String {
+        let term = self
+            .learned_index
+            .partition_point(|&(_, end)| end as usize <= feature);
+        let t = &self.learned_terms[term];
+        if self.learned[feature].scope == Scope::Negated {
+            format!("\u{ac}{t}")
+        } else {
+            t.clone()
+        }
+    }
+
+    /// The learned sentiment model's negative and positive scores.
+    fn learned_logits(&self, m: &SentimentModel, hits: &[(usize, usize, usize)]) -> (f32, f32) {
+        let (mut neg, mut pos) = (m.negative.bias, m.positive.bias);
+        for &(_, _, f) in hits {
+            let l = &self.learned[f];
+            match l.target {
+                Target::Negative => neg += l.weight,
+                Target::Positive => pos += l.weight,
+                Target::Class(_) => {}
+            }
+        }
+        (neg, pos)
     }
 
     /// Phrase and pattern matches in folded text, by position: `(start, end, rule)`. The ids
@@ -776,20 +1062,26 @@ impl Classifier {
         let mut entity_patterns = Vec::new();
         let hits = self.hits(text, &mut entity_patterns);
 
-        let mut scored: Vec<Option<Scored>> = vec![None; self.classes.len()];
+        let new_scored = |class: &Class| Scored {
+            name: class.name.clone(),
+            severity: class.severity,
+            score: if class.learned { class.bias } else { 0.0 },
+            bias: if class.learned { class.bias } else { 0.0 },
+            min_score: class.min_score,
+            qualifies: false,
+            overrides_intents: class.overrides,
+            spans: Vec::new(),
+        };
+        let mut scored: Vec<Option<Scored>> = self
+            .classes
+            .iter()
+            .map(|c| c.learned.then(|| new_scored(c)))
+            .collect();
         let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
         for (s, e, rule) in hits {
             let neg = rule.negatable && negated(s);
             let class = &self.classes[rule.class];
-            let entry = scored[rule.class].get_or_insert_with(|| Scored {
-                name: class.name.clone(),
-                severity: class.severity,
-                score: 0.0,
-                min_score: class.min_score,
-                qualifies: false,
-                overrides_intents: class.overrides,
-                spans: Vec::new(),
-            });
+            let entry = scored[rule.class].get_or_insert_with(|| new_scored(class));
             if !neg {
                 entry.score += rule.weight;
                 if let Some(l) = rule.lang {
@@ -805,11 +1097,38 @@ impl Classifier {
                 lang: rule.lang.map(|l| self.langs[usize::from(l)].clone()),
             });
         }
+        let learned = self.learned_hits(text, &cues);
+        let span_of = |s: usize, e: usize, f: usize| {
+            let l = &self.learned[f];
+            Span {
+                start: folded.source_offset(s),
+                end: folded.source_offset(e),
+                rule: self.learned_rule_text(f),
+                weight: l.weight,
+                negated: false,
+                lang: l.lang.map(|x| self.langs[usize::from(x)].clone()),
+            }
+        };
+        for &(s, e, f) in &learned {
+            let l = &self.learned[f];
+            if let Target::Class(c) = l.target {
+                let entry = scored[c].get_or_insert_with(|| new_scored(&self.classes[c]));
+                entry.score += l.weight;
+                if let (Some(lang), true) = (l.lang, l.weight > 0.0) {
+                    lang_weight[usize::from(lang)] += l.weight;
+                }
+                entry.spans.push(span_of(s, e, f));
+            }
+        }
         let mut intents = Vec::new();
         let mut noise = Vec::new();
         for (ix, s) in scored.into_iter().enumerate() {
             if let Some(mut s) = s {
                 s.qualifies = s.score >= s.min_score;
+                if s.spans.is_empty() && !s.qualifies {
+                    // A learned intent nothing in the text spoke for.
+                    continue;
+                }
                 if self.classes[ix].noise {
                     noise.push((ix, s));
                 } else {
@@ -818,8 +1137,8 @@ impl Classifier {
             }
         }
         let order = |(a_ix, a): &(usize, Scored), (b_ix, b): &(usize, Scored)| {
-            b.score
-                .total_cmp(&a.score)
+            (b.score - b.min_score)
+                .total_cmp(&(a.score - a.min_score))
                 .then(b.severity.cmp(&a.severity))
                 .then(a_ix.cmp(b_ix))
         };
@@ -833,7 +1152,31 @@ impl Classifier {
             negative: 0.0,
             spans: Vec::new(),
         };
-        for (s, e, ix) in select(&self.lexicon_ac, text) {
+        if let Some(m) = &self.sentiment_model {
+            let (neg, pos) = self.learned_logits(m, &learned);
+            let (label, polarity) = learned_sentiment(m, neg, pos);
+            sentiment.label = label;
+            sentiment.polarity = polarity;
+            sentiment.negative = sigmoid(neg);
+            sentiment.positive = sigmoid(pos);
+            for &(s, e, f) in &learned {
+                if !matches!(self.learned[f].target, Target::Class(_)) {
+                    let mut span = span_of(s, e, f);
+                    if self.learned[f].target == Target::Negative {
+                        span.rule = format!("negative:{}", span.rule);
+                    } else {
+                        span.rule = format!("positive:{}", span.rule);
+                    }
+                    sentiment.spans.push(span);
+                }
+            }
+        }
+        let lexicon_hits = if self.sentiment_model.is_none() {
+            select(&self.lexicon_ac, text)
+        } else {
+            Vec::new()
+        };
+        for (s, e, ix) in lexicon_hits {
             let (w, lang) = self.lexicon[ix];
             let neg = negated(s);
             let signed = if neg { -w } else { w };
@@ -852,7 +1195,7 @@ impl Classifier {
             });
         }
         let total = sentiment.positive + sentiment.negative;
-        if total > 0.0 {
+        if total > 0.0 && self.sentiment_model.is_none() {
             sentiment.polarity = polarity(sentiment.positive, sentiment.negative);
             sentiment.label = if sentiment.polarity > 0.0 {
                 "positive"
@@ -950,6 +1293,25 @@ fn general(sentiment: f32, language: Option<String>, entities: Vec<Entity>) -> C
     })
 }
 
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A learned sentiment model's label and polarity from its two scores: the label whose score
+/// clears its threshold by more (neutral when neither does); polarity P(positive) -
+/// P(negative) by the logistic function of each score.
+fn learned_sentiment(m: &SentimentModel, neg: f32, pos: f32) -> (&'static str, f32) {
+    let (mn, mp) = (neg - m.negative.threshold, pos - m.positive.threshold);
+    let label = if mn < 0.0 && mp < 0.0 {
+        "neutral"
+    } else if mn >= mp {
+        "negative"
+    } else {
+        "positive"
+    };
+    (label, sigmoid(pos) - sigmoid(neg))
+}
+
 /// -1 (all negative) to 1 (all positive); 0 when nothing fired.
 fn polarity(positive: f32, negative: f32) -> f32 {
     let total = positive + negative;
@@ -971,10 +1333,11 @@ fn heaviest(weights: &[f32]) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// The rules that fired and counted, deduplicated, in order of first appearance.
+/// The rules that fired and counted for the class (positive weight), deduplicated, in order
+/// of first appearance.
 fn fired(s: &Scored) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for sp in s.spans.iter().filter(|sp| !sp.negated) {
+    for sp in s.spans.iter().filter(|sp| !sp.negated && sp.weight > 0.0) {
         if !out.contains(&sp.rule) {
             out.push(sp.rule.clone());
         }
@@ -983,7 +1346,7 @@ fn fired(s: &Scored) -> Vec<String> {
 }
 
 /// Leftmost-longest whole-word matches, without overlaps: `(start, end, pattern id)`.
-fn select(ac: &AhoCorasick, text: &str) -> Vec<(usize, usize, usize)> {
+pub(crate) fn select(ac: &AhoCorasick, text: &str) -> Vec<(usize, usize, usize)> {
     let mut all: Vec<(usize, usize, usize)> = ac
         .find_overlapping_iter(text)
         .filter(|m| is_word_boundary(text, m.start(), m.end()))
@@ -1033,7 +1396,12 @@ fn ascii_boundaries(p: &str) -> String {
 }
 
 /// Whether a negation cue ends at most `window` words before `start`, in the same clause.
-fn negated_at(text: &str, cues: &[(usize, usize, usize)], start: usize, window: usize) -> bool {
+pub(crate) fn negated_at(
+    text: &str,
+    cues: &[(usize, usize, usize)],
+    start: usize,
+    window: usize,
+) -> bool {
     cues.iter()
         .rev()
         .filter(|(_, e, _)| *e <= start)
@@ -1064,6 +1432,10 @@ fn is_word_boundary(text: &str, start: usize, end: usize) -> bool {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }
 
 #[cfg(test)]

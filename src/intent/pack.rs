@@ -71,6 +71,86 @@ pub struct RulePack {
     /// Entities to extract (grouping keys: airports, flight numbers, order numbers, products).
     #[serde(default, rename = "entity")]
     pub entities: Vec<EntityRule>,
+    /// Present in a pack written by `outcry learn`: where it was learned from and how well it
+    /// scored. Its phrases are weighted features of a linear model (see `docs/rules.md`).
+    #[serde(default)]
+    pub learned: Option<Learned>,
+    /// A learned pack's sentiment model: `[[sentiment]]` terms are its signed features.
+    #[serde(default)]
+    pub sentiment_model: Option<SentimentModel>,
+}
+
+/// The header of a learned pack: provenance, settings and cross-validated scores.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Learned {
+    /// The data file's name, as given to `outcry learn`.
+    #[serde(default)]
+    pub data: String,
+    /// SHA-256 of the data file.
+    #[serde(default)]
+    pub sha256: String,
+    /// Rows used.
+    #[serde(default)]
+    pub rows: usize,
+    /// The day the pack was learned (UTC).
+    #[serde(default)]
+    pub date: String,
+    /// The learner's settings.
+    #[serde(default)]
+    pub settings: BTreeMap<String, toml::Value>,
+    /// Cross-validated scores (k-fold, within the data file).
+    #[serde(default)]
+    pub scores: BTreeMap<String, f64>,
+}
+
+/// A learned sentiment model: two logistic scores over the `[[sentiment]]` terms (negative
+/// vs not, positive vs not), each `bias + sum of weights`, chosen when it clears its threshold;
+/// neither: neutral; both: the larger margin.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentModel {
+    pub negative: Logit,
+    pub positive: Logit,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logit {
+    pub bias: f32,
+    pub threshold: f32,
+    /// Phrase -> weight, counted where no negation cue stands before it.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f32>,
+    /// Phrase -> weight, counted only where a negation cue stands before it.
+    #[serde(default)]
+    pub negated_weights: BTreeMap<String, f32>,
+}
+
+impl Logit {
+    /// The weights as groups of one term each (plain, then negated).
+    pub fn groups(&self) -> impl Iterator<Item = PhraseGroup> + '_ {
+        weight_groups(&self.weights, &self.negated_weights)
+    }
+}
+
+/// Learned weights as groups of one term each: `weights` negatable, `negated` negated.
+fn weight_groups<'a>(
+    weights: &'a BTreeMap<String, f32>,
+    negated: &'a BTreeMap<String, f32>,
+) -> impl Iterator<Item = PhraseGroup> + 'a {
+    let one = |(t, w): (&String, &f32), neg: bool| PhraseGroup {
+        lang: None,
+        weight: *w,
+        negatable: !neg,
+        negated: neg,
+        terms: vec![t.clone()],
+        patterns: Vec::new(),
+    };
+    weights
+        .iter()
+        .map(move |x| one(x, false))
+        .chain(negated.iter().map(move |x| one(x, true)))
 }
 
 /// An entity to extract from texts: known values (and their aliases) matched as whole words,
@@ -158,6 +238,15 @@ pub struct IntentRule {
     /// The score the intent needs to be chosen; default 1.
     #[serde(default)]
     pub min_score: Option<f32>,
+    /// Learned packs: added to the score of every text (the model's intercept).
+    #[serde(default)]
+    pub bias: Option<f32>,
+    /// Learned intents: phrase -> weight, counted where no negation cue stands before it.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f32>,
+    /// Learned intents: phrase -> weight, counted only where a negation cue stands before it.
+    #[serde(default)]
+    pub negated_weights: BTreeMap<String, f32>,
     /// Shorthand for one group of weight 1, any language, not negatable.
     #[serde(default)]
     pub keywords: Vec<String>,
@@ -176,6 +265,10 @@ pub struct PhraseGroup {
     pub weight: f32,
     #[serde(default)]
     pub negatable: bool,
+    /// Learned packs: the terms count only where a negation cue stands before them (the
+    /// negation-scoped twin of a `negatable` term).
+    #[serde(default)]
+    pub negated: bool,
     #[serde(default)]
     pub terms: Vec<String>,
     #[serde(default)]
@@ -251,6 +344,12 @@ pub struct SentimentGroup {
     pub polarity: Polarity,
     #[serde(default = "one")]
     pub weight: f32,
+    /// Learned packs: the terms count only where no negation cue stands before them.
+    #[serde(default)]
+    pub negatable: bool,
+    /// Learned packs: the terms count only where a negation cue stands before them.
+    #[serde(default)]
+    pub negated: bool,
     pub terms: Vec<String>,
 }
 
@@ -266,9 +365,11 @@ fn three() -> usize {
 pub const MAX_WINDOW: usize = 10;
 
 impl IntentRule {
-    /// Every group, the `keywords` shorthand first.
+    /// Every group, the `keywords` shorthand first, learned `weights` last (one term each).
     pub fn groups(&self) -> impl Iterator<Item = PhraseGroup> + '_ {
-        shorthand(&self.keywords).chain(self.phrases.iter().cloned())
+        shorthand(&self.keywords)
+            .chain(self.phrases.iter().cloned())
+            .chain(weight_groups(&self.weights, &self.negated_weights))
     }
 }
 
@@ -303,6 +404,7 @@ fn shorthand(keywords: &[String]) -> impl Iterator<Item = PhraseGroup> {
             lang: None,
             weight: 1.0,
             negatable: false,
+            negated: false,
             terms: keywords.to_vec(),
             patterns: Vec::new(),
         })
@@ -392,12 +494,15 @@ impl RulePack {
         }
         let has_cues = !cues.is_empty();
 
-        // Which class owns each folded term: a term belongs to one intent or noise category.
+        // Which class owns each folded term: a term belongs to one intent or noise category
+        // (in a learned pack, a term is a feature every intent may weigh, once per scope).
+        let learned_pack = self.learned.is_some();
         let mut owner: HashMap<String, String> = HashMap::new();
         let mut names: HashSet<String> = HashSet::new();
         let mut check_groups = |class: &str,
                                 groups: Vec<PhraseGroup>,
                                 min_score: Option<f32>,
+                                learned: bool,
                                 say: &mut dyn FnMut(String)| {
             if groups
                 .iter()
@@ -406,21 +511,38 @@ impl RulePack {
                 say(format!("`{class}` has no keywords, terms or patterns"));
             }
             if let Some(m) = min_score {
-                if !(m.is_finite() && m > 0.0) {
+                if learned && !m.is_finite() {
+                    say(format!("`{class}` has min_score {m} (a number)"));
+                } else if !(learned || m.is_finite() && m > 0.0) {
                     say(format!("`{class}` has min_score {m} (a positive number)"));
                 }
             }
             for g in &groups {
                 check_lang(&format!("`{class}`"), &g.lang, say);
-                if !(g.weight.is_finite() && g.weight > 0.0) {
+                if learned && !(g.weight.is_finite() && g.weight != 0.0) {
+                    say(format!(
+                        "`{class}` has a group with weight {} (a non-zero number)",
+                        g.weight
+                    ));
+                } else if !(learned || g.weight.is_finite() && g.weight > 0.0) {
                     say(format!(
                         "`{class}` has a group with weight {} (a positive number)",
                         g.weight
                     ));
                 }
-                if g.negatable && !has_cues {
+                if (g.negatable || g.negated) && !has_cues && !learned {
                     say(format!(
                         "`{class}` has a negatable group but the pack has no negation cues"
+                    ));
+                }
+                if g.negated && !learned {
+                    say(format!(
+                        "`{class}` has a `negated` group: only learned intents (with `bias`, in a pack with [learned]) have them"
+                    ));
+                }
+                if g.negated && g.negatable {
+                    say(format!(
+                        "`{class}` has a group both `negated` and `negatable` (one or the other)"
                     ));
                 }
                 if g.terms.is_empty() && g.patterns.is_empty() {
@@ -430,7 +552,14 @@ impl RulePack {
                     let f = fold_phrase(t);
                     if f.is_empty() {
                         say(format!("`{class}` has an empty keyword"));
-                    } else if let Some(prev) = owner.insert(f.clone(), class.to_owned()) {
+                        continue;
+                    }
+                    let key = if learned {
+                        format!("{class}\u{0}{}\u{0}{f}", scope_name(g.negatable, g.negated))
+                    } else {
+                        f.clone()
+                    };
+                    if let Some(prev) = owner.insert(key, class.to_owned()) {
                         if prev == class {
                             say(format!("`{class}`: term \"{f}\" is listed twice"));
                         } else {
@@ -462,7 +591,27 @@ impl RulePack {
                     rule.severity
                 ));
             }
-            check_groups(n, rule.groups().collect(), rule.min_score, &mut say);
+            if rule.bias.is_none() && !(rule.weights.is_empty() && rule.negated_weights.is_empty())
+            {
+                say(format!(
+                    "intent `{n}` has `weights` but no `bias` (a learned intent has both)"
+                ));
+            }
+            match rule.bias {
+                Some(_) if !learned_pack => say(format!(
+                    "intent `{n}` has a `bias`: only learned packs (with [learned]) have one"
+                )),
+                Some(b) if !b.is_finite() => say(format!("intent `{n}` has bias {b}")),
+                _ => {}
+            }
+            let learned = learned_pack && rule.bias.is_some();
+            check_groups(
+                n,
+                rule.groups().collect(),
+                rule.min_score,
+                learned,
+                &mut say,
+            );
         }
         for cat in self.noise.all_categories() {
             let n = cat.name.trim().to_owned();
@@ -473,21 +622,65 @@ impl RulePack {
                     "noise category `{n}` has the name of another intent or category"
                 ));
             }
-            check_groups(&n, cat.groups().collect(), cat.min_score, &mut say);
+            check_groups(&n, cat.groups().collect(), cat.min_score, false, &mut say);
+        }
+        let learned = learned_pack;
+        if self.sentiment_model.is_some() && !learned {
+            say("`sentiment_model` needs a learned pack (with [learned])".into());
+        }
+        if let Some(m) = &self.sentiment_model {
+            for (what, l) in [("negative", &m.negative), ("positive", &m.positive)] {
+                if !(l.bias.is_finite() && l.threshold.is_finite()) {
+                    say(format!(
+                        "sentiment_model.{what} has a bias or threshold that is not a number"
+                    ));
+                }
+                for g in l.groups() {
+                    if !(g.weight.is_finite() && g.weight != 0.0) {
+                        say(format!(
+                            "sentiment_model.{what}: \"{}\" has weight {} (a non-zero number)",
+                            g.terms[0], g.weight
+                        ));
+                    }
+                    if fold_phrase(&g.terms[0]).is_empty() {
+                        say(format!("sentiment_model.{what} has an empty phrase"));
+                    }
+                }
+            }
         }
         let mut lexicon: HashMap<String, Polarity> = HashMap::new();
         for g in &self.sentiment {
             check_lang("sentiment", &g.lang, &mut say);
-            if !(g.weight.is_finite() && g.weight > 0.0) {
+            if learned && !(g.weight.is_finite() && g.weight != 0.0) {
+                say(format!(
+                    "sentiment has a group with weight {} (a non-zero number)",
+                    g.weight
+                ));
+            } else if !(learned || g.weight.is_finite() && g.weight > 0.0) {
                 say(format!(
                     "sentiment has a group with weight {} (a positive number)",
                     g.weight
                 ));
             }
+            if (g.negatable || g.negated) && self.sentiment_model.is_none() {
+                say("sentiment: `negatable` and `negated` groups need a learned `sentiment_model` (a hand lexicon flips negated terms)".into());
+            }
+            if g.negatable && g.negated {
+                say("sentiment has a group both `negated` and `negatable`".into());
+            }
             for t in &g.terms {
                 let f = fold_phrase(t);
                 if f.is_empty() {
                     say("sentiment has an empty term".into());
+                } else if learned {
+                    let key = format!(
+                        "{:?}\u{0}{}\u{0}{f}",
+                        g.polarity,
+                        scope_name(g.negatable, g.negated)
+                    );
+                    if lexicon.insert(key, g.polarity).is_some() {
+                        say(format!("sentiment term \"{f}\" is listed twice"));
+                    }
                 } else if let Some(prev) = lexicon.insert(f.clone(), g.polarity) {
                     // The same word may belong to two languages ("horrible", "prima"), but
                     // with one polarity.
@@ -521,6 +714,15 @@ impl RulePack {
             }
         }
         out
+    }
+}
+
+/// The scope of a group: where, relative to negation cues, its terms count.
+pub fn scope_name(negatable: bool, negated: bool) -> &'static str {
+    match (negatable, negated) {
+        (_, true) => "negated",
+        (true, false) => "plain",
+        (false, false) => "any",
     }
 }
 

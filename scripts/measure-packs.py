@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Compare rule packs with a TF-IDF + logistic-regression peer, on the same folds, in one run.
+
+    python3 scripts/measure-packs.py ../shared/data [--outcry target/release/outcry]
+        [--folds 5] [--no-learned] [--write-docs docs/rules.md]
+
+Lines of the table (every score is on texts the scored model was not trained on):
+- airline reasons macro-F1: k-fold cross-validation over airline_dev.csv. In each fold
+  `outcry learn` trains a pack on the other folds only (reasons and sentiment, with
+  config/learn/airline.toml) and the peer (scikit-learn TfidfVectorizer + LogisticRegression)
+  is trained on the same rows; both classify the held-out fold. The hand pack is not trained:
+  it classifies every tweet once. Out-of-fold predictions are pooled, one per tweet. Every tweet
+  counts: the task is "which of the 9 reasons, or none" (none = not negative, or Can't Tell);
+  the macro-F1 averages the F1 of the 9 reasons.
+- airline sentiment accuracy and macro-F1: the same folds, negative / neutral / positive.
+- airline complaint F1: the same folds; a complaint is a negative tweet. A pack calls a tweet a
+  complaint when its decision is an intent other than praise (not general, not noise) or its
+  sentiment is negative; the peer is a binary classifier trained on negative-vs-not.
+- banking77 accuracy (77 intents): train on banking77_train.csv, score on banking77_test.csv
+  (the hand packs have no banking77 intents: not measured).
+
+The data's label strings substituted into airline tweets ("Cancelled Flightled") are undone
+before anything sees the text. The data stays where it is; temporary files go to a temporary
+directory.
+"""
+import argparse
+import csv
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+REASONS = {
+    "Cancelled Flight": "cancellation",
+    "Late Flight": "delay",
+    "Lost Luggage": "baggage_lost",
+    "Damaged Luggage": "baggage_damaged",
+    "Flight Booking Problems": "booking",
+    "Customer Service Issue": "service",
+    "Flight Attendant Complaints": "crew",
+    "Bad Flight": "bad_flight",
+    "longlines": "queues",
+}
+SENTIMENTS = ["negative", "neutral", "positive"]
+
+
+def unsubstitute(text):
+    # Case-sensitive, as the substitution was: "Cancelled Flightled" -> "Cancelled".
+    return " ".join(text.replace("Cancelled Flight", "Cancel").replace("Late Flight", "Late").split())
+
+
+def f1(tp, fp, fn):
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def macro_f1(gold, pred, classes):
+    out = []
+    for c in classes:
+        tp = sum(g == c and p == c for g, p in zip(gold, pred))
+        fp = sum(g != c and p == c for g, p in zip(gold, pred))
+        fn = sum(g == c and p != c for g, p in zip(gold, pred))
+        out.append(f1(tp, fp, fn))
+    return sum(out) / len(out)
+
+
+def accuracy(gold, pred):
+    return sum(g == p for g, p in zip(gold, pred)) / len(gold)
+
+
+def binary_f1(gold, pred):
+    tp = sum(g and p for g, p in zip(gold, pred))
+    fp = sum(p and not g for g, p in zip(gold, pred))
+    fn = sum(g and not p for g, p in zip(gold, pred))
+    return f1(tp, fp, fn)
+
+
+def classify(outcry, config, packs, texts):
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as f:
+        f.write("\n".join(texts) + "\n")
+        f.flush()
+        cmd = [outcry, "classify", "--config", config, "--file", f.name, "--json"]
+        for p in packs:
+            cmd += ["--pack", p]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    res = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert len(res) == len(texts), (len(res), len(texts))
+    return res
+
+
+def pack_view(res, intent_of_reason):
+    """(reason or '', sentiment label, complaint?) of one classify result."""
+    d = res["decision"]
+    intent = d["intent"] if d["kind"] == "intent" else None
+    reason = intent_of_reason.get(intent, "")
+    sentiment = res["analysis"]["sentiment"]["label"]
+    complaint = (intent is not None and intent != "praise") or sentiment == "negative"
+    return reason, sentiment, complaint
+
+
+def peer(train_x, train_y, test_x):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x = vec.fit_transform(train_x)
+    model = LogisticRegression(C=10.0, max_iter=2000)
+    model.fit(x, train_y)
+    return list(model.predict(vec.transform(test_x)))
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data", help="the shared data directory (airline_dev.csv, banking77_*.csv)")
+    ap.add_argument("--outcry", default="target/release/outcry")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--no-learned", action="store_true", help="only the hand packs and the peer")
+    ap.add_argument("--write-docs", metavar="RULES_MD", help="replace the table in this file")
+    args = ap.parse_args()
+    t0 = time.time()
+
+    rows = list(csv.DictReader(open(os.path.join(args.data, "airline_dev.csv"), newline="", encoding="utf-8")))
+    texts = [unsubstitute(r["text"]) for r in rows]
+    gold_reason = [r["negativereason"] if r["negativereason"] in REASONS else "" for r in rows]
+    gold_sent = [r["airline_sentiment"] for r in rows]
+    gold_complaint = [s == "negative" for s in gold_sent]
+    order = list(range(len(rows)))
+    random.Random(16).shuffle(order)
+    fold_of = [0] * len(rows)
+    for k, i in enumerate(order):
+        fold_of[i] = k % args.folds
+    reason_of_intent = {v: k for k, v in REASONS.items()}
+
+    results = {}  # method -> (reasons, sentiments, complaints), one per tweet
+    hand = [pack_view(r, reason_of_intent)
+            for r in classify(args.outcry, "config/airline.toml", ["config/rules/airline.toml"], texts)]
+    results["hand airline pack"] = tuple(map(list, zip(*hand)))
+    generic_hand = [pack_view(r, {})
+                    for r in classify(args.outcry, "config/outcry.toml", ["config/rules/default.toml"], texts)]
+    results["hand generic pack"] = tuple(map(list, zip(*generic_hand)))  # no reason intents: reasons not scored
+
+    peer_pred = [None] * len(rows)
+    learned_pred = [None] * len(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(args.folds):
+            train = [i for i in range(len(rows)) if fold_of[i] != k]
+            test = [i for i in range(len(rows)) if fold_of[i] == k]
+            tx = [texts[i] for i in train]
+            hx = [texts[i] for i in test]
+            pr = peer(tx, [gold_reason[i] or "none" for i in train], hx)
+            ps = peer(tx, [gold_sent[i] for i in train], hx)
+            pc = peer(tx, [gold_complaint[i] for i in train], hx)
+            for j, i in enumerate(test):
+                peer_pred[i] = ("" if pr[j] == "none" else pr[j], ps[j], bool(pc[j]))
+            if args.no_learned:
+                continue
+            data = os.path.join(tmp, f"train{k}.csv")
+            write_csv(data, ["text", "negativereason", "airline_sentiment"],
+                      [(texts[i], rows[i]["negativereason"], rows[i]["airline_sentiment"]) for i in train])
+            pack = os.path.join(tmp, f"pack{k}.toml")
+            subprocess.run([args.outcry, "learn", data, "--map", "config/learn/airline.toml",
+                            "--out", pack, "--quiet"], check=True)
+            out = classify(args.outcry, "config/airline.toml", [pack], hx)
+            for j, i in enumerate(test):
+                learned_pred[i] = pack_view(out[j], reason_of_intent)
+            print(f"fold {k + 1}/{args.folds} done ({time.time() - t0:.0f} s)", file=sys.stderr)
+    results["TF-IDF + LR peer"] = tuple(map(list, zip(*peer_pred)))
+    if not args.no_learned:
+        results["learned airline pack"] = tuple(map(list, zip(*learned_pred)))
+
+    # banking77: 77 intents, train on train, score on test.
+    def read(name):
+        return list(csv.DictReader(open(os.path.join(args.data, name), newline="", encoding="utf-8")))
+    btrain, btest = read("banking77_train.csv"), read("banking77_test.csv")
+    bx = [" ".join(r["text"].split()) for r in btest]
+    bgold = [r["category"] for r in btest]
+    banking = {"TF-IDF + LR peer": accuracy(bgold, peer([" ".join(r["text"].split()) for r in btrain],
+                                                        [r["category"] for r in btrain], bx))}
+    if not args.no_learned and os.path.exists("config/learn/banking77.toml"):
+        with tempfile.TemporaryDirectory() as tmp:
+            pack = os.path.join(tmp, "banking77.toml")
+            subprocess.run([args.outcry, "learn", os.path.join(args.data, "banking77_train.csv"),
+                            "--map", "config/learn/banking77.toml", "--out", pack, "--quiet"], check=True)
+            out = classify(args.outcry, "config/outcry.toml", [pack], bx)
+            pred = [r["decision"]["intent"] if r["decision"]["kind"] == "intent" else "" for r in out]
+            banking["learned banking77 pack"] = accuracy(bgold, pred)
+
+    reasons = list(REASONS)
+    table = ["| method | airline reasons macro-F1 | airline sentiment accuracy | airline sentiment macro-F1 | airline complaint F1 | banking77 accuracy |",
+             "|---|---|---|---|---|---|"]
+    for name, (r, s, c) in results.items():
+        b = banking.get(name)
+        rf = "—" if name == "hand generic pack" else f"{macro_f1(gold_reason, r, reasons):.3f}"
+        table.append(f"| {name} | {rf} | {accuracy(gold_sent, s):.3f} | "
+                     f"{macro_f1(gold_sent, s, SENTIMENTS):.3f} | {binary_f1(gold_complaint, c):.3f} | "
+                     f"{'—' if b is None else f'{b:.3f}'} |")
+    for k, v in banking.items():
+        if k.startswith("learned"):
+            table.append(f"| {k} | — | — | — | — | {v:.3f} |")
+    text = "\n".join(table)
+    print(text)
+    print(f"\n{len(rows)} airline tweets, {args.folds} folds (seed 16); banking77 {len(btrain)} train / "
+          f"{len(btest)} test; {time.time() - t0:.0f} s", file=sys.stderr)
+    if args.write_docs:
+        doc = open(args.write_docs, encoding="utf-8").read()
+        begin, end = "<!-- measure-packs: begin -->", "<!-- measure-packs: end -->"
+        if begin not in doc:
+            sys.exit(f"{args.write_docs}: no {begin} marker")
+        doc = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{text}\n{end}", doc, flags=re.S)
+        open(args.write_docs, "w", encoding="utf-8").write(doc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

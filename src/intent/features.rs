@@ -1,0 +1,204 @@
+//! The features of learned packs: word (and number, and emoji) tokens of the folded matching
+//! text and their 1–3-grams, each marked negated or not by the pack's negation cues.
+//!
+//! One definition serves both sides: `outcry learn` extracts these n-grams from labelled texts
+//! to fit its model, and the classifier matches the learned phrases with its Aho-Corasick
+//! automaton, keeping a match only where [`is_token_boundary`] says an n-gram of the same
+//! tokens starts and ends (a test holds the two together). A token is a run of letters (with
+//! apostrophes inside: `don't`), a run of digits (`6delays` is `6` and `delays`), or one
+//! pictographic character (`😡`) or `!` or `?`. N-grams join tokens separated by exactly one space.
+
+use super::{automaton, negated_at, select};
+use aho_corasick::AhoCorasick;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Letter,
+    Digit,
+    Symbol,
+    Other,
+}
+
+fn kind(c: char) -> Kind {
+    if c.is_alphabetic() {
+        Kind::Letter
+    } else if c.is_numeric() {
+        Kind::Digit
+    } else if c == '!' || c == '?' || is_symbol(c) {
+        Kind::Symbol
+    } else {
+        Kind::Other
+    }
+}
+
+/// Emoji and other pictographs (and `!`, `?`): each is a token of its own. Variation selectors, joiners and
+/// skin-tone modifiers are not.
+fn is_symbol(c: char) -> bool {
+    let u = c as u32;
+    u >= 0x2190
+        && !(0xFE00..=0xFE0F).contains(&u)
+        && u != 0x200D
+        && !(0x1F3FB..=0x1F3FF).contains(&u)
+        && !(0x2E00..=0x2E7F).contains(&u)
+        && !(0x3000..=0x303F).contains(&u)
+}
+
+/// Token spans (byte offsets) of a folded text, in order.
+pub fn tokens(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match kind(c) {
+            Kind::Other => {}
+            Kind::Symbol => out.push((at, at + c.len_utf8())),
+            k => {
+                let mut end = at + c.len_utf8();
+                while let Some(&(i, n)) = chars.peek() {
+                    if kind(n) == k {
+                        end = i + n.len_utf8();
+                        chars.next();
+                    } else if k == Kind::Letter && n == '\'' {
+                        // An apostrophe between two letters is inside the word.
+                        match text[i + 1..].chars().next() {
+                            Some(m) if kind(m) == Kind::Letter => {
+                                chars.next();
+                            }
+                            _ => break,
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                out.push((at, end));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `text[start..end]` begins at a token's start and ends at a token's end.
+pub fn is_token_boundary(text: &str, start: usize, end: usize) -> bool {
+    let (Some(first), Some(last)) = (
+        text[start..].chars().next(),
+        text[..end].chars().next_back(),
+    ) else {
+        return false;
+    };
+    let before = |i: usize| text[..i].chars().next_back();
+    let after = |i: usize| text[i..].chars().next();
+    let start_ok = match kind(first) {
+        Kind::Symbol => true,
+        Kind::Other => false,
+        k => match before(start) {
+            None => true,
+            Some('\'') if k == Kind::Letter => {
+                before(start - 1).is_none_or(|p| kind(p) != Kind::Letter)
+            }
+            Some(p) => kind(p) != k,
+        },
+    };
+    let end_ok = match kind(last) {
+        Kind::Symbol => true,
+        Kind::Other => false,
+        k => match after(end) {
+            None => true,
+            Some('\'') if k == Kind::Letter => {
+                after(end + 1).is_none_or(|n| kind(n) != Kind::Letter)
+            }
+            Some(n) => kind(n) != k,
+        },
+    };
+    start_ok && end_ok
+}
+
+/// Extracts the n-gram features of folded texts with a pack's negation cues.
+#[derive(Debug, Clone)]
+pub struct Features {
+    cue_ac: AhoCorasick,
+    window: usize,
+    max_n: usize,
+}
+
+impl Features {
+    /// `cues`: folded negation cues; `window`: words a cue reaches; `max_n`: longest n-gram.
+    pub fn new(cues: &[String], window: usize, max_n: usize) -> Features {
+        Features {
+            // Cues are folded phrases; an automaton over them cannot fail to build.
+            cue_ac: automaton(cues).expect("cue automaton"),
+            window: window.max(1),
+            max_n: max_n.max(1),
+        }
+    }
+
+    /// Every distinct (n-gram, negated) of a folded text, in order of first appearance. An
+    /// n-gram is negated when a cue ends at most `window` words before its start in the same
+    /// clause (the rule the classifier applies).
+    pub fn extract(&self, text: &str) -> Vec<(String, bool)> {
+        let toks = tokens(text);
+        let cues = select(&self.cue_ac, text);
+        let mut out: Vec<(String, bool)> = Vec::new();
+        for i in 0..toks.len() {
+            let neg = !cues.is_empty() && negated_at(text, &cues, toks[i].0, self.window);
+            let mut end = i;
+            for n in 1..=self.max_n {
+                if n > 1 {
+                    if end + 1 >= toks.len() || &text[toks[end].1..toks[end + 1].0] != " " {
+                        break;
+                    }
+                    end += 1;
+                }
+                let f = (text[toks[i].0..toks[end].1].to_owned(), neg);
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<&str> {
+        tokens(s).into_iter().map(|(a, b)| &s[a..b]).collect()
+    }
+
+    #[test]
+    fn tokens_split_words_numbers_and_emoji() {
+        assert_eq!(
+            toks("i don't like 6delays!! 😡😡"),
+            ["i", "don't", "like", "6", "delays", "!", "!", "😡", "😡"]
+        );
+        assert_eq!(
+            toks("'quoted' dogs' @united #fail"),
+            ["quoted", "dogs", "united", "fail"]
+        );
+        assert_eq!(toks("❤️ ok"), ["❤", "ok"]);
+    }
+
+    #[test]
+    fn boundaries_agree_with_tokens() {
+        let t = "my 6delays don't end";
+        assert!(is_token_boundary(t, 4, 10)); // delays after a digit
+        assert!(!is_token_boundary(t, 11, 14)); // "don" inside "don't"
+        assert!(!is_token_boundary(t, 15, 16)); // "t" inside "don't"
+        assert!(is_token_boundary(t, 11, 16));
+        assert!(!is_token_boundary(t, 1, 2));
+    }
+
+    #[test]
+    fn ngrams_stop_at_punctuation_and_carry_negation() {
+        let f = Features::new(&["not".into()], 3, 3);
+        let got = f.extract("not late, really late");
+        let has = |s: &str, n: bool| got.contains(&(s.to_owned(), n));
+        assert!(has("not late", false));
+        assert!(has("late", true));
+        assert!(has("late", false));
+        assert!(has("really late", false));
+        assert!(!got.iter().any(|(s, _)| s == "late really"));
+        // "late" twice with the same scope is one feature.
+        assert_eq!(got.iter().filter(|(s, n)| s == "late" && !*n).count(), 1);
+    }
+}

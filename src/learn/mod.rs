@@ -1,0 +1,1124 @@
+//! learn: rule packs learned from labelled posts. `outcry learn` reads a labelled export, and
+//! this module (pure: no I/O) turns it into a weighted phrase set per intent and a sentiment
+//! model, written as a rule pack the intent compiler reads.
+//!
+//! Features are the word 1–3-grams of the folded matching text ([`crate::intent::features`]),
+//! each either plain or negation-scoped (after a cue of the base pack, in its window), kept
+//! when they occur in at least `min_count` texts. Each intent is one L1-regularised logistic
+//! regression (one intent against every other text, [`solver`]): most phrases get no weight,
+//! the others a signed one. Thresholds are calibrated on k-fold out-of-fold scores (macro-F1 of
+//! the intents, "no intent" included; sentiment accuracy), and the same folds give the scores
+//! the pack's header records. Deterministic: the same data and settings give the same pack.
+
+pub mod solver;
+
+use crate::intent::features::Features;
+use crate::intent::fold::{fold, fold_phrase};
+use crate::normalize::matching_text;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What to learn and how: the mapping file (`config/learn/*.toml`, docs/rules.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The pack's name.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Language tag of the learned phrases (optional).
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// A hand-written pack (path relative to this file) whose negation cues, languages, noise
+    /// categories and entities the learned pack keeps.
+    #[serde(default)]
+    pub base: Option<String>,
+    #[serde(default = "text_column")]
+    pub text_column: String,
+    /// The column with the intent label; empty or unmapped values: no intent.
+    #[serde(default)]
+    pub label_column: Option<String>,
+    /// The column with `negative` / `neutral` / `positive`.
+    #[serde(default)]
+    pub sentiment_column: Option<String>,
+    /// Label -> intent. When empty, every label is an intent of its own name.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Sentiment -> intent, for rows the label gives no intent: `positive = "praise"`.
+    #[serde(default)]
+    pub sentiment_intents: BTreeMap<String, String>,
+    /// Hand-written intents of the base pack to keep as they are (e.g. `safety`).
+    #[serde(default)]
+    pub keep_intents: Vec<String>,
+    /// Severity and description of intents, in the pack's order (intents not listed follow,
+    /// by name, severity 1).
+    #[serde(default, rename = "intent")]
+    pub intents: Vec<IntentSpec>,
+    /// Hand rules: phrases with a fixed weight for an intent (or `sentiment:negative`,
+    /// `sentiment:positive`); the model learns the rest around them.
+    #[serde(default)]
+    pub pin: Vec<Pin>,
+    /// Phrases an intent (or `sentiment:*`, or `*` for every target) must not learn.
+    #[serde(default)]
+    pub veto: Vec<Veto>,
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+fn text_column() -> String {
+    "text".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentSpec {
+    pub name: String,
+    #[serde(default = "one_u8")]
+    pub severity: u8,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn one_u8() -> u8 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    pub target: String,
+    pub weight: f32,
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Veto {
+    pub target: String,
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Loss weight of the intents' models (larger: more phrases).
+    pub c: f64,
+    /// Loss weight of the sentiment models.
+    pub sentiment_c: f64,
+    /// A phrase is a feature when it occurs in at least this many texts.
+    pub min_count: usize,
+    /// Longest n-gram.
+    pub max_n: usize,
+    /// Folds of the cross-validation that calibrates thresholds and scores the pack (2..).
+    pub folds: usize,
+    pub max_sweeps: usize,
+    /// The most a rare target's positive texts weigh over the others (sqrt of the imbalance,
+    /// at most this; 1: unweighted).
+    pub balance: f64,
+    /// Seed of the fold assignment.
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            c: 1.0,
+            sentiment_c: 0.5,
+            min_count: 2,
+            max_n: 3,
+            folds: 5,
+            max_sweeps: 100,
+            balance: 1.0,
+            seed: 16,
+        }
+    }
+}
+
+/// One labelled text, as read from the export.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub text: String,
+    pub label: Option<String>,
+    pub sentiment: Option<String>,
+}
+
+/// The negation the features are scoped by (the base pack's).
+#[derive(Debug, Clone, Default)]
+pub struct NegationSpec {
+    pub cues: Vec<String>,
+    pub window: usize,
+}
+
+/// One learned binary model, ready to write.
+#[derive(Debug, Clone)]
+pub struct ClassModel {
+    pub name: String,
+    pub severity: u8,
+    pub description: String,
+    pub bias: f32,
+    pub threshold: f32,
+    /// (phrase, negated, weight), weights rounded; pins included (as `None` scope).
+    pub phrases: Vec<(String, Option<bool>, f32)>,
+}
+
+/// A learned pack's content.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub intents: Vec<ClassModel>,
+    /// Negative and positive.
+    pub sentiment: Option<[ClassModel; 2]>,
+    pub scores: BTreeMap<String, f64>,
+    pub rows: usize,
+    pub features: usize,
+}
+
+const SENTIMENTS: [&str; 3] = ["negative", "neutral", "positive"];
+
+/// A weight as written in the pack: to 0.05.
+fn round_weight(w: f64) -> f32 {
+    ((w * 20.0).round() / 20.0) as f32
+}
+
+fn round_bias(w: f64) -> f32 {
+    ((w * 100.0).round() / 100.0) as f32
+}
+
+/// A target of the models: an intent, or one side of sentiment.
+#[derive(Debug, Clone)]
+struct Target {
+    name: String,
+    /// Which examples are positive.
+    positive: Vec<bool>,
+    c: f64,
+    /// Pinned (feature-independent) phrases and their weights.
+    pins: Vec<(String, f32)>,
+    vetoed: HashSet<String>,
+}
+
+/// Deterministic fold of each example: a seeded shuffle dealt round-robin.
+fn folds(n: usize, k: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..n).rev() {
+        // xorshift64*
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        let r = s.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        order.swap(i, (r % (i as u64 + 1)) as usize);
+    }
+    let mut out = vec![0; n];
+    for (pos, &i) in order.iter().enumerate() {
+        out[i] = pos % k;
+    }
+    out
+}
+
+/// Learn a model. `progress` is told what happens (one line at a time).
+pub fn learn(
+    examples: &[Example],
+    spec: &Spec,
+    negation: &NegationSpec,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Model, String> {
+    let st = &spec.settings;
+    if st.folds < 2 {
+        return Err(format!("settings.folds is {} (2 or more)", st.folds));
+    }
+    if examples.len() < st.folds * 2 {
+        return Err(format!("{} rows: too few to learn from", examples.len()));
+    }
+    let n = examples.len();
+    // Intents, in the spec's order, then the others by name.
+    let intent_of = |e: &Example| -> Option<String> {
+        let l = e.label.as_deref().unwrap_or("").trim();
+        let by_label = if l.is_empty() {
+            None
+        } else if spec.labels.is_empty() {
+            Some(l.to_owned())
+        } else {
+            spec.labels.get(l).filter(|i| !i.is_empty()).cloned()
+        };
+        by_label.or_else(|| {
+            let s = e.sentiment.as_deref()?.trim();
+            spec.sentiment_intents.get(s).cloned()
+        })
+    };
+    let gold: Vec<Option<String>> = examples.iter().map(intent_of).collect();
+    let mut names: Vec<String> = spec.intents.iter().map(|i| i.name.clone()).collect();
+    let mut others: Vec<String> = gold
+        .iter()
+        .flatten()
+        .filter(|g| !names.contains(g))
+        .cloned()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    others.sort();
+    names.extend(others);
+    names.retain(|n| gold.iter().any(|g| g.as_deref() == Some(n)));
+    let sentiments: Option<Vec<usize>> = if spec.sentiment_column.is_some() {
+        let mut out = Vec::with_capacity(n);
+        for (row, e) in examples.iter().enumerate() {
+            let s = e.sentiment.as_deref().unwrap_or("").trim();
+            match SENTIMENTS.iter().position(|x| *x == s) {
+                Some(i) => out.push(i),
+                None => {
+                    return Err(format!(
+                        "row {}: sentiment \"{s}\" (negative, neutral or positive)",
+                        row + 1
+                    ))
+                }
+            }
+        }
+        Some(out)
+    } else {
+        None
+    };
+    if names.is_empty() && sentiments.is_none() {
+        return Err("no intent labels and no sentiment column: nothing to learn".into());
+    }
+
+    // Features.
+    let extractor = Features::new(&negation.cues, negation.window, st.max_n);
+    let extracted: Vec<Vec<(String, bool)>> = examples
+        .iter()
+        .map(|e| extractor.extract(&fold(&matching_text(&e.text)).text))
+        .collect();
+    let mut df: BTreeMap<(String, bool), usize> = BTreeMap::new();
+    for f in &extracted {
+        for k in f {
+            *df.entry(k.clone()).or_default() += 1;
+        }
+    }
+    let vocab: Vec<(String, bool)> = df
+        .into_iter()
+        .filter(|(_, c)| *c >= st.min_count)
+        .map(|(k, _)| k)
+        .collect();
+    let index: HashMap<&(String, bool), u32> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k, i as u32))
+        .collect();
+    let rows: Vec<Vec<u32>> = extracted
+        .iter()
+        .map(|f| {
+            let mut v: Vec<u32> = f.iter().filter_map(|k| index.get(k).copied()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    // Which examples hold a phrase, in any scope (for pins).
+    let holds = |i: usize, phrase: &str| extracted[i].iter().any(|(p, _)| p == phrase);
+    progress(&format!(
+        "{n} rows; {} features (1-{}-grams in at least {} texts); {} intents{}",
+        vocab.len(),
+        st.max_n,
+        st.min_count,
+        names.len(),
+        if sentiments.is_some() {
+            " and sentiment"
+        } else {
+            ""
+        }
+    ));
+
+    // Targets.
+    let target_names: Vec<String> = names
+        .iter()
+        .cloned()
+        .chain(sentiments.iter().flat_map(|_| {
+            [
+                "sentiment:negative".to_owned(),
+                "sentiment:positive".to_owned(),
+            ]
+        }))
+        .collect();
+    for p in &spec.pin {
+        if !target_names.contains(&p.target) {
+            return Err(format!(
+                "pin: unknown target `{}` (one of: {})",
+                p.target,
+                target_names.join(", ")
+            ));
+        }
+    }
+    for v in &spec.veto {
+        if v.target != "*" && !target_names.contains(&v.target) {
+            return Err(format!(
+                "veto: unknown target `{}` (`*` or one of: {})",
+                v.target,
+                target_names.join(", ")
+            ));
+        }
+    }
+    let mut targets: Vec<Target> = Vec::new();
+    for name in &target_names {
+        let positive: Vec<bool> = match name.as_str() {
+            "sentiment:negative" => sentiments
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|&s| s == 0)
+                .collect(),
+            "sentiment:positive" => sentiments
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|&s| s == 2)
+                .collect(),
+            _ => gold.iter().map(|g| g.as_deref() == Some(name)).collect(),
+        };
+        let mut pins = Vec::new();
+        for p in spec.pin.iter().filter(|p| &p.target == name) {
+            for t in &p.terms {
+                let f = fold_phrase(t);
+                if crate::intent::features::tokens(&f).len() > st.max_n {
+                    return Err(format!("pin \"{t}\": longer than {} words", st.max_n));
+                }
+                pins.push((f, p.weight));
+            }
+        }
+        let vetoed: HashSet<String> = spec
+            .veto
+            .iter()
+            .filter(|v| &v.target == name || v.target == "*")
+            .flat_map(|v| v.terms.iter().map(|t| fold_phrase(t)))
+            .chain(pins.iter().map(|(p, _)| p.clone()))
+            .collect();
+        targets.push(Target {
+            name: name.clone(),
+            positive,
+            c: if name.starts_with("sentiment:") {
+                st.sentiment_c
+            } else {
+                st.c
+            },
+            pins,
+            vetoed,
+        });
+    }
+
+    // Fit every (fold, target): folds 0..k leave one fold out, fold k is everything.
+    let fold_of = folds(n, st.folds, st.seed);
+    let k = st.folds;
+    let jobs: Vec<(usize, usize)> = (0..=k)
+        .flat_map(|f| (0..targets.len()).map(move |t| (f, t)))
+        .collect();
+    // Columns of each fold's training rows: local sample index per feature.
+    let fold_rows: Vec<Vec<usize>> = (0..=k)
+        .map(|f| (0..n).filter(|&i| f == k || fold_of[i] != f).collect())
+        .collect();
+    let fold_cols: Vec<Vec<Vec<u32>>> = fold_rows
+        .iter()
+        .map(|train| {
+            let mut cols = vec![Vec::new(); vocab.len()];
+            for (local, &i) in train.iter().enumerate() {
+                for &j in &rows[i] {
+                    cols[j as usize].push(local as u32);
+                }
+            }
+            cols
+        })
+        .collect();
+    let allowed: Vec<Vec<bool>> = targets
+        .iter()
+        .map(|t| vocab.iter().map(|(p, _)| !t.vetoed.contains(p)).collect())
+        .collect();
+    let fit_job = |&(f, t): &(usize, usize)| -> (Vec<f32>, f32) {
+        let target = &targets[t];
+        let train = &fold_rows[f];
+        let y: Vec<bool> = train.iter().map(|&i| target.positive[i]).collect();
+        let offset: Vec<f64> = train
+            .iter()
+            .map(|&i| {
+                target
+                    .pins
+                    .iter()
+                    .filter(|(p, _)| holds(i, p))
+                    .map(|(_, w)| f64::from(*w))
+                    .sum()
+            })
+            .collect();
+        let empty = Vec::new();
+        let cols: Vec<&Vec<u32>> = fold_cols[f]
+            .iter()
+            .zip(&allowed[t])
+            .map(|(c, ok)| if *ok { c } else { &empty })
+            .collect();
+        // Rare intents weigh more (up to `balance` times): their recall is what macro-F1 asks.
+        let pos = y.iter().filter(|&&p| p).count().max(1) as f64;
+        let ratio = ((y.len() as f64 - pos) / pos)
+            .sqrt()
+            .clamp(1.0, st.balance.max(1.0));
+        let fit = solver::fit_weighted(
+            &cols,
+            &y,
+            &offset,
+            (target.c * ratio, target.c),
+            st.max_sweeps,
+        );
+        (
+            fit.weights.iter().map(|&w| round_weight(w)).collect(),
+            round_bias(fit.bias),
+        )
+    };
+    let results = parallel(&jobs, 2, fit_job, &mut |done, total| {
+        if done % targets.len().max(1) == 0 || done == total {
+            progress(&format!("fitted {done}/{total} models"));
+        }
+    });
+    let fitted = |f: usize, t: usize| &results[f * targets.len() + t];
+    // Out-of-fold scores (f64 sums of the rounded weights, as the classifier adds them).
+    let score_of = |f: usize, t: usize, i: usize| -> f64 {
+        let (w, b) = fitted(f, t);
+        let target = &targets[t];
+        let mut s = f64::from(*b);
+        for &j in &rows[i] {
+            s += f64::from(w[j as usize]);
+        }
+        for (p, pw) in &target.pins {
+            if holds(i, p) {
+                s += f64::from(*pw);
+            }
+        }
+        s
+    };
+    let oof: Vec<Vec<f64>> = (0..targets.len())
+        .map(|t| (0..n).map(|i| score_of(fold_of[i], t, i)).collect())
+        .collect();
+
+    let mut scores = BTreeMap::new();
+    let ni = names.len();
+    let mut thresholds = vec![0.0f64; ni];
+    if ni > 0 {
+        let gold_ix: Vec<Option<usize>> = gold
+            .iter()
+            .map(|g| g.as_ref().and_then(|g| names.iter().position(|x| x == g)))
+            .collect();
+        thresholds = calibrate_intents(&oof[..ni], &gold_ix);
+        let pred = decide_intents(&oof[..ni], &thresholds);
+        scores.insert(
+            "intent_macro_f1".into(),
+            round3(macro_f1(&gold_ix, &pred, ni)),
+        );
+        scores.insert(
+            "intent_accuracy".into(),
+            round3(gold_ix.iter().zip(&pred).filter(|(g, p)| g == p).count() as f64 / n as f64),
+        );
+    }
+    let mut sent_thresholds = (0.0, 0.0);
+    if let Some(gold_s) = &sentiments {
+        let (neg, pos) = (&oof[ni], &oof[ni + 1]);
+        sent_thresholds = calibrate_sentiment(neg, pos, gold_s);
+        let pred: Vec<usize> = (0..n)
+            .map(|i| sentiment_of(neg[i], pos[i], sent_thresholds))
+            .collect();
+        let g: Vec<Option<usize>> = gold_s.iter().map(|&s| Some(s)).collect();
+        let p: Vec<Option<usize>> = pred.iter().map(|&s| Some(s)).collect();
+        scores.insert(
+            "sentiment_accuracy".into(),
+            round3(gold_s.iter().zip(&pred).filter(|(g, p)| g == p).count() as f64 / n as f64),
+        );
+        scores.insert("sentiment_macro_f1".into(), round3(macro_f1(&g, &p, 3)));
+    }
+    progress(&format!(
+        "{k}-fold cross-validation: {}",
+        scores
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    let class_model = |t: usize, threshold: f64| -> ClassModel {
+        let (w, b) = fitted(k, t);
+        let target = &targets[t];
+        let spec_of = spec.intents.iter().find(|i| i.name == target.name);
+        let mut phrases: Vec<(String, Option<bool>, f32)> = w
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0.0)
+            .map(|(j, &w)| (vocab[j].0.clone(), Some(vocab[j].1), w))
+            .collect();
+        phrases.extend(target.pins.iter().map(|(p, w)| (p.clone(), None, *w)));
+        ClassModel {
+            name: target.name.clone(),
+            severity: spec_of.map_or(1, |s| s.severity),
+            description: spec_of.map(|s| s.description.clone()).unwrap_or_default(),
+            bias: *b,
+            threshold: round_bias(threshold),
+            phrases,
+        }
+    };
+    let intents = (0..ni).map(|t| class_model(t, thresholds[t])).collect();
+    let sentiment = sentiments.as_ref().map(|_| {
+        [
+            class_model(ni, sent_thresholds.0),
+            class_model(ni + 1, sent_thresholds.1),
+        ]
+    });
+    Ok(Model {
+        intents,
+        sentiment,
+        scores,
+        rows: n,
+        features: vocab.len(),
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Run `f` on every job with `threads` threads; results in job order.
+fn parallel<J: Sync, R: Send>(
+    jobs: &[J],
+    threads: usize,
+    f: impl Fn(&J) -> R + Sync,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    let mut out: Vec<Option<R>> = (0..jobs.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            let tx = tx.clone();
+            let (next, f) = (&next, &f);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs.len() {
+                    break;
+                }
+                if tx.send((i, f(&jobs[i]))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0;
+        for (i, r) in rx {
+            out[i] = Some(r);
+            done += 1;
+            progress(done, jobs.len());
+        }
+    });
+    out.into_iter().map(|r| r.expect("every job ran")).collect()
+}
+
+/// The intent each text gets: the largest margin over its threshold, if any clears it (what
+/// the classifier does with `min_score` = threshold).
+fn decide_intents(scores: &[Vec<f64>], thresholds: &[f64]) -> Vec<Option<usize>> {
+    let n = scores.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|i| {
+            let mut best: Option<(usize, f64)> = None;
+            for (c, s) in scores.iter().enumerate() {
+                let m = s[i] - thresholds[c];
+                if m >= 0.0 && best.is_none_or(|(_, b)| m > b) {
+                    best = Some((c, m));
+                }
+            }
+            best.map(|(c, _)| c)
+        })
+        .collect()
+}
+
+/// Macro-F1 over `classes` (`None`, no intent, is predicted and scored but not averaged).
+fn macro_f1(gold: &[Option<usize>], pred: &[Option<usize>], classes: usize) -> f64 {
+    let mut tp = vec![0usize; classes];
+    let mut fp = vec![0usize; classes];
+    let mut fn_ = vec![0usize; classes];
+    for (g, p) in gold.iter().zip(pred) {
+        if g == p {
+            if let Some(c) = g {
+                tp[*c] += 1;
+            }
+            continue;
+        }
+        if let Some(c) = p {
+            fp[*c] += 1;
+        }
+        if let Some(c) = g {
+            fn_[*c] += 1;
+        }
+    }
+    let f1: f64 = (0..classes)
+        .map(|c| {
+            if tp[c] == 0 {
+                0.0
+            } else {
+                2.0 * tp[c] as f64 / (2 * tp[c] + fp[c] + fn_[c]) as f64
+            }
+        })
+        .sum();
+    f1 / classes.max(1) as f64
+}
+
+/// Thresholds that maximise the macro-F1 of [`decide_intents`]: one shared threshold from a
+/// grid, then (up to 20 intents) each intent's own, twice round.
+fn calibrate_intents(scores: &[Vec<f64>], gold: &[Option<usize>]) -> Vec<f64> {
+    let k = scores.len();
+    let grid: Vec<f64> = (-40..=40).map(|x| f64::from(x) / 10.0).collect();
+    let eval = |t: &[f64]| macro_f1(gold, &decide_intents(scores, t), k);
+    let mut best_t = 0.0;
+    let mut best = f64::MIN;
+    for t in (-80..=40).map(|x| f64::from(x) / 10.0) {
+        let v = eval(&vec![t; k]);
+        if v > best + 1e-12 {
+            best = v;
+            best_t = t;
+        }
+    }
+    let mut t = vec![best_t; k];
+    if k <= 20 {
+        for _ in 0..2 {
+            for c in 0..k {
+                for &g in &grid {
+                    let old = t[c];
+                    t[c] = g;
+                    let v = eval(&t);
+                    if v > best + 1e-12 {
+                        best = v;
+                    } else {
+                        t[c] = old;
+                    }
+                }
+            }
+        }
+    }
+    t
+}
+
+/// 0 negative, 1 neutral, 2 positive: the side whose score clears its threshold by more.
+fn sentiment_of(neg: f64, pos: f64, (tn, tp): (f64, f64)) -> usize {
+    let (mn, mp) = (neg - tn, pos - tp);
+    if mn < 0.0 && mp < 0.0 {
+        1
+    } else if mn >= mp {
+        0
+    } else {
+        2
+    }
+}
+
+/// Thresholds that maximise sentiment accuracy, from a grid.
+fn calibrate_sentiment(neg: &[f64], pos: &[f64], gold: &[usize]) -> (f64, f64) {
+    let grid: Vec<f64> = (-30..=30).map(|x| f64::from(x) / 10.0).collect();
+    let mut best = (0.0, 0.0);
+    let mut best_acc: Option<usize> = None;
+    for &tn in &grid {
+        for &tp in &grid {
+            let acc = (0..gold.len())
+                .filter(|&i| sentiment_of(neg[i], pos[i], (tn, tp)) == gold[i])
+                .count();
+            if best_acc.is_none_or(|b| acc > b) {
+                best_acc = Some(acc);
+                best = (tn, tp);
+            }
+        }
+    }
+    best
+}
+
+/// What the pack header records besides the model.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub data: String,
+    pub sha256: String,
+    pub date: String,
+    pub version: String,
+    pub languages: Vec<String>,
+}
+
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| q(s)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Groups of phrases by scope and weight, heaviest first: `(negated scope, weight, terms)`.
+fn groups(phrases: &[(String, Option<bool>, f32)]) -> Vec<(Option<bool>, f32, Vec<String>)> {
+    let mut by: BTreeMap<(i64, u8), Vec<String>> = BTreeMap::new();
+    for (p, scope, w) in phrases {
+        let s = match scope {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        by.entry((-(f64::from(*w) * 100.0).round() as i64, s))
+            .or_default()
+            .push(p.clone());
+    }
+    by.into_iter()
+        .map(|((w, s), mut terms)| {
+            terms.sort();
+            let scope = match s {
+                0 => None,
+                1 => Some(false),
+                _ => Some(true),
+            };
+            (scope, -(w as f32) / 100.0, terms)
+        })
+        .collect()
+}
+
+impl Model {
+    /// The rule pack: header, negation, intents, sentiment, then `extra` (the base pack's noise
+    /// and entities, already TOML).
+    pub fn to_toml(
+        &self,
+        spec: &Spec,
+        header: &Header,
+        negation: &NegationSpec,
+        extra: &str,
+    ) -> String {
+        let mut o = String::new();
+        let scoped = !negation.cues.is_empty();
+        o.push_str(&format!(
+            "# Learned by `outcry learn` from {} ({} rows). Do not edit: change the mapping file\n\
+             # (labels, pins, vetoes, settings) and learn again (docs/rules.md, \"Learned packs\").\n\
+             # An intent's score is `bias` + the weights of its phrases in the text (each phrase once);\n\
+             # it is chosen when the score reaches `min_score`, the largest margin winning.\n",
+            header.data, self.rows
+        ));
+        o.push_str(&format!("name = {}\n", q(&spec.name)));
+        o.push_str(&format!("version = {}\n", q(&header.version)));
+        if !spec.description.is_empty() {
+            o.push_str(&format!("description = {}\n", q(&spec.description)));
+        }
+        if !header.languages.is_empty() {
+            o.push_str(&format!("languages = {}\n", list(&header.languages)));
+        }
+        o.push_str("\n[learned]\n");
+        o.push_str(&format!("data = {}\n", q(&header.data)));
+        o.push_str(&format!("sha256 = {}\n", q(&header.sha256)));
+        o.push_str(&format!("rows = {}\n", self.rows));
+        o.push_str(&format!("date = {}\n", q(&header.date)));
+        o.push_str("[learned.settings]\n");
+        let st = &spec.settings;
+        o.push_str(&format!(
+            "c = {:?}\nsentiment_c = {:?}\nmin_count = {}\nmax_n = {}\nfolds = {}\nmax_sweeps = {}\nbalance = {:?}\nseed = {}\nfeatures = {}\n",
+            st.c, st.sentiment_c, st.min_count, st.max_n, st.folds, st.max_sweeps, st.balance, st.seed, self.features
+        ));
+        o.push_str(
+            "[learned.scores]                     # k-fold cross-validation on the data file\n",
+        );
+        for (k, v) in &self.scores {
+            o.push_str(&format!("{k} = {v:?}\n"));
+        }
+        if scoped {
+            o.push_str(&format!(
+                "\n[negation]\nwindow = {}\n[[negation.cues]]\n",
+                negation.window
+            ));
+            if let Some(l) = &spec.lang {
+                o.push_str(&format!("lang = {}\n", q(l)));
+            }
+            o.push_str(&format!("terms = {}\n", list(&negation.cues)));
+        }
+        let lang = spec
+            .lang
+            .as_ref()
+            .map(|l| format!("lang = {}\n", q(l)))
+            .unwrap_or_default();
+        // Learned weights, heaviest first, as `phrase = weight` tables; pins as groups.
+        let tables = |o: &mut String, path: &str, m: &ClassModel| {
+            for (scope, key, what) in [
+                (
+                    Some(false),
+                    "weights",
+                    if scoped {
+                        "where no negation cue stands before them"
+                    } else {
+                        ""
+                    },
+                ),
+                (Some(true), "negated_weights", "only after a negation cue"),
+            ] {
+                let mut w: Vec<&(String, Option<bool>, f32)> =
+                    m.phrases.iter().filter(|p| p.1 == scope).collect();
+                if w.is_empty() {
+                    continue;
+                }
+                w.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+                o.push_str(&format!("[{path}.{key}]"));
+                if !what.is_empty() {
+                    o.push_str(&format!(
+                        "{:width$}# {what}",
+                        "",
+                        width = 36usize.saturating_sub(path.len() + key.len() + 3)
+                    ));
+                }
+                o.push('\n');
+                for (p, _, weight) in w {
+                    o.push_str(&format!("{} = {weight:?}\n", q(p)));
+                }
+            }
+        };
+        if let Some([neg, pos]) = &self.sentiment {
+            o.push_str("\n# Sentiment: each side scores `bias` + its weights; the side that clears its threshold by\n# more is the label, neither: neutral.\n");
+            for (side, m) in [("negative", neg), ("positive", pos)] {
+                o.push_str(&format!(
+                    "[sentiment_model.{side}]\nbias = {:?}\nthreshold = {:?}\n",
+                    m.bias, m.threshold
+                ));
+                tables(&mut o, &format!("sentiment_model.{side}"), m);
+            }
+        }
+        for m in &self.intents {
+            o.push_str(&format!(
+                "\n[[intent]]\nname = {}\nseverity = {}\n",
+                q(&m.name),
+                m.severity
+            ));
+            if !m.description.is_empty() {
+                o.push_str(&format!("description = {}\n", q(&m.description)));
+            }
+            o.push_str(&format!(
+                "bias = {:?}\nmin_score = {:?}\n",
+                m.bias, m.threshold
+            ));
+            for (_, w, terms) in groups(&m.phrases).into_iter().filter(|g| g.0.is_none()) {
+                o.push_str(&format!(
+                    "[[intent.phrases]]                   # pinned by hand\n{lang}weight = {w:?}\nterms = {}\n",
+                    list(&terms)
+                ));
+            }
+            tables(&mut o, "intent", m);
+        }
+        if let Some(sides) = &self.sentiment {
+            for (m, polarity) in sides.iter().zip(["negative", "positive"]) {
+                for (_, w, terms) in groups(&m.phrases).into_iter().filter(|g| g.0.is_none()) {
+                    o.push_str(&format!(
+                        "\n[[sentiment]]                        # pinned by hand\n{lang}polarity = \"{polarity}\"\nweight = {w:?}\nterms = {}\n",
+                        list(&terms)
+                    ));
+                }
+            }
+        }
+        if !extra.trim().is_empty() {
+            o.push_str("\n# From the base pack (hand-written): noise categories and entities.\n");
+            o.push_str(extra);
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intent::{Classification, Classifier, RulePack};
+
+    fn ex(text: &str, label: &str, sentiment: &str) -> Example {
+        Example {
+            text: text.into(),
+            label: (!label.is_empty()).then(|| label.into()),
+            sentiment: Some(sentiment.into()),
+        }
+    }
+
+    /// A small labelled set: delays, lost bags, thanks, and neutral questions.
+    fn data() -> Vec<Example> {
+        let mut out = Vec::new();
+        let late = [
+            "flight {} delayed again",
+            "stuck at the gate, delayed {} hours",
+            "{} hours late and delayed",
+        ];
+        let bag = [
+            "my bag is lost, day {}",
+            "lost bag since {} days",
+            "{} days and my bag is still lost",
+        ];
+        let thanks = [
+            "thanks so much, great crew on flight {}",
+            "great service, thanks {} times",
+            "{} thanks, great",
+        ];
+        let neutral = [
+            "what time does gate {} open",
+            "is flight {} on time",
+            "where is gate {}",
+        ];
+        for i in 0..12 {
+            let fill = |t: &str| t.replace("{}", &i.to_string());
+            out.push(ex(&fill(late[i % 3]), "late", "negative"));
+            out.push(ex(&fill(bag[i % 3]), "bag", "negative"));
+            out.push(ex(&fill(thanks[i % 3]), "", "positive"));
+            out.push(ex(&fill(neutral[i % 3]), "", "neutral"));
+        }
+        out.push(ex("not delayed at all, great", "", "positive"));
+        out.push(ex("not delayed today, thanks", "", "positive"));
+        out
+    }
+
+    fn spec() -> Spec {
+        toml::from_str(
+            r#"
+name = "toy"
+lang = "en"
+label_column = "reason"
+sentiment_column = "sentiment"
+[labels]
+late = "delay"
+bag = "baggage"
+[[intent]]
+name = "delay"
+severity = 2
+[[pin]]
+target = "baggage"
+weight = 3.0
+terms = ["suitcase"]
+[[veto]]
+target = "delay"
+terms = ["gate"]
+[settings]
+folds = 3
+c = 4.0
+sentiment_c = 4.0
+"#,
+        )
+        .unwrap()
+    }
+
+    fn negation() -> NegationSpec {
+        NegationSpec {
+            cues: vec!["not".into(), "no".into()],
+            window: 3,
+        }
+    }
+
+    fn pack() -> (String, Model) {
+        let m = learn(&data(), &spec(), &negation(), &mut |_| {}).unwrap();
+        let header = Header {
+            data: "toy.csv".into(),
+            sha256: "00".into(),
+            date: "2026-12-03".into(),
+            version: "learned-test".into(),
+            languages: vec!["en".into()],
+        };
+        (m.to_toml(&spec(), &header, &negation(), ""), m)
+    }
+
+    fn intent(c: &Classifier, text: &str) -> String {
+        match c.classify(&matching_text(text)) {
+            Classification::Intent(m) => m.intent,
+            Classification::Noise { .. } => "NOISE".into(),
+        }
+    }
+
+    #[test]
+    fn learns_a_pack_the_compiler_reads_and_it_classifies() {
+        let (toml, model) = pack();
+        let pack =
+            RulePack::from_toml("learned", &toml).unwrap_or_else(|e| panic!("{e:?}\n{toml}"));
+        assert!(pack.learned.is_some());
+        let c = Classifier::compile(&[pack]).unwrap();
+        assert_eq!(intent(&c, "delayed again!"), "delay", "{toml}");
+        assert_eq!(intent(&c, "my bag got lost"), "baggage", "{toml}");
+        assert_eq!(intent(&c, "what time does it open"), "general");
+        // The pin is in the pack with its weight, scope "any".
+        let bag = model.intents.iter().find(|m| m.name == "baggage").unwrap();
+        assert!(bag.phrases.contains(&("suitcase".into(), None, 3.0)));
+        assert_eq!(intent(&c, "the suitcase"), "baggage");
+        // The veto holds: "gate" has no weight for delay.
+        let delay = model.intents.iter().find(|m| m.name == "delay").unwrap();
+        assert!(
+            delay.phrases.iter().all(|(p, _, _)| p != "gate"),
+            "{:?}",
+            delay.phrases
+        );
+        assert_eq!(delay.severity, 2);
+        // Sentiment: learned, with a label per side.
+        let a = c.analyze(&matching_text("thanks so much, great crew"));
+        assert_eq!(a.sentiment.label, "positive");
+        let a = c.analyze(&matching_text("delayed again and my bag is lost"));
+        assert_eq!(a.sentiment.label, "negative");
+        assert!(a.intents[0].spans.iter().all(|s| s.weight != 0.0));
+        assert!(model.scores["intent_macro_f1"] > 0.5, "{:?}", model.scores);
+    }
+
+    #[test]
+    fn deterministic() {
+        assert_eq!(pack().0, pack().0);
+    }
+
+    #[test]
+    fn folds_are_balanced_and_seeded() {
+        let f = folds(10, 3, 1);
+        assert_eq!(f.iter().filter(|&&x| x == 0).count(), 4);
+        assert_eq!(f, folds(10, 3, 1));
+        assert_ne!(folds(50, 5, 1), folds(50, 5, 2));
+    }
+
+    #[test]
+    fn calibration_finds_the_gap() {
+        // Intent 0 scores 1.0 on its texts and 0.2 on others; a threshold between wins.
+        let scores = vec![vec![1.0, 1.0, 0.2, 0.2]];
+        let gold = vec![Some(0), Some(0), None, None];
+        let t = calibrate_intents(&scores, &gold);
+        assert!(t[0] > 0.2 && t[0] <= 1.0, "{t:?}");
+        assert_eq!(decide_intents(&scores, &t), gold);
+    }
+
+    #[test]
+    fn unknown_pin_targets_are_refused() {
+        let mut s = spec();
+        s.pin[0].target = "nope".into();
+        let e = learn(&data(), &s, &negation(), &mut |_| {}).unwrap_err();
+        assert!(e.contains("unknown target `nope`"), "{e}");
+    }
+    /// The classifier finds exactly the features the learner extracts: every n-gram (and its
+    /// negation scope) of a text, as a learned phrase of a pack, fires once, and nothing else.
+    #[test]
+    fn the_classifier_matches_what_the_learner_extracts() {
+        let texts = [
+            "Not late, but my bag didn't arrive: 6delays and \u{1F621}\u{1F621} don't ask",
+            "why is flight UA1234 delayed?? never again, thanks for nothing",
+            "no one answers... hold for 2hrs \u{2764}\u{FE0F} l'avion n'est pas là",
+        ];
+        let cues: Vec<String> = ["not", "no", "never", "didn't", "don't", "no one"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let f = Features::new(&cues, 3, 3);
+        for t in texts {
+            let folded = fold(&matching_text(t)).text.into_owned();
+            let want = f.extract(&folded);
+            let (plain, negated): (Vec<_>, Vec<_>) = want.iter().partition(|(_, n)| !n);
+            let table = |xs: &[&(String, bool)]| {
+                xs.iter()
+                    .map(|(p, _)| format!("{} = 1.0", q(p)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let pack = format!(
+                "name = \"t\"\n[learned]\n[negation]\nwindow = 3\n[[negation.cues]]\nterms = {}\n\
+                 [[intent]]\nname = \"x\"\nbias = 0.0\nmin_score = 1.0\n[intent.weights]\n{}\n\
+                 [intent.negated_weights]\n{}\n",
+                list(&cues),
+                table(&plain),
+                table(&negated)
+            );
+            let c = Classifier::compile(&[RulePack::from_toml("t", &pack).unwrap()]).unwrap();
+            let a = c.analyze(&matching_text(t));
+            let mut got: Vec<String> = a.intents[0].spans.iter().map(|s| s.rule.clone()).collect();
+            let mut expected: Vec<String> = want
+                .iter()
+                .map(|(p, n)| if *n { format!("\u{ac}{p}") } else { p.clone() })
+                .collect();
+            got.sort();
+            expected.sort();
+            assert_eq!(got, expected, "{t}");
+            assert_eq!(a.intents[0].score, expected.len() as f32);
+        }
+    }
+}
