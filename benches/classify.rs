@@ -9,13 +9,39 @@
 //! Each pack is measured as shipped (the generic pack extracts orders and products, the airline
 //! pack airports and flights) and with its `[[entity]]` sections removed, which shows what
 //! entity extraction costs and that packs without entities do not pay for it.
+//! The learned packs (config/rules/*-learned.toml: generic, airline, banking77) are measured
+//! as shipped. Memory is the heap the compiled classifier holds (a counting allocator around
+//! the system one: bytes allocated by `Classifier::compile` and not freed).
 //! Numbers are printed, never asserted.
 
 use outcry::intent::{Classifier, RulePack};
 use outcry::normalize::{matching_text, normalize, Limits};
 use std::collections::BTreeSet;
 use std::fmt::Write;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// The system allocator, counting the bytes in use.
+struct Counting;
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        IN_USE.fetch_add(l.size(), Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        IN_USE.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        IN_USE.fetch_add(new, Ordering::Relaxed);
+        IN_USE.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 fn main() {
     let text = match std::env::var("OUTCRY_BENCH_CORPUS") {
@@ -39,6 +65,19 @@ fn main() {
     let airline = RulePack::from_toml("airline", include_str!("../config/rules/airline.toml"))
         .expect("airline pack");
     let big = big_pack(&texts, &generic, 5_000);
+    let learned = |name: &str, text: &str| RulePack::from_toml(name, text).expect(name);
+    let generic_learned = learned(
+        "generic-learned",
+        include_str!("../config/rules/generic-learned.toml"),
+    );
+    let airline_learned = learned(
+        "airline-learned",
+        include_str!("../config/rules/airline-learned.toml"),
+    );
+    let banking_learned = learned(
+        "banking77-learned",
+        include_str!("../config/rules/banking77-learned.toml"),
+    );
 
     println!(
         "{} texts, mean {} bytes; matching text alone {:.0} ns/text",
@@ -48,8 +87,8 @@ fn main() {
             std::hint::black_box(matching_text(t));
         })
     );
-    println!("| pack | phrases | patterns | entities | compile | classify (matching text + classify) | analyze only |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| pack | phrases | learned weights | patterns | entities | compile | memory | classify (matching text + classify) | analyze only |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let without = |packs: &[RulePack]| -> Vec<RulePack> {
         packs
             .iter()
@@ -68,14 +107,28 @@ fn main() {
             "generic + generated, 5,000 phrases",
             vec![generic.clone(), big],
         ),
+        (
+            "generic learned (config/rules/generic-learned.toml)",
+            vec![generic_learned],
+        ),
+        (
+            "airline learned (config/rules/airline-learned.toml)",
+            vec![airline_learned],
+        ),
+        (
+            "banking77 learned (config/rules/banking77-learned.toml)",
+            vec![banking_learned],
+        ),
     ] {
         runs.push((format!("{name}, no entities"), without(&packs)));
         runs.push((name.to_owned(), packs));
     }
     for (name, packs) in runs {
+        let before = IN_USE.load(Ordering::Relaxed);
         let t = Instant::now();
         let c = Classifier::compile(&packs).expect("compiles");
         let compile = t.elapsed();
+        let memory = IN_USE.load(Ordering::Relaxed).saturating_sub(before);
         let full = measure(&texts, |t| {
             std::hint::black_box(c.classify(&matching_text(t)));
         });
@@ -84,11 +137,13 @@ fn main() {
             std::hint::black_box(c.analyze(t));
         });
         println!(
-            "| {name} | {} | {} | {} | {:.1} ms | {:.0} ns/text | {:.0} ns/text |",
+            "| {name} | {} | {} | {} | {} | {:.1} ms | {:.1} MiB | {:.0} ns/text | {:.0} ns/text |",
             c.phrase_count,
+            c.learned_count,
             c.pattern_count,
             c.entity_info().len(),
             compile.as_secs_f64() * 1e3,
+            memory as f64 / (1024.0 * 1024.0),
             full,
             analyze
         );

@@ -6,6 +6,10 @@
 - config/rules/airline-learned.toml from airline_dev.csv (config/learn/airline.toml): the
   negative reasons, praise (positive tweets without a reason) and the sentiment model.
 - config/rules/banking77-learned.toml from banking77_train.csv (config/learn/banking77.toml).
+- config/rules/generic-learned.toml, the generic customer-care pack (config/learn/generic.toml):
+  our twcs hand labels (config/learn/twcs-labels.csv, ids only) joined to the twcs sample's
+  text, airline_dev's reasons and sentiment, and a sample of banking77_train
+  (scripts/packdata.py assembles the rows).
 
 The airline data's substituted label strings ("Cancelled Flightled", "Late Flightr") are turned
 back into the customer's words first, in a temporary file; the data itself is not copied into
@@ -18,6 +22,9 @@ import os
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+import packdata  # noqa: E402
 
 
 def unsubstitute(text):
@@ -43,6 +50,10 @@ def main():
         subprocess.run([args.outcry, "learn", os.path.join(args.data, "banking77_train.csv"),
                         "--map", "config/learn/banking77.toml",
                         "--out", "config/rules/banking77-learned.toml"], check=True)
+        generic = os.path.join(tmp, "generic-care.csv")
+        packdata.write_generic(generic, packdata.generic_rows(args.data))
+        subprocess.run([args.outcry, "learn", generic, "--map", "config/learn/generic.toml",
+                        "--out", "config/rules/generic-learned.toml"], check=True)
 
 
 if __name__ == "__main__":

@@ -1247,6 +1247,7 @@ fn learn(a: LearnArgs) -> ExitCode {
     };
     let mut languages: Vec<String> = spec.lang.iter().cloned().collect();
     let mut extra = String::new();
+    let mut base_pack = None;
     if let Some(base) = &spec.base {
         let dir = a
             .map
@@ -1264,7 +1265,11 @@ fn learn(a: LearnArgs) -> ExitCode {
         };
         negation.window = pack.negation.window;
         for g in &pack.negation.cues {
-            if g.lang.is_none() || spec.lang.is_none() || g.lang == spec.lang {
+            if g.lang.is_none()
+                || spec.lang.is_none()
+                || g.lang == spec.lang
+                || g.lang.as_ref().is_some_and(|l| spec.keep_languages.contains(l))
+            {
                 for t in &g.terms {
                     let f = crate::intent::fold::fold_phrase(t);
                     if !negation.cues.contains(&f) {
@@ -1314,6 +1319,10 @@ fn learn(a: LearnArgs) -> ExitCode {
             Ok(t) => t,
             Err(e) => return fail(&format!("{}: {e}", path.display())),
         };
+        base_pack = Some(pack);
+    }
+    if !spec.keep_languages.is_empty() && base_pack.is_none() {
+        return fail("keep_languages needs a base pack (`base = ...`) to keep phrases from");
     }
     let bytes = match std::fs::read(&a.data) {
         Ok(b) => b,
@@ -1332,10 +1341,13 @@ fn learn(a: LearnArgs) -> ExitCode {
         examples.len(),
         a.data.display()
     ));
-    let model = match crate::learn::learn(&examples, &spec, &negation, &mut |m| say(m)) {
+    let mut model = match crate::learn::learn(&examples, &spec, &negation, &mut |m| say(m)) {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };
+    if let Some(base) = &base_pack {
+        model.keep_hand_phrases(base, &spec.keep_languages);
+    }
     let date = chrono::DateTime::from_timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -50,6 +50,12 @@ pub struct Spec {
     /// Hand-written intents of the base pack to keep as they are (e.g. `safety`).
     #[serde(default)]
     pub keep_intents: Vec<String>,
+    /// Languages the data does not cover whose phrases the base pack's intents keep (for the
+    /// intents both packs have): each phrase weighs what deciding the intent takes
+    /// (`min_score` − `bias`) plus its hand weight beyond 1, so that a phrase that decided the
+    /// hand intent alone decides the learned one alone ([`HandGroup`]).
+    #[serde(default)]
+    pub keep_languages: Vec<String>,
     /// Severity and description of intents, in the pack's order (intents not listed follow,
     /// by name, severity 1).
     #[serde(default, rename = "intent")]
@@ -152,6 +158,8 @@ pub struct NegationSpec {
 /// One learned binary model, ready to write.
 #[derive(Debug, Clone)]
 pub struct ClassModel {
+    /// Hand phrases kept from the base pack (`keep_languages`), written as they were.
+    pub hand: Vec<HandGroup>,
     pub name: String,
     pub severity: u8,
     pub description: String,
@@ -189,6 +197,8 @@ struct Target {
     name: String,
     /// Which examples are positive.
     positive: Vec<bool>,
+    /// Which examples carry this target's label (all but sentiment-less rows for sentiment).
+    labelled: Vec<bool>,
     c: f64,
     /// Pinned (feature-independent) phrases and their weights.
     pins: Vec<(String, f32)>,
@@ -257,15 +267,17 @@ pub fn learn(
     others.sort();
     names.extend(others);
     names.retain(|n| gold.iter().any(|g| g.as_deref() == Some(n)));
-    let sentiments: Option<Vec<usize>> = if spec.sentiment_column.is_some() {
+    // A row with an empty sentiment has none: it trains the intents only.
+    let sentiments: Option<Vec<Option<usize>>> = if spec.sentiment_column.is_some() {
         let mut out = Vec::with_capacity(n);
         for (row, e) in examples.iter().enumerate() {
             let s = e.sentiment.as_deref().unwrap_or("").trim();
             match SENTIMENTS.iter().position(|x| *x == s) {
-                Some(i) => out.push(i),
+                Some(i) => out.push(Some(i)),
+                None if s.is_empty() => out.push(None),
                 None => {
                     return Err(format!(
-                        "row {}: sentiment \"{s}\" (negative, neutral or positive)",
+                        "row {}: sentiment \"{s}\" (negative, neutral, positive or empty)",
                         row + 1
                     ))
                 }
@@ -275,6 +287,7 @@ pub fn learn(
     } else {
         None
     };
+    let sentiments = sentiments.filter(|s| s.iter().any(Option::is_some));
     if names.is_empty() && sentiments.is_none() {
         return Err("no intent labels and no sentiment column: nothing to learn".into());
     }
@@ -361,15 +374,19 @@ pub fn learn(
                 .as_ref()
                 .unwrap()
                 .iter()
-                .map(|&s| s == 0)
+                .map(|&s| s == Some(0))
                 .collect(),
             "sentiment:positive" => sentiments
                 .as_ref()
                 .unwrap()
                 .iter()
-                .map(|&s| s == 2)
+                .map(|&s| s == Some(2))
                 .collect(),
             _ => gold.iter().map(|g| g.as_deref() == Some(name)).collect(),
+        };
+        let labelled: Vec<bool> = match (name.starts_with("sentiment:"), &sentiments) {
+            (true, Some(s)) => s.iter().map(Option::is_some).collect(),
+            _ => vec![true; n],
         };
         let mut pins = Vec::new();
         for p in spec.pin.iter().filter(|p| &p.target == name) {
@@ -391,6 +408,7 @@ pub fn learn(
         targets.push(Target {
             name: name.clone(),
             positive,
+            labelled,
             c: if name.starts_with("sentiment:") {
                 st.sentiment_c
             } else {
@@ -450,16 +468,20 @@ pub fn learn(
             .collect();
         // Rare intents weigh more (up to `balance` times): their recall is what macro-F1 asks.
         let pos = y.iter().filter(|&&p| p).count().max(1) as f64;
-        let ratio = ((y.len() as f64 - pos) / pos)
+        let counted = train.iter().filter(|&&i| target.labelled[i]).count() as f64;
+        let ratio = ((counted - pos) / pos)
             .sqrt()
             .clamp(1.0, st.balance.max(1.0));
-        let fit = solver::fit_weighted(
-            &cols,
-            &y,
-            &offset,
-            (target.c * ratio, target.c),
-            st.max_sweeps,
-        );
+        let cs: Vec<f64> = train
+            .iter()
+            .zip(&y)
+            .map(|(&i, &p)| match (target.labelled[i], p) {
+                (false, _) => 0.0,
+                (true, true) => target.c * ratio,
+                (true, false) => target.c,
+            })
+            .collect();
+        let fit = solver::fit_samples(&cols, &y, &offset, &cs, st.max_sweeps);
         (
             fit.weights.iter().map(|&w| round_weight(w)).collect(),
             round_bias(fit.bias),
@@ -510,17 +532,24 @@ pub fn learn(
         );
     }
     let mut sent_thresholds = (0.0, 0.0);
-    if let Some(gold_s) = &sentiments {
-        let (neg, pos) = (&oof[ni], &oof[ni + 1]);
-        sent_thresholds = calibrate_sentiment(neg, pos, gold_s);
-        let pred: Vec<usize> = (0..n)
+    if let Some(all_s) = &sentiments {
+        // Calibrated and scored on the rows that carry a sentiment.
+        let rows_s: Vec<usize> = (0..n).filter(|&i| all_s[i].is_some()).collect();
+        let gold_s: Vec<usize> = rows_s.iter().filter_map(|&i| all_s[i]).collect();
+        let neg: Vec<f64> = rows_s.iter().map(|&i| oof[ni][i]).collect();
+        let pos: Vec<f64> = rows_s.iter().map(|&i| oof[ni + 1][i]).collect();
+        sent_thresholds = calibrate_sentiment(&neg, &pos, &gold_s);
+        let pred: Vec<usize> = (0..gold_s.len())
             .map(|i| sentiment_of(neg[i], pos[i], sent_thresholds))
             .collect();
         let g: Vec<Option<usize>> = gold_s.iter().map(|&s| Some(s)).collect();
         let p: Vec<Option<usize>> = pred.iter().map(|&s| Some(s)).collect();
         scores.insert(
             "sentiment_accuracy".into(),
-            round3(gold_s.iter().zip(&pred).filter(|(g, p)| g == p).count() as f64 / n as f64),
+            round3(
+                gold_s.iter().zip(&pred).filter(|(g, p)| g == p).count() as f64
+                    / gold_s.len() as f64,
+            ),
         );
         scores.insert("sentiment_macro_f1".into(), round3(macro_f1(&g, &p, 3)));
     }
@@ -545,6 +574,7 @@ pub fn learn(
             .collect();
         phrases.extend(target.pins.iter().map(|(p, w)| (p.clone(), None, *w)));
         ClassModel {
+            hand: Vec::new(),
             name: target.name.clone(),
             severity: spec_of.map_or(1, |s| s.severity),
             description: spec_of.map(|s| s.description.clone()).unwrap_or_default(),
@@ -725,6 +755,47 @@ fn calibrate_sentiment(neg: &[f64], pos: &[f64], gold: &[usize]) -> (f64, f64) {
     best
 }
 
+/// A hand phrase group kept from the base pack for another language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandGroup {
+    pub lang: String,
+    pub weight: f32,
+    pub negatable: bool,
+    pub terms: Vec<String>,
+}
+
+impl Model {
+    /// Keep the base pack's phrases in `languages` for the intents this model learned: each
+    /// group's weight becomes `min_score − bias + (hand weight − 1)` (a hand intent is decided
+    /// at 1), so what decided the hand intent decides the learned one.
+    pub fn keep_hand_phrases(&mut self, base: &crate::intent::RulePack, languages: &[String]) {
+        for m in &mut self.intents {
+            let Some(rule) = base.intents.iter().find(|r| r.name == m.name) else {
+                continue;
+            };
+            for g in rule.groups() {
+                let Some(lang) = g.lang.filter(|l| languages.contains(l)) else {
+                    continue;
+                };
+                if g.terms.is_empty() {
+                    continue;
+                }
+                // A hundredth over, so that rounding never leaves it short.
+                let weight = round_bias(f64::from(m.threshold - m.bias + g.weight - 1.0) + 0.01);
+                if weight <= 0.0 {
+                    continue;
+                }
+                m.hand.push(HandGroup {
+                    lang,
+                    weight,
+                    negatable: g.negatable,
+                    terms: g.terms.clone(),
+                });
+            }
+        }
+    }
+}
+
 /// What the pack header records besides the model.
 #[derive(Debug, Clone)]
 pub struct Header {
@@ -819,7 +890,7 @@ impl Model {
                 "\n[negation]\nwindow = {}\n[[negation.cues]]\n",
                 negation.window
             ));
-            if let Some(l) = &spec.lang {
+            if let Some(l) = spec.lang.as_ref().filter(|_| spec.keep_languages.is_empty()) {
                 o.push_str(&format!("lang = {}\n", q(l)));
             }
             o.push_str(&format!("terms = {}\n", list(&negation.cues)));
@@ -890,6 +961,15 @@ impl Model {
                 o.push_str(&format!(
                     "[[intent.phrases]]                   # pinned by hand\n{lang}weight = {w:?}\nterms = {}\n",
                     list(&terms)
+                ));
+            }
+            for g in &m.hand {
+                o.push_str(&format!(
+                    "[[intent.phrases]]                   # from the base pack\nlang = {}\nweight = {:?}\n{}terms = {}\n",
+                    q(&g.lang),
+                    g.weight,
+                    if g.negatable { "negatable = true\n" } else { "" },
+                    list(&g.terms)
                 ));
             }
             tables(&mut o, "intent", m);
@@ -1049,6 +1129,71 @@ sentiment_c = 4.0
     #[test]
     fn deterministic() {
         assert_eq!(pack().0, pack().0);
+    }
+
+    /// Another language's hand phrases, kept from a base pack, decide the learned intent on
+    /// their own (one of weight 1), and one of weight 0.5 needs a second.
+    #[test]
+    fn hand_phrases_of_other_languages_are_kept_and_decide() {
+        let base = RulePack::from_toml(
+            "base",
+            r#"
+name = "base"
+[[intent]]
+name = "delay"
+[[intent.phrases]]
+lang = "es"
+terms = ["retrasado"]
+[[intent.phrases]]
+lang = "es"
+weight = 0.5
+terms = ["tarde", "otra vez"]
+[[intent.phrases]]
+lang = "fr"
+terms = ["en retard"]
+"#,
+        )
+        .unwrap();
+        let mut s = spec();
+        s.keep_languages = vec!["es".into()];
+        let mut m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+        m.keep_hand_phrases(&base, &s.keep_languages);
+        let header = Header {
+            data: "toy.csv".into(),
+            sha256: "00".into(),
+            date: "2026-12-03".into(),
+            version: "learned-test".into(),
+            languages: vec!["en".into(), "es".into()],
+        };
+        let toml = m.to_toml(&s, &header, &negation(), "");
+        let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
+        assert_eq!(intent(&c, "el vuelo esta retrasado"), "delay", "{toml}");
+        assert_eq!(intent(&c, "llega tarde"), "general", "{toml}");
+        assert_eq!(intent(&c, "tarde otra vez"), "delay", "{toml}");
+        // French was not kept.
+        assert_eq!(intent(&c, "le vol est en retard"), "general", "{toml}");
+    }
+
+    /// Rows without a sentiment train the intents and leave the sentiment model as it was.
+    #[test]
+    fn rows_without_sentiment_do_not_train_it() {
+        let base = learn(&data(), &spec(), &negation(), &mut |_| {}).unwrap();
+        let mut more = data();
+        for i in 0..12 {
+            // Would teach "great" and "thanks" negative if they counted.
+            more.push(ex(&format!("great, thanks, charged twice {i}"), "", ""));
+        }
+        let m = learn(&more, &spec(), &negation(), &mut |_| {}).unwrap();
+        let (a, b) = (base.sentiment.unwrap(), m.sentiment.unwrap());
+        for side in 0..2 {
+            assert_eq!(a[side].phrases, b[side].phrases, "side {side}");
+            assert_eq!(a[side].bias, b[side].bias, "side {side}");
+        }
+        // A bad sentiment value is still refused, naming the row.
+        let mut bad = data();
+        bad.push(ex("x", "", "angry"));
+        let e = learn(&bad, &spec(), &negation(), &mut |_| {}).unwrap_err();
+        assert!(e.contains("row 51: sentiment \"angry\""), "{e}");
     }
 
     #[test]

@@ -55,16 +55,34 @@ pub fn fit_weighted<C: AsRef<[u32]>>(
     (c_pos, c_neg): (f64, f64),
     max_sweeps: usize,
 ) -> Fit {
+    let cs: Vec<f64> = y.iter().map(|&p| if p { c_pos } else { c_neg }).collect();
+    fit_samples(cols, y, offset, &cs, max_sweeps)
+}
+
+/// [`fit`] with a loss weight per sample (`cs[i]`; 0: the sample does not count, e.g. a row
+/// without this target's label).
+pub fn fit_samples<C: AsRef<[u32]>>(
+    cols: &[C],
+    y: &[bool],
+    offset: &[f64],
+    cs: &[f64],
+    max_sweeps: usize,
+) -> Fit {
     let n = y.len();
     let ys: Vec<f64> = y.iter().map(|&p| if p { 1.0 } else { -1.0 }).collect();
-    let cs: Vec<f64> = y.iter().map(|&p| if p { c_pos } else { c_neg }).collect();
     let mut w = vec![0.0f64; cols.len()];
     // m_i = y_i * score_i
-    let pos = y.iter().filter(|&&p| p).count() as f64;
-    let mut b = if pos == 0.0 || pos == n as f64 {
+    let counted = |p: bool| {
+        y.iter()
+            .zip(cs)
+            .filter(|(&yi, &c)| yi == p && c > 0.0)
+            .count() as f64
+    };
+    let (pos, neg) = (counted(true), counted(false));
+    let mut b = if pos == 0.0 || neg == 0.0 {
         0.0
     } else {
-        (pos / (n as f64 - pos)).ln()
+        (pos / neg).ln()
     };
     let mut m: Vec<f64> = (0..n).map(|i| ys[i] * (b + offset[i])).collect();
     let mut active: Vec<bool> = vec![true; cols.len()];
@@ -277,6 +295,25 @@ mod tests {
             (pinned.weights[0] - free.weights[1]).abs() < 0.05,
             "{pinned:?} {free:?}"
         );
+    }
+
+    #[test]
+    fn a_sample_of_weight_zero_does_not_count() {
+        // Samples 200.. contradict the data but weigh nothing: the fit is the toy's own.
+        let (mut cols, mut y) = toy();
+        let base = fit(&cols, &y, &vec![0.0; y.len()], 1.0, 200);
+        for i in 200..300u32 {
+            cols[0].push(i);
+            y.push(false);
+        }
+        let mut cs = vec![1.0; 200];
+        cs.extend([0.0; 100]);
+        let masked = fit_samples(&cols, &y, &vec![0.0; y.len()], &cs, 200);
+        assert_eq!(masked.weights, base.weights);
+        assert!((masked.bias - base.bias).abs() < 1e-9, "{masked:?} {base:?}");
+        // Counted, they pull feature 0 down.
+        let counted = fit(&cols, &y, &vec![0.0; y.len()], 1.0, 200);
+        assert!(counted.weights[0] < base.weights[0] - 0.5, "{counted:?}");
     }
 
     #[test]

@@ -1,0 +1,132 @@
+"""The labelled data behind the shipped learned packs, read from ../shared/data (never copied
+into the repository). Used by scripts/learn-packs.py (to rebuild the packs) and
+scripts/measure-packs.py (to measure them on the same rows a peer is trained on).
+
+- airline_rows: airline_dev.csv with the substituted label strings undone.
+- twcs_labelled: our hand labels (config/learn/twcs-labels.csv, tweet ids only) joined to the
+  twcs sample's text, with the brand each tweet was addressed to and the brand's industry.
+- generic_rows: the training rows of the generic customer-care pack
+  (config/learn/generic.toml): label = "<source>:<label>", sentiment or "".
+"""
+import csv
+import hashlib
+import os
+import re
+
+LABELS = os.path.join(os.path.dirname(__file__), "..", "config", "learn", "twcs-labels.csv")
+BANKING_PER_CATEGORY = 25
+
+# The twcs sample's support accounts by industry: the folds of the cross-domain measurement.
+INDUSTRY = {
+    "transport": ["Delta", "British_Airways", "AmericanAir", "SouthwestAir", "AlaskaAir",
+                  "AirAsiaSupport", "VirginTrains", "nationalrailenq", "GWRHelp", "VirginAmerica",
+                  "VirginAtlantic", "SW_Help", "Uber_Support", "AskLyft", "LondonMidland", "TfL",
+                  "JetBlue"],
+    "telco": ["VerizonSupport", "TMobileHelp", "comcastcares", "Ask_Spectrum", "CenturyLinkHelp",
+              "sprintcare", "BoostCare", "CoxHelp", "airtel_care", "GloCare", "O2", "idea_cares",
+              "Safaricom_Care", "USCellularCares"],
+    "retail": ["AmazonHelp", "Tesco", "AskeBay", "ArgosHelpers", "marksandspencer", "Morrisons",
+               "Walmart", "sainsburys", "AskTarget", "NeweggService", "NikeSupport", "AldiUK",
+               "UPSHelp"],
+    "food": ["ChipotleTweets", "AskPapaJohns", "McDonalds", "Postmates_Help", "DoorDash_Help",
+             "askpanera", "DunkinDonuts"],
+    "software": ["AppleSupport", "XboxSupport", "SpotifyCares", "AskPlayStation", "DropboxSupport",
+                 "ATVIAssist", "AdobeCare", "AzureSupport", "GoDaddyHelp", "hulu_support",
+                 "HPSupport", "MicrosoftHelps", "AsurionCares", "YahooCare", "asksalesforce",
+                 "JackBox"],
+    "finance": ["BofA_Help", "AskPayPal", "Ask_WellsFargo", "AskAmex", "ChaseSupport", "AskCiti"],
+    "hospitality": ["AirbnbHelp", "Kimpton", "IHGService"],
+}
+INDUSTRY_OF = {b.lower(): ind for ind, brands in INDUSTRY.items() for b in brands}
+
+
+def unsubstitute(text):
+    # Case-sensitive, as the substitution was: "Cancelled Flightled" -> "Cancelled".
+    return " ".join(text.replace("Cancelled Flight", "Cancel").replace("Late Flight", "Late").split())
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def airline_rows(data):
+    rows = read_csv(os.path.join(data, "airline_dev.csv"))
+    for r in rows:
+        r["text"] = unsubstitute(r["text"])
+    return rows
+
+
+def twcs_labelled(data, labels=LABELS):
+    """Labelled inbound tweets: tweet_id, text, intent, complaint (bool), brand, industry."""
+    rows = read_csv(os.path.join(data, "twcs_sample.csv"))
+    by_id = {r["tweet_id"]: r for r in rows}
+
+    def brand_of(r):
+        ids = (r["response_tweet_id"] or "").split(",") + [r["in_response_to_tweet_id"]]
+        for i in ids:
+            b = by_id.get(i.strip())
+            if b and b["inbound"] == "False":
+                return b["author_id"]
+        for m in re.findall(r"@(\w+)", r["text"]):
+            if m.lower() in INDUSTRY_OF:
+                return m
+        return ""
+
+    out = []
+    for l in read_csv(labels):
+        r = by_id.get(l["tweet_id"])
+        if r is None:
+            continue
+        brand = brand_of(r)
+        out.append({
+            "tweet_id": l["tweet_id"],
+            "text": " ".join(r["text"].split()),
+            "intent": l["intent"],
+            "complaint": l["complaint"] == "1",
+            "brand": brand,
+            "industry": INDUSTRY_OF.get(brand.lower(), "other"),
+        })
+    return out
+
+
+def twcs_sentiment(t):
+    return "negative" if t["complaint"] else "positive" if t["intent"] == "praise" else "neutral"
+
+
+def banking_sample(data, per_category=BANKING_PER_CATEGORY):
+    """At most `per_category` training queries per category, chosen by a hash of the text
+    (deterministic, and independent of the file's order)."""
+    rows = read_csv(os.path.join(data, "banking77_train.csv"))
+    rows.sort(key=lambda r: hashlib.sha256(r["text"].encode()).hexdigest())
+    taken, out = {}, []
+    for r in rows:
+        c = r["category"]
+        if taken.get(c, 0) < per_category:
+            taken[c] = taken.get(c, 0) + 1
+            out.append({"text": " ".join(r["text"].split()), "category": c})
+    return out
+
+
+def generic_rows(data, twcs=None, airline=True, banking=True):
+    """Training rows (text, label, sentiment, source) of the generic pack. `twcs`: the labelled
+    tweets to include (default: all of them)."""
+    out = []
+    if airline:
+        for r in airline_rows(data):
+            out.append((r["text"], f"airline:{r['negativereason']}" if r["negativereason"] else "",
+                        r["airline_sentiment"], "airline"))
+    if banking:
+        for r in banking_sample(data):
+            out.append((r["text"], f"banking77:{r['category']}", "", "banking77"))
+    for t in twcs_labelled(data) if twcs is None else twcs:
+        out.append((t["text"], f"twcs:{t['intent']}", twcs_sentiment(t), "twcs"))
+    return out
+
+
+def write_generic(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label", "sentiment"])
+        for text, label, sentiment, _ in rows:
+            w.writerow([text, label, sentiment])
