@@ -5,51 +5,14 @@ use crate::identity::{load_snapshot, IdentityConfig, IdentityIndex};
 use crate::intent::{Classifier, RulePack};
 use crate::route::Router;
 pub use crate::route::{NoiseHandling, PriorityConfig, RoutingConfig, SlaConfig};
+pub use crate::settings::{ConfigErrors, HumanDuration, Secret};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A duration written the human way in the config: `"15m"`, `"24h"`, `"7days"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s)
-            .map(HumanDuration)
-            .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
-    }
-}
-
-/// A credential from the config: never printed (`Debug` shows `***`). Set it in the file, from
-/// the environment (`OUTCRY__KAFKA__SASL_PASSWORD`), or from a file by adding `_file` to the
-/// key (`sasl_password_file = "/var/run/secrets/outcry/kafka-password"`, e.g. a Kubernetes
-/// secret mount).
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
-    }
-}
-
 fn dur(s: &str) -> HumanDuration {
-    HumanDuration(humantime::parse_duration(s).expect("built-in duration"))
+    HumanDuration::builtin(s)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -441,22 +404,6 @@ impl Default for LimitsConfig {
         }
     }
 }
-
-/// Every problem found in a config and what it points to.
-#[derive(Debug)]
-pub struct ConfigErrors(pub Vec<String>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} problem(s) in the configuration:", self.0.len())?;
-        for p in &self.0 {
-            writeln!(f, "  - {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
 
 /// A config with everything it points to loaded and compiled: what the worker runs with.
 #[derive(Debug, Clone)]

@@ -12,9 +12,9 @@
 //!
 //! This module is the pure part: the config, and which detector keys an event hits.
 
-use crate::config::HumanDuration;
 use crate::event::{CanonicalEvent, IntentMatch};
 use crate::route::{Priority, Target};
+use crate::settings::HumanDuration;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod reload;
 pub mod replay;
 pub mod route;
+pub mod settings;
 pub mod sla;
 pub mod telemetry;
 pub mod worker;
