@@ -1065,7 +1065,7 @@ fn run(config: &Path) -> ExitCode {
                 Arc::clone(&status),
                 Arc::clone(&store),
                 Arc::clone(&index),
-                loaded.config.clone(),
+                loaded.config.contact_policy(),
             );
             match crate::http::serve(&loaded.config.http.listen, state, stop_rx.clone()).await {
                 Ok((addr, _)) => tracing::info!(

@@ -1,28 +1,29 @@
 //! config: built-in defaults, then the user's TOML file, then `OUTCRY__SECTION__KEY`
 //! environment overrides. [`Config::load`] reports every problem at once.
 //!
-//! Most sections are defined, with their defaults, documentation and checks, by the module
-//! that owns them — `[kafka]` in `kafka`, `[redis]`, `[claim]`, `[history]` and `[outbound]`
-//! in `claim`, `[limits]` in `normalize`, `[rules]` in `intent`, `[identity]` in `identity`,
-//! `[routing]`, `[priority]` and `[sla]` in `route`, `[[detector]]` in `incident` — and
-//! [`Config`] puts them together (re-exported here under their old paths).
+//! The sections are defined, with their defaults, documentation and checks, by the modules
+//! that own them — `[kafka]` and `[crm]` in `kafka`, `[redis]`, `[claim]`, `[history]` and
+//! `[outbound]` in `claim`, `[http]` in `http`, `[log]` in `telemetry`, `[limits]` in
+//! `normalize`, `[rules]` in `intent`, `[identity]` in `identity`, `[routing]`, `[priority]`
+//! and `[sla]` in `route`, `[[detector]]` in `incident` — and [`Config`] puts them together
+//! (re-exported here under their old paths).
 
+use crate::claim::ContactPolicy;
 pub use crate::claim::{ClaimConfig, HistoryConfig, OutboundConfig, RedisConfig};
+pub use crate::http::HttpConfig;
 use crate::identity::{load_snapshot, IdentityConfig, IdentityIndex};
 use crate::incident::DetectorConfig;
 pub use crate::intent::RulesConfig;
 use crate::intent::{Classifier, RulePack};
+pub use crate::kafka::customers::CrmConfig;
 pub use crate::kafka::{KafkaConfig, SecurityProtocol, Topics};
 pub use crate::normalize::{LimitsConfig, LIBRDKAFKA_MAX_MESSAGE_BYTES, RECORD_HEADROOM_BYTES};
 use crate::route::Router;
 pub use crate::route::{NoiseHandling, PriorityConfig, RoutingConfig, SlaConfig};
 pub use crate::settings::{ConfigErrors, HumanDuration, Secret};
+pub use crate::telemetry::{LogConfig, LogFormat};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
-
-fn dur(s: &str) -> HumanDuration {
-    HumanDuration::builtin(s)
-}
+use std::path::Path;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -49,58 +50,6 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// Incident detectors (`[[detector]]`, docs/incidents.md).
     pub detector: Vec<DetectorConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// `text` (for people) or `json` (one object per line, for log pipelines).
-    pub format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CrmConfig {
-    /// JSONL (or `.csv`) customer snapshot loaded at start (relative paths: relative to the config file).
-    pub snapshot: Option<PathBuf>,
-    /// Read `crm.customers` from the beginning before consuming events.
-    pub follow_topic: bool,
-    /// While start-up reads the CRM topic to its end, log a warning this often (it keeps
-    /// waiting: a worker is not ready and consumes no event before the index has caught up).
-    pub catch_up_warn_after: HumanDuration,
-}
-
-impl Default for CrmConfig {
-    fn default() -> Self {
-        CrmConfig {
-            snapshot: None,
-            follow_topic: true,
-            catch_up_warn_after: dur("30s"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz`; empty to disable.
-    pub listen: String,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            listen: "0.0.0.0:9464".into(),
-        }
-    }
 }
 
 /// A config with everything it points to loaded and compiled: what the worker runs with.
@@ -164,14 +113,14 @@ impl Config {
         self.outbound.validate(&mut p);
         p.extend(self.limits.problems(&self.kafka.producer));
         p.extend(self.identity.problems());
-        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            p.push(format!(
-                "http.listen {:?} is not an address like 0.0.0.0:9464",
-                self.http.listen
-            ));
-        }
+        self.http.validate(&mut p);
         p
+    }
+
+    /// The outbound gate's contact policy: `[outbound]`, with answers remembered as long as
+    /// claim decisions (`claim.remember_events`).
+    pub fn contact_policy(&self) -> ContactPolicy {
+        self.outbound.policy(self.claim.remember_events.0)
     }
 
     /// Load a config file, then everything it points to. All problems are reported together.

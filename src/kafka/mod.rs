@@ -2,7 +2,8 @@
 //! output records ([`records`]), offset bookkeeping ([`offsets`]), the CRM topic follower
 //! ([`customers`]), topic creation (`outcry topics`, [`admin`]) and the in-process broker for
 //! the demo and tests ([`embedded`]). The `[kafka]` section of the configuration
-//! ([`KafkaConfig`], with its [`Topics`]) is defined here (`kafka/config.rs`).
+//! ([`KafkaConfig`], with its [`Topics`]) is defined here (`kafka/config.rs`), the `[crm]`
+//! section in [`customers`].
 
 pub mod admin;
 mod config;
