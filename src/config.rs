@@ -1,27 +1,32 @@
 //! config: built-in defaults, then the user's TOML file, then `OUTCRY__SECTION__KEY`
 //! environment overrides. [`Config::load`] reports every problem at once.
 //!
-//! The sections are defined, with their defaults, documentation and checks, by the modules
-//! that own them — `[kafka]` and `[crm]` in `kafka`, `[redis]`, `[claim]`, `[history]` and
-//! `[outbound]` in `claim`, `[http]` in `http`, `[log]` in `telemetry`, `[limits]` in
-//! `normalize`, `[rules]` in `intent`, `[identity]` in `identity`, `[routing]`, `[priority]`
-//! and `[sla]` in `route`, `[[detector]]` in `incident` — and [`Config`] puts them together
-//! (re-exported here under their old paths).
+//! This module only assembles: each section is defined, with its defaults, documentation and
+//! checks, by the module that owns it, and [`Config`] puts them together — `[kafka]` and
+//! `[crm]` in `kafka`, `[redis]`, `[claim]`, `[history]` and `[outbound]` in `claim`,
+//! `[http]` in `http`, `[log]` in `telemetry`, `[limits]` in `normalize`, `[rules]` in
+//! `intent`, `[identity]` in `identity`, `[routing]`, `[priority]` and `[sla]` in `route`,
+//! `[[detector]]` in `incident`. The value types they are written with
+//! ([`HumanDuration`](crate::settings::HumanDuration), [`Secret`](crate::settings::Secret)) and
+//! [`ConfigErrors`] are in `settings`. Here: reading the file, the environment
+//! overrides and `_file` secrets, checking every section, and loading what the config points
+//! to (rule packs, CRM snapshot) into a [`Loaded`].
+//!
+//! Imports run one way: this module depends on the sections' owners, never the reverse (the
+//! core — pipeline, route, intent, identity, normalize, event — does not import it).
 
-use crate::claim::ContactPolicy;
-pub use crate::claim::{ClaimConfig, HistoryConfig, OutboundConfig, RedisConfig};
-pub use crate::http::HttpConfig;
+use crate::claim::{ClaimConfig, ContactPolicy, HistoryConfig, OutboundConfig, RedisConfig};
+use crate::http::HttpConfig;
 use crate::identity::{load_snapshot, IdentityConfig, IdentityIndex};
 use crate::incident::DetectorConfig;
-pub use crate::intent::RulesConfig;
-use crate::intent::{Classifier, RulePack};
-pub use crate::kafka::customers::CrmConfig;
-pub use crate::kafka::{KafkaConfig, SecurityProtocol, Topics};
-pub use crate::normalize::{LimitsConfig, LIBRDKAFKA_MAX_MESSAGE_BYTES, RECORD_HEADROOM_BYTES};
-use crate::route::Router;
-pub use crate::route::{NoiseHandling, PriorityConfig, RoutingConfig, SlaConfig};
-pub use crate::settings::{ConfigErrors, HumanDuration, Secret};
-pub use crate::telemetry::{LogConfig, LogFormat};
+use crate::intent::{Classifier, RulePack, RulesConfig};
+use crate::kafka::customers::CrmConfig;
+use crate::kafka::KafkaConfig;
+use crate::normalize::LimitsConfig;
+use crate::pipeline::Pipeline;
+use crate::route::{PriorityConfig, Router, RoutingConfig, SlaConfig};
+use crate::settings::ConfigErrors;
+use crate::telemetry::LogConfig;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -59,6 +64,17 @@ pub struct Loaded {
     pub classifier: Classifier,
     pub router: Router,
     pub index: IdentityIndex,
+}
+
+impl Loaded {
+    /// The pure stage this config runs: its `[limits]`, rules and routing table.
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline::new(
+            &self.config.limits,
+            self.classifier.clone(),
+            self.router.clone(),
+        )
+    }
 }
 
 impl Config {
@@ -318,6 +334,7 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::RECORD_HEADROOM_BYTES;
     use std::time::Duration;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
