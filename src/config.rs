@@ -13,7 +13,8 @@
 //! to (rule packs, CRM snapshot) into a [`Loaded`].
 //!
 //! Imports run one way: this module depends on the sections' owners, never the reverse (the
-//! core — pipeline, route, intent, identity, normalize, event — does not import it).
+//! core — pipeline, route, intent, identity, normalize, event — does not import it;
+//! `tests/layering.rs` holds that).
 
 use crate::claim::{ClaimConfig, ContactPolicy, HistoryConfig, OutboundConfig, RedisConfig};
 use crate::http::HttpConfig;
