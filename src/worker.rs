@@ -916,7 +916,7 @@ impl Worker {
         intent: &crate::event::IntentMatch,
         source: &SourceCoords,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(Option<crate::incident::IncidentLink>, Vec<Output>), Processed> {
+    ) -> Result<(Option<crate::event::IncidentLink>, Vec<Output>), Processed> {
         let detectors = &self.config.detector;
         let hits = crate::incident::hits(detectors, event, intent);
         let mut link = None;
@@ -960,7 +960,7 @@ impl Worker {
             let Some(id) = decision.incident_id.clone() else {
                 continue;
             };
-            let this = crate::incident::IncidentLink {
+            let this = crate::event::IncidentLink {
                 incident_id: id.clone(),
                 detector: d.name.clone(),
                 reply_template: d.reply_template.clone(),

@@ -13,10 +13,24 @@ use std::path::{Path, PathBuf};
 const CORE_FILES: &[&str] = &["src/pipeline.rs", "src/route.rs", "src/event.rs"];
 const CORE_DIRS: &[&str] = &["src/intent", "src/identity", "src/normalize"];
 
-/// What the core may not import.
+/// What the core may not import: the assembled config, the edges, and what sits on them
+/// (incident detection works on the claim store; telemetry and learn read the pipeline).
 const FORBIDDEN: &[&str] = &[
-    "config", "worker", "kafka", "claim", "http", "cli", "demo", "bench", "reload", "sla",
-    "feedback", "replay",
+    "config",
+    "worker",
+    "kafka",
+    "claim",
+    "http",
+    "cli",
+    "demo",
+    "bench",
+    "reload",
+    "sla",
+    "feedback",
+    "replay",
+    "incident",
+    "telemetry",
+    "learn",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -96,7 +96,7 @@ pub fn decision_records(
     topics: &super::Topics,
     decision: crate::pipeline::Decision,
     claim: &crate::claim::Claim,
-    incident: Option<crate::incident::IncidentLink>,
+    incident: Option<crate::event::IncidentLink>,
     rules_version: &str,
     time: &str,
     max_bytes: usize,
