@@ -1,5 +1,5 @@
 //! config: built-in defaults, then the user's TOML file, then `OUTCRY__SECTION__KEY`
-//! environment overrides. [`Config::load`] reports every problem at once.
+//! environment overrides. [`Config::load_file`] reports every problem at once.
 //!
 //! This module only assembles: each section is defined, with its defaults, documentation and
 //! checks, by the module that owns it, and [`Config`] puts them together — `[kafka]` and
