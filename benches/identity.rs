@@ -256,10 +256,15 @@ fn topic_catch_up(n: u64) {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut config = outcry::config::Config::default();
-    config.kafka.brokers = bootstrap.clone();
-    config.kafka.topics.customers = topic.to_owned();
-    config.kafka.consumer.extend(consumer_overrides());
+    let config = outcry::kafka::KafkaConfig {
+        brokers: bootstrap.clone(),
+        topics: outcry::kafka::Topics {
+            customers: topic.to_owned(),
+            ..Default::default()
+        },
+        consumer: consumer_overrides().into_iter().collect(),
+        ..Default::default()
+    };
 
     // OUTCRY_IDENTITY_TOPIC=read / follow / one: only that part (1: all three).
     let part = std::env::var("OUTCRY_IDENTITY_TOPIC").unwrap_or_default();

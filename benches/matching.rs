@@ -2,7 +2,6 @@
 //! (or the JSONL file in OUTCRY_BENCH_CORPUS). Same code as `outcry bench`.
 
 use outcry::demo;
-use outcry::pipeline::Pipeline;
 use std::time::Duration;
 
 fn main() {
@@ -15,7 +14,7 @@ fn main() {
         .into_iter()
         .map(|l| l.as_bytes().to_vec())
         .collect();
-    let pipeline = Pipeline::from_loaded(&loaded);
+    let pipeline = loaded.pipeline();
     let results = outcry::bench::run(&pipeline, &loaded.index, &events, Duration::from_secs(3));
     print!("{}", outcry::bench::render(&results, events.len()));
     let outcomes = outcry::bench::outcomes(&pipeline, &loaded.index, &events);

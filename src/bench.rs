@@ -78,7 +78,7 @@ pub fn run(
             let _ = black_box(pipeline.process(index, black_box(e), None, now));
         },
     );
-    let topics = crate::config::Topics::default();
+    let topics = crate::kafka::Topics::default();
     let claim = crate::claim::Claim {
         outcome: crate::event::AssignmentOutcome::New,
         department: "support".into(),

@@ -6,7 +6,6 @@ use crate::demo::{self, DemoOptions};
 use crate::event::Author;
 use crate::intent::Classification;
 use crate::normalize::matching_text;
-use crate::pipeline::Pipeline;
 use crate::telemetry::{init_tracing, Metrics};
 use crate::worker::{Status, Worker};
 use clap::{Parser, Subcommand};
@@ -1050,7 +1049,7 @@ fn run(config: &Path) -> ExitCode {
             packs = %loaded.classifier.packs.join(","),
             "configuration loaded"
         );
-        let pipeline: crate::pipeline::SharedPipeline = Pipeline::from_loaded(&loaded).into();
+        let pipeline: crate::pipeline::SharedPipeline = loaded.pipeline().into();
         tokio::spawn(crate::reload::watch(
             config.to_path_buf(),
             pipeline.clone(),
@@ -1065,7 +1064,7 @@ fn run(config: &Path) -> ExitCode {
                 Arc::clone(&status),
                 Arc::clone(&store),
                 Arc::clone(&index),
-                loaded.config.clone(),
+                loaded.config.contact_policy(),
             );
             match crate::http::serve(&loaded.config.http.listen, state, stop_rx.clone()).await {
                 Ok((addr, _)) => tracing::info!(
@@ -1168,7 +1167,7 @@ fn bench(corpus: Option<&Path>, seconds: f64) -> ExitCode {
     if events.is_empty() {
         return fail("the corpus has no events");
     }
-    let pipeline = Pipeline::from_loaded(&loaded);
+    let pipeline = loaded.pipeline();
     let results = crate::bench::run(
         &pipeline,
         &loaded.index,

@@ -1,56 +1,35 @@
 //! config: built-in defaults, then the user's TOML file, then `OUTCRY__SECTION__KEY`
-//! environment overrides. [`Config::load`] reports every problem at once.
+//! environment overrides. [`Config::load_file`] reports every problem at once.
+//!
+//! This module only assembles: each section is defined, with its defaults, documentation and
+//! checks, by the module that owns it, and [`Config`] puts them together — `[kafka]` and
+//! `[crm]` in `kafka`, `[redis]`, `[claim]`, `[history]` and `[outbound]` in `claim`,
+//! `[http]` in `http`, `[log]` in `telemetry`, `[limits]` in `normalize`, `[rules]` in
+//! `intent`, `[identity]` in `identity`, `[routing]`, `[priority]` and `[sla]` in `route`,
+//! `[[detector]]` in `incident`. The value types they are written with
+//! ([`HumanDuration`](crate::settings::HumanDuration), [`Secret`](crate::settings::Secret)) and
+//! [`ConfigErrors`] are in `settings`. Here: reading the file, the environment
+//! overrides and `_file` secrets, checking every section, and loading what the config points
+//! to (rule packs, CRM snapshot) into a [`Loaded`].
+//!
+//! Imports run one way: this module depends on the sections' owners, never the reverse (the
+//! core — pipeline, route, intent, identity, normalize, event — does not import it;
+//! `tests/layering.rs` holds that).
 
+use crate::claim::{ClaimConfig, ContactPolicy, HistoryConfig, OutboundConfig, RedisConfig};
+use crate::http::HttpConfig;
 use crate::identity::{load_snapshot, IdentityConfig, IdentityIndex};
-use crate::intent::{Classifier, RulePack};
-use crate::route::Router;
-pub use crate::route::{NoiseHandling, PriorityConfig, RoutingConfig, SlaConfig};
-use serde::{Deserialize, Deserializer};
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-/// A duration written the human way in the config: `"15m"`, `"24h"`, `"7days"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s)
-            .map(HumanDuration)
-            .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
-    }
-}
-
-/// A credential from the config: never printed (`Debug` shows `***`). Set it in the file, from
-/// the environment (`OUTCRY__KAFKA__SASL_PASSWORD`), or from a file by adding `_file` to the
-/// key (`sasl_password_file = "/var/run/secrets/outcry/kafka-password"`, e.g. a Kubernetes
-/// secret mount).
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
-    }
-}
-
-fn dur(s: &str) -> HumanDuration {
-    HumanDuration(humantime::parse_duration(s).expect("built-in duration"))
-}
+use crate::incident::DetectorConfig;
+use crate::intent::{Classifier, RulePack, RulesConfig};
+use crate::kafka::customers::CrmConfig;
+use crate::kafka::KafkaConfig;
+use crate::normalize::LimitsConfig;
+use crate::pipeline::Pipeline;
+use crate::route::{PriorityConfig, Router, RoutingConfig, SlaConfig};
+use crate::settings::ConfigErrors;
+use crate::telemetry::LogConfig;
+use serde::Deserialize;
+use std::path::Path;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -76,387 +55,8 @@ pub struct Config {
     /// The outbound gate's contact policy.
     pub outbound: OutboundConfig,
     /// Incident detectors (`[[detector]]`, docs/incidents.md).
-    pub detector: Vec<crate::incident::DetectorConfig>,
+    pub detector: Vec<DetectorConfig>,
 }
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HistoryConfig {
-    /// Entries kept per customer, newest first.
-    pub max_entries: u32,
-    /// Entries older than this are dropped.
-    pub max_age: HumanDuration,
-}
-
-impl Default for HistoryConfig {
-    fn default() -> Self {
-        HistoryConfig {
-            max_entries: 200,
-            max_age: dur("90days"),
-        }
-    }
-}
-
-impl HistoryConfig {
-    pub fn policy(&self) -> crate::claim::HistoryPolicy {
-        crate::claim::HistoryPolicy {
-            max_entries: self.max_entries,
-            max_age: self.max_age.0,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OutboundConfig {
-    /// Proactive messages (marketing, sales, surveys) per customer per window, at most.
-    pub max_proactive: u32,
-    pub window: HumanDuration,
-}
-
-impl Default for OutboundConfig {
-    fn default() -> Self {
-        OutboundConfig {
-            max_proactive: 2,
-            window: dur("7days"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// `text` (for people) or `json` (one object per line, for log pipelines).
-    pub format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct KafkaConfig {
-    /// `bootstrap.servers`.
-    pub brokers: String,
-    pub group_id: String,
-    pub topics: Topics,
-    /// Extra librdkafka properties for the consumer (override outcry's own).
-    #[serde(deserialize_with = "librdkafka_properties")]
-    pub consumer: BTreeMap<String, String>,
-    /// Extra librdkafka properties for the producer.
-    #[serde(deserialize_with = "librdkafka_properties")]
-    pub producer: BTreeMap<String, String>,
-    /// Events read but whose outputs are not yet acknowledged, at most.
-    pub max_in_flight: usize,
-    /// Events decided and claimed together, at most: what has arrived when the worker reads
-    /// joins one batch, claimed in one round trip to Redis.
-    pub max_batch: usize,
-    /// On shutdown or revoke, how long to wait for in-flight outputs.
-    pub drain_timeout: HumanDuration,
-    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (librdkafka `security.protocol`).
-    pub security_protocol: SecurityProtocol,
-    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`, for the `sasl_*` protocols.
-    pub sasl_mechanism: String,
-    pub sasl_username: Secret,
-    pub sasl_password: Secret,
-    /// CA bundle (PEM) that signs the brokers' certificates; empty: the system's.
-    pub ssl_ca_location: String,
-    /// Client certificate and key (PEM) for mutual TLS.
-    pub ssl_certificate_location: String,
-    pub ssl_key_location: String,
-    pub ssl_key_password: Secret,
-}
-
-/// librdkafka properties are strings; the config may write them as TOML numbers and booleans
-/// too (`"fetch.max.bytes" = 52428800`, or from the environment, where `500` reads as a number).
-fn librdkafka_properties<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
-    let raw = BTreeMap::<String, toml::Value>::deserialize(d)?;
-    raw.into_iter()
-        .map(|(k, v)| {
-            let s = match v {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => {
-                    return Err(serde::de::Error::custom(format!(
-                        "librdkafka property {k:?} must be a string, number or boolean, not {}",
-                        other.type_str()
-                    )))
-                }
-            };
-            Ok((k, s))
-        })
-        .collect()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum SecurityProtocol {
-    #[default]
-    Plaintext,
-    Ssl,
-    SaslPlaintext,
-    SaslSsl,
-}
-
-impl SecurityProtocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecurityProtocol::Plaintext => "plaintext",
-            SecurityProtocol::Ssl => "ssl",
-            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
-            SecurityProtocol::SaslSsl => "sasl_ssl",
-        }
-    }
-
-    fn sasl(self) -> bool {
-        matches!(
-            self,
-            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
-        )
-    }
-
-    fn tls(self) -> bool {
-        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
-    }
-}
-
-impl Default for KafkaConfig {
-    fn default() -> Self {
-        KafkaConfig {
-            brokers: "localhost:9092".into(),
-            group_id: "outcry".into(),
-            topics: Topics::default(),
-            consumer: BTreeMap::new(),
-            producer: BTreeMap::new(),
-            max_in_flight: 1000,
-            max_batch: 500,
-            drain_timeout: dur("20s"),
-            security_protocol: SecurityProtocol::Plaintext,
-            sasl_mechanism: "SCRAM-SHA-512".into(),
-            sasl_username: Secret::default(),
-            sasl_password: Secret::default(),
-            ssl_ca_location: String::new(),
-            ssl_certificate_location: String::new(),
-            ssl_key_location: String::new(),
-            ssl_key_password: Secret::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Topics {
-    pub raw: String,
-    pub customers: String,
-    pub assignments: String,
-    pub interactions: String,
-    pub deadletter: String,
-    /// Helpdesk feedback in: accepted, responded, resolved, bounced, outbound (docs/feedback.md).
-    pub feedback: String,
-    /// SLA breaches and policy violations out.
-    pub alerts: String,
-}
-
-impl Default for Topics {
-    fn default() -> Self {
-        Topics {
-            raw: "social.raw".into(),
-            customers: "crm.customers".into(),
-            assignments: "outcry.assignments".into(),
-            interactions: "outcry.interactions".into(),
-            deadletter: "outcry.deadletter".into(),
-            feedback: "helpdesk.feedback".into(),
-            alerts: "outcry.alerts".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RedisConfig {
-    /// `redis://host:6379`, `rediss://` for TLS, `unix:///path`; with `cluster = true`, any
-    /// nodes of the cluster, comma-separated.
-    pub url: String,
-    /// Prefix of every key outcry writes.
-    pub key_prefix: String,
-    /// A Redis Cluster: `url` lists seed nodes; slots and failovers are followed.
-    pub cluster: bool,
-    /// ACL user and password (override any in the URL).
-    pub username: Secret,
-    pub password: Secret,
-    /// For `rediss://`: the CA certificate (PEM text) that signs the server's; empty: the
-    /// public web roots (Mozilla's). Usually given as `tls_ca_file = "/path/ca.pem"`.
-    pub tls_ca: String,
-    /// For mutual TLS: the client certificate and key (PEM text; `tls_cert_file`,
-    /// `tls_key_file`).
-    pub tls_cert: String,
-    pub tls_key: Secret,
-}
-
-impl Default for RedisConfig {
-    fn default() -> Self {
-        RedisConfig {
-            url: "redis://127.0.0.1:6379".into(),
-            key_prefix: "outcry".into(),
-            cluster: false,
-            username: Secret::default(),
-            password: Secret::default(),
-            tls_ca: String::new(),
-            tls_cert: String::new(),
-            tls_key: Secret::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CrmConfig {
-    /// JSONL (or `.csv`) customer snapshot loaded at start (relative paths: relative to the config file).
-    pub snapshot: Option<PathBuf>,
-    /// Read `crm.customers` from the beginning before consuming events.
-    pub follow_topic: bool,
-    /// While start-up reads the CRM topic to its end, log a warning this often (it keeps
-    /// waiting: a worker is not ready and consumes no event before the index has caught up).
-    pub catch_up_warn_after: HumanDuration,
-}
-
-impl Default for CrmConfig {
-    fn default() -> Self {
-        CrmConfig {
-            snapshot: None,
-            follow_topic: true,
-            catch_up_warn_after: dur("30s"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct RulesConfig {
-    /// Rule pack files (TOML), relative to the config file.
-    pub packs: Vec<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClaimConfig {
-    /// How long an ownership lasts without new events; each attached event extends it.
-    pub lease: HumanDuration,
-    /// How long the decision for an event id is remembered (redelivery window).
-    pub remember_events: HumanDuration,
-}
-
-impl Default for ClaimConfig {
-    fn default() -> Self {
-        ClaimConfig {
-            lease: dur("24h"),
-            remember_events: dur("7days"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz`; empty to disable.
-    pub listen: String,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            listen: "0.0.0.0:9464".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// Larger payloads are dead-lettered before parsing.
-    pub max_payload_bytes: usize,
-    /// An event whose `created_at` is later than this past the time it is read is an absurd
-    /// value (dead letter `invalid_value`); clocks disagree, so not zero.
-    pub max_future_skew: HumanDuration,
-}
-
-/// Room a record of outcry's may take beyond the input it came from: the CloudEvents and
-/// dead-letter headers, the match, the intent and the CRM context an interaction carries.
-pub const RECORD_HEADROOM_BYTES: usize = 64 * 1024;
-
-/// librdkafka's own ceiling for `message.max.bytes`.
-pub const LIBRDKAFKA_MAX_MESSAGE_BYTES: usize = 1_000_000_000;
-
-impl LimitsConfig {
-    /// The largest record outcry produces, and so the producer's `message.max.bytes`: an input
-    /// at the limit plus [`RECORD_HEADROOM_BYTES`]. Every record builder bounds its record by
-    /// this (`kafka::records`).
-    pub fn max_record_bytes(&self) -> usize {
-        self.max_payload_bytes.saturating_add(RECORD_HEADROOM_BYTES)
-    }
-
-    /// What keeps the producer's limits from following `max_payload_bytes`.
-    pub fn problems(&self, producer: &BTreeMap<String, String>) -> Vec<String> {
-        let mut p = Vec::new();
-        if self.max_payload_bytes == 0 {
-            p.push("limits.max_payload_bytes must be more than zero".into());
-        }
-        let need = self.max_record_bytes();
-        if need > LIBRDKAFKA_MAX_MESSAGE_BYTES {
-            p.push(format!(
-                "limits.max_payload_bytes = {} needs records of up to {need} bytes, more than the {LIBRDKAFKA_MAX_MESSAGE_BYTES} librdkafka can produce",
-                self.max_payload_bytes
-            ));
-        }
-        if let Some(v) = producer.get("message.max.bytes") {
-            match v.parse::<usize>() {
-                Ok(n) if n < need => p.push(format!(
-                    "kafka.producer.\"message.max.bytes\" = {n} is smaller than the largest record outcry produces ({need} bytes: limits.max_payload_bytes = {} plus {RECORD_HEADROOM_BYTES} for headers and context); remove it (outcry sets it), raise it, or lower limits.max_payload_bytes",
-                    self.max_payload_bytes
-                )),
-                Ok(_) => {}
-                Err(_) => p.push(format!(
-                    "kafka.producer.\"message.max.bytes\" = {v:?} is not a number of bytes"
-                )),
-            }
-        }
-        p
-    }
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            max_payload_bytes: 1024 * 1024,
-            max_future_skew: dur("24h"),
-        }
-    }
-}
-
-/// Every problem found in a config and what it points to.
-#[derive(Debug)]
-pub struct ConfigErrors(pub Vec<String>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} problem(s) in the configuration:", self.0.len())?;
-        for p in &self.0 {
-            writeln!(f, "  - {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
 
 /// A config with everything it points to loaded and compiled: what the worker runs with.
 #[derive(Debug, Clone)]
@@ -465,6 +65,17 @@ pub struct Loaded {
     pub classifier: Classifier,
     pub router: Router,
     pub index: IdentityIndex,
+}
+
+impl Loaded {
+    /// The pure stage this config runs: its `[limits]`, rules and routing table.
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline::new(
+            &self.config.limits,
+            self.classifier.clone(),
+            self.router.clone(),
+        )
+    }
 }
 
 impl Config {
@@ -502,138 +113,31 @@ impl Config {
         }
     }
 
-    /// Semantic checks that don't need any file: every problem, not the first.
+    /// Semantic checks that don't need any file: every problem, not the first. Each section
+    /// checks itself; the order is the order problems have always been listed in.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        let k = &self.kafka;
-        if k.brokers.trim().is_empty() {
-            p.push("kafka.brokers is empty".into());
-        }
-        if k.group_id.trim().is_empty() {
-            p.push("kafka.group_id is empty".into());
-        }
-        if k.max_batch == 0 {
-            p.push("kafka.max_batch must be at least 1".into());
-        }
-        if k.max_in_flight == 0 {
-            p.push("kafka.max_in_flight must be at least 1".into());
-        }
-        let t = &k.topics;
-        let topics = [
-            ("raw", &t.raw),
-            ("customers", &t.customers),
-            ("assignments", &t.assignments),
-            ("interactions", &t.interactions),
-            ("deadletter", &t.deadletter),
-            ("alerts", &t.alerts),
-            ("feedback", &t.feedback),
-        ];
-        for (name, topic) in topics {
-            if topic.trim().is_empty() {
-                p.push(format!("kafka.topics.{name} is empty"));
-            }
-        }
-        for (name, topic) in &topics[2..6] {
-            if *topic == &t.raw {
-                p.push(format!(
-                    "kafka.topics.{name} is the input topic {:?}: outcry would read its own output",
-                    t.raw
-                ));
-            }
-        }
-        let urls: Vec<&str> = self.redis.url.split(',').map(str::trim).collect();
-        for url in &urls {
-            if !url.starts_with("redis://")
-                && !url.starts_with("rediss://")
-                && !url.starts_with("unix://")
-            {
-                p.push(format!(
-                    "redis.url {url:?} must start with redis://, rediss:// or unix://"
-                ));
-            }
-        }
-        for (key, pem) in [
-            ("tls_ca", self.redis.tls_ca.as_str()),
-            ("tls_cert", self.redis.tls_cert.as_str()),
-            ("tls_key", self.redis.tls_key.expose()),
-        ] {
-            if !pem.is_empty() && !pem.contains("-----BEGIN ") {
-                p.push(format!(
-                    "redis.{key} is not PEM (give the file as redis.{key}_file = \"/path\")"
-                ));
-            }
-        }
-        if self.redis.tls_cert.is_empty() != self.redis.tls_key.is_empty() {
-            p.push("redis.tls_cert and redis.tls_key go together (mutual TLS)".into());
-        }
-        if urls.len() > 1 && !self.redis.cluster {
-            p.push(
-                "redis.url lists several nodes: set redis.cluster = true for a Redis Cluster"
-                    .into(),
-            );
-        }
-        let k = &self.kafka;
-        if k.security_protocol.sasl() {
-            if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&k.sasl_mechanism.as_str()) {
-                p.push(format!(
-                    "kafka.sasl_mechanism {:?}: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
-                    k.sasl_mechanism
-                ));
-            }
-            if k.sasl_username.is_empty() || k.sasl_password.is_empty() {
-                p.push(format!(
-                    "kafka.security_protocol = {:?} needs kafka.sasl_username and kafka.sasl_password (or *_file)",
-                    k.security_protocol.as_str()
-                ));
-            }
-        } else if !k.sasl_username.is_empty() || !k.sasl_password.is_empty() {
-            p.push("kafka.sasl_username/sasl_password are set but kafka.security_protocol is not sasl_plaintext or sasl_ssl".into());
-        }
-        let any_ssl_file = !(k.ssl_ca_location.is_empty()
-            && k.ssl_certificate_location.is_empty()
-            && k.ssl_key_location.is_empty());
-        if any_ssl_file && !k.security_protocol.tls() {
-            p.push(
-                "kafka.ssl_* locations are set but kafka.security_protocol is not ssl or sasl_ssl"
-                    .into(),
-            );
-        }
-        for (key, path) in [
-            ("ssl_ca_location", &k.ssl_ca_location),
-            ("ssl_certificate_location", &k.ssl_certificate_location),
-            ("ssl_key_location", &k.ssl_key_location),
-        ] {
-            if !path.is_empty() && !Path::new(path).exists() {
-                p.push(format!("kafka.{key} {path:?} does not exist"));
-            }
-        }
+        self.kafka.validate(&mut p);
+        self.redis.validate(&mut p);
+        self.kafka.validate_security(&mut p);
         p.extend(crate::route::problems(
             &self.routing,
             &self.priority,
             &self.sla,
         ));
-        if self.claim.lease.0.is_zero() {
-            p.push("claim.lease must be more than zero".into());
-        }
-        if self.claim.remember_events.0 < Duration::from_secs(60) {
-            p.push("claim.remember_events must be at least 1m (the redelivery window)".into());
-        }
-        if self.history.max_entries == 0 || self.history.max_age.0.is_zero() {
-            p.push("history.max_entries and history.max_age must be more than zero".into());
-        }
-        if self.outbound.window.0.is_zero() {
-            p.push("outbound.window must be more than zero".into());
-        }
+        self.claim.validate(&mut p);
+        self.history.validate(&mut p);
+        self.outbound.validate(&mut p);
         p.extend(self.limits.problems(&self.kafka.producer));
         p.extend(self.identity.problems());
-        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            p.push(format!(
-                "http.listen {:?} is not an address like 0.0.0.0:9464",
-                self.http.listen
-            ));
-        }
+        self.http.validate(&mut p);
         p
+    }
+
+    /// The outbound gate's contact policy: `[outbound]`, with answers remembered as long as
+    /// claim decisions (`claim.remember_events`).
+    pub fn contact_policy(&self) -> ContactPolicy {
+        self.outbound.policy(self.claim.remember_events.0)
     }
 
     /// Load a config file, then everything it points to. All problems are reported together.
@@ -672,9 +176,7 @@ impl Config {
     ) -> (Option<(Classifier, Router)>, Vec<String>) {
         let mut problems = Vec::new();
         let mut packs = Vec::new();
-        if self.rules.packs.is_empty() {
-            problems.push("rules.packs is empty: name at least one rule pack".into());
-        }
+        self.rules.validate(&mut problems);
         for path in &self.rules.packs {
             match read(path)
                 .map_err(|e| vec![e])
@@ -833,6 +335,8 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::RECORD_HEADROOM_BYTES;
+    use std::time::Duration;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -9,7 +9,6 @@ use crate::event::AssignmentEvent;
 use crate::kafka::embedded::EmbeddedKafka;
 use crate::kafka::records::dlq;
 use crate::kafka::unique_suffix;
-use crate::pipeline::Pipeline;
 use crate::telemetry::Metrics;
 use crate::worker::{Status, Worker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -28,7 +27,7 @@ pub const CUSTOMERS: &str = include_str!("../config/sample/customers.jsonl");
 pub const FEED: &str = include_str!("../config/sample/feed.jsonl");
 
 /// The bundled configuration, with its files served from the binary.
-pub fn embedded_config() -> Result<Loaded, crate::config::ConfigErrors> {
+pub fn embedded_config() -> Result<Loaded, crate::settings::ConfigErrors> {
     let config = Config::parse(CONFIG, std::iter::empty())?;
     config.resolve(|p: &Path| match p.to_str() {
         Some("rules/default.toml") => Ok(RULES.to_owned()),
@@ -257,7 +256,7 @@ pub async fn run(
     let metrics = Metrics::new();
     let worker = Worker {
         config: loaded.config.clone(),
-        pipeline: Pipeline::from_loaded(&loaded).into(),
+        pipeline: loaded.pipeline().into(),
         index: Arc::new(RwLock::new(loaded.index)),
         store,
         metrics,

@@ -331,7 +331,17 @@ pub struct AssignmentEvent {
     /// The incident this post is part of (docs/incidents.md), or, on an incident's own
     /// assignment, that incident.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incident: Option<crate::incident::IncidentLink>,
+    pub incident: Option<IncidentLink>,
+}
+
+/// What an assignment event says about the incident its post is part of (`incident` finds it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentLink {
+    pub incident_id: String,
+    pub detector: String,
+    /// The helpdesk's reply template for posts of this incident.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reply_template: String,
 }
 
 impl AssignmentEvent {

@@ -13,15 +13,15 @@
 //!
 //! docs/openapi.yaml describes the API and docs/http.md how a tool uses it; tests/http_api.rs
 //! holds the server to the document.
+//!
+//! It owns the `[http]` section of the configuration ([`HttpConfig`]: where it listens).
 
 use crate::claim::{
     ClaimError, ClaimStore, ContactPolicy, FencingToken, HistoryEntry, OutboundDecision,
     OutboundKind, OutboundRequest,
 };
-use crate::config::Config;
 use crate::identity::IdentityIndex;
-use crate::telemetry::Metrics;
-use crate::worker::Status;
+use crate::telemetry::{Metrics, Status};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -29,13 +29,40 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+/// The `[http]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of `/metrics`, `/healthz`, `/readyz`; empty to disable.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "0.0.0.0:9464".into(),
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn validate(&self, p: &mut Vec<String>) {
+        if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "http.listen {:?} is not an address like 0.0.0.0:9464",
+                self.listen
+            ));
+        }
+    }
+}
 
 /// Larger request bodies are refused with 413 before they are read further.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -52,14 +79,15 @@ const MAX_ID_LEN: usize = 256;
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// What the HTTP server needs: the worker's metrics, status, claim store and identity index,
-/// and the configuration (`[outbound]`, `claim.remember_events`).
+/// and the outbound gate's contact policy (`[outbound]`, `claim.remember_events`:
+/// `Config::contact_policy`).
 #[derive(Clone)]
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub status: Arc<Status>,
     pub store: Arc<dyn ClaimStore>,
     pub index: Arc<RwLock<IdentityIndex>>,
-    pub config: Arc<Config>,
+    pub contact_policy: ContactPolicy,
     pub clock: Clock,
     /// A claim store that has not answered in this long gets a 503 (default 5 s).
     pub store_timeout: Duration,
@@ -71,14 +99,14 @@ impl HttpState {
         status: Arc<Status>,
         store: Arc<dyn ClaimStore>,
         index: Arc<RwLock<IdentityIndex>>,
-        config: Config,
+        contact_policy: ContactPolicy,
     ) -> Self {
         HttpState {
             metrics,
             status,
             store,
             index,
-            config: Arc::new(config),
+            contact_policy,
             clock: Arc::new(crate::normalize::time::now_ms),
             store_timeout: DEFAULT_STORE_TIMEOUT,
         }
@@ -99,11 +127,7 @@ impl HttpState {
     /// The contact policy of the gate: `[outbound]`, and answers remembered as long as
     /// claim decisions (`claim.remember_events`).
     pub fn policy(&self) -> ContactPolicy {
-        ContactPolicy {
-            max_proactive: self.config.outbound.max_proactive,
-            window: self.config.outbound.window.0,
-            remember: self.config.claim.remember_events.0,
-        }
+        self.contact_policy.clone()
     }
 }
 

@@ -12,10 +12,10 @@
 //!
 //! This module is the pure part: the config, and which detector keys an event hits.
 
-use crate::config::HumanDuration;
 use crate::event::{CanonicalEvent, IntentMatch};
 use crate::route::{Priority, Target};
-use serde::{Deserialize, Serialize};
+use crate::settings::HumanDuration;
+use serde::Deserialize;
 use std::time::Duration;
 
 /// `[[detector]]`.
@@ -236,16 +236,6 @@ pub fn hits(
         );
     }
     out
-}
-
-/// What an assignment event says about the incident its post is part of.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IncidentLink {
-    pub incident_id: String,
-    pub detector: String,
-    /// The helpdesk's reply template for posts of this incident.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub reply_template: String,
 }
 
 /// The owner key of an incident.

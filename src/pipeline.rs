@@ -1,11 +1,10 @@
 //! pipeline: raw bytes -> routing decision. Pure and synchronous: no I/O, no clock, no async.
 //! This is the matching stage the benchmark measures.
 
-use crate::config::Loaded;
 use crate::event::{CanonicalEvent, Confidence, IdentityMatch, IntentMatch};
 use crate::identity::IdentityIndex;
 use crate::intent::{Classification, Classifier};
-use crate::normalize::{self, matching_text, Limits, Reason, Rejection};
+use crate::normalize::{self, matching_text, Limits, LimitsConfig, Reason, Rejection};
 use crate::route::{Facts, Route, Router};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -63,20 +62,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn from_loaded(loaded: &Loaded) -> Pipeline {
-        Pipeline::new(
-            &loaded.config,
-            loaded.classifier.clone(),
-            loaded.router.clone(),
-        )
-    }
-
-    pub fn new(config: &crate::config::Config, classifier: Classifier, router: Router) -> Pipeline {
+    /// A pipeline under the `[limits]` section, with compiled rules and routing table (from a
+    /// loaded configuration: `config::Loaded::pipeline`).
+    pub fn new(limits: &LimitsConfig, classifier: Classifier, router: Router) -> Pipeline {
         Pipeline {
-            limits: Limits {
-                max_payload_bytes: config.limits.max_payload_bytes,
-                max_future_skew_ms: config.limits.max_future_skew.0.as_millis() as i64,
-            },
+            limits: limits.limits(),
             rules_version: classifier.packs.join(","),
             classifier,
             router,
@@ -238,14 +228,20 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Rejection>) -> Result<T, Rejection> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::route::Priority;
+    use crate::intent::RulePack;
+    use crate::route::{Priority, PriorityConfig, RoutingConfig, SlaConfig};
 
+    /// Built from the parts, as `config::Config::resolve` builds them (the core does not
+    /// depend on the configuration that assembles it).
     pub(crate) fn pipeline_and_index() -> (Pipeline, IdentityIndex) {
-        let mut c = Config::default();
-        c.rules.packs = vec!["p.toml".into()];
-        c.crm.snapshot = Some("crm.jsonl".into());
-        c.routing.route.insert(
+        let pack = RulePack::from_toml(
+            "p.toml",
+            "name = \"p\"\n[[intent]]\nname = \"outage\"\nseverity = 3\nkeywords = [\"down\"]\n[noise]\nkeywords = [\"giveaway\"]\n",
+        )
+        .unwrap();
+        let classifier = Classifier::compile(&[pack]).unwrap();
+        let mut routing = RoutingConfig::default();
+        routing.route.insert(
             0,
             crate::route::RouteConfig {
                 name: "outage".into(),
@@ -254,15 +250,18 @@ mod tests {
                 ..Default::default()
             },
         );
-        let loaded = c
-            .resolve(|p| {
-                Ok(match p.to_str().unwrap() {
-                    "p.toml" => "name = \"p\"\n[[intent]]\nname = \"outage\"\nseverity = 3\nkeywords = [\"down\"]\n[noise]\nkeywords = [\"giveaway\"]\n".into(),
-                    _ => "{\"id\":\"C1\",\"tier\":\"platinum\",\"identities\":[{\"platform\":\"x\",\"user_id\":\"15\",\"verified\":true}]}\n{\"id\":\"C2\",\"identities\":[{\"platform\":\"x\",\"handle\":\"bob\"}]}\n".into(),
-                })
-            })
-            .unwrap();
-        (Pipeline::from_loaded(&loaded), loaded.index)
+        let router = Router::new(&routing, &PriorityConfig::default(), &SlaConfig::default());
+        let mut index = IdentityIndex::with_config(Default::default());
+        crate::identity::load_snapshot(
+            "crm.jsonl",
+            "{\"id\":\"C1\",\"tier\":\"platinum\",\"identities\":[{\"platform\":\"x\",\"user_id\":\"15\",\"verified\":true}]}\n{\"id\":\"C2\",\"identities\":[{\"platform\":\"x\",\"handle\":\"bob\"}]}\n",
+            &mut index,
+        )
+        .unwrap();
+        (
+            Pipeline::new(&LimitsConfig::default(), classifier, router),
+            index,
+        )
     }
 
     #[test]

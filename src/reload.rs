@@ -5,8 +5,9 @@
 //! logged and the running rules stay. Only rules and routing are reloaded: Kafka, Redis and
 //! the CRM snapshot need a restart.
 
-use crate::config::{Config, ConfigErrors};
+use crate::config::Config;
 use crate::pipeline::{Pipeline, SharedPipeline};
+use crate::settings::ConfigErrors;
 use crate::telemetry::Metrics;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 /// new version, else leave the running rules alone and return every problem.
 pub fn reload(path: &Path, pipeline: &SharedPipeline) -> Result<String, ConfigErrors> {
     let (config, classifier, router) = Config::load_rules_file(path)?;
-    let next = Pipeline::new(&config, classifier, router);
+    let next = Pipeline::new(&config.limits, classifier, router);
     let version = next.rules_version.clone();
     pipeline.replace(next);
     Ok(version)
@@ -113,7 +114,7 @@ mod tests {
         write(&dir, "outcry.toml", "[rules]\npacks = [\"p.toml\"]\n[[routing.route]]\nintents = [\"outage\"]\ncandidates = [\"tech\"]\n[[routing.route]]\ncandidates = [\"support\"]\n");
         write(&dir, "p.toml", "name = \"p\"\nversion = \"1\"\n[[intent]]\nname = \"outage\"\nseverity = 3\nkeywords = [\"down\"]\n");
         let (cfg, c, r) = Config::load_rules_file(&config).unwrap();
-        let shared = SharedPipeline::new(Pipeline::new(&cfg, c, r));
+        let shared = SharedPipeline::new(Pipeline::new(&cfg.limits, c, r));
         assert_eq!(shared.current().rules_version, "p@1");
         assert_eq!(intent_of(&shared, "offline again"), "general");
 

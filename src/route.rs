@@ -8,8 +8,8 @@
 //! booking, sentiment, the route's own base); the class P1–P4 comes from thresholds on the sum.
 //! docs/routing.md is the user's guide.
 
-use crate::config::HumanDuration;
 use crate::event::{CanonicalEvent, Confidence, IdentityMatch, IntentMatch};
+use crate::settings::HumanDuration;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,11 +1,52 @@
-//! telemetry: the metrics registry (one struct, fixed names, bounded label values) and tracing
-//! setup. Metric names are listed in the README and used by `dashboards/` and `deploy/`.
+//! telemetry: the metrics registry (one struct, fixed names, bounded label values), a worker's
+//! live counters ([`Status`]) and tracing setup. Metric names are listed in the README and used
+//! by `dashboards/` and `deploy/`. It owns the `[log]` section of the configuration
+//! ([`LogConfig`]).
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use serde::Deserialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// The `[log]` section: how log lines are written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (for people) or `json` (one object per line, for log pipelines).
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Live counters of one worker, read by the HTTP endpoints, the demo and the tests.
+#[derive(Debug, Default)]
+pub struct Status {
+    pub ready: AtomicBool,
+    /// Messages read from the input topic.
+    pub consumed: AtomicU64,
+    /// Events whose every output was acknowledged.
+    pub finished: AtomicU64,
+    pub assigned_new: AtomicU64,
+    pub assigned_attached: AtomicU64,
+    pub replayed: AtomicU64,
+    pub noise: AtomicU64,
+    pub dead_letters: AtomicU64,
+}
+
+impl Status {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
 
 /// Stages of the event path, the `stage` label of `outcry_stage_events_total`.
 #[derive(Debug, Clone, Copy)]
@@ -473,14 +514,14 @@ impl Metrics {
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the `default` filter.
-pub fn init_tracing(default: &str, format: crate::config::LogFormat) {
+pub fn init_tracing(default: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
-        crate::config::LogFormat::Text => builder.try_init(),
-        crate::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }

@@ -14,7 +14,6 @@
 
 use crate::claim::{Claim, ClaimError, ClaimRequest, ClaimStore, FeedbackOutcome};
 use crate::config::Config;
-use crate::config::NoiseHandling;
 use crate::event::{AssignmentEvent, AssignmentOutcome, InteractionEvent, SourceCoords};
 use crate::identity::IdentityIndex;
 use crate::kafka::offsets::OffsetTracker;
@@ -22,6 +21,10 @@ use crate::kafka::records::{self, Output};
 use crate::kafka::{consumer_config, customers, producer_config, sink};
 use crate::normalize::Reason;
 use crate::pipeline::{Decision, OwnerKey, SharedPipeline, Verdict};
+use crate::route::NoiseHandling;
+/// A worker's live counters (defined in `telemetry`, beside the metrics, so that the HTTP edge
+/// reads them without depending on the worker).
+pub use crate::telemetry::Status;
 use crate::telemetry::{Metrics, Stage};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -32,31 +35,10 @@ use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Message, TopicPartitionList};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
-
-/// Live counters of one worker, read by the HTTP endpoints, the demo and the tests.
-#[derive(Debug, Default)]
-pub struct Status {
-    pub ready: AtomicBool,
-    /// Messages read from the input topic.
-    pub consumed: AtomicU64,
-    /// Events whose every output was acknowledged.
-    pub finished: AtomicU64,
-    pub assigned_new: AtomicU64,
-    pub assigned_attached: AtomicU64,
-    pub replayed: AtomicU64,
-    pub noise: AtomicU64,
-    pub dead_letters: AtomicU64,
-}
-
-impl Status {
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -159,7 +141,7 @@ struct Finished {
 fn outcome_of(
     msg: &OwnedMessage,
     outputs: &[Output],
-    topics: &crate::config::Topics,
+    topics: &crate::kafka::Topics,
 ) -> &'static str {
     if outputs.iter().any(|o| o.topic == topics.deadletter) {
         "dead_letter"
@@ -305,7 +287,7 @@ impl Worker {
         if cfg.crm.follow_topic {
             let (tx, rx) = oneshot::channel();
             let follower = customers::follow(
-                cfg.clone(),
+                cfg.kafka.clone(),
                 Arc::clone(&self.index),
                 Arc::clone(&self.metrics),
                 tx,
@@ -934,7 +916,7 @@ impl Worker {
         intent: &crate::event::IntentMatch,
         source: &SourceCoords,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(Option<crate::incident::IncidentLink>, Vec<Output>), Processed> {
+    ) -> Result<(Option<crate::event::IncidentLink>, Vec<Output>), Processed> {
         let detectors = &self.config.detector;
         let hits = crate::incident::hits(detectors, event, intent);
         let mut link = None;
@@ -978,7 +960,7 @@ impl Worker {
             let Some(id) = decision.incident_id.clone() else {
                 continue;
             };
-            let this = crate::incident::IncidentLink {
+            let this = crate::event::IncidentLink {
                 incident_id: id.clone(),
                 detector: d.name.clone(),
                 reply_template: d.reply_template.clone(),
@@ -1206,7 +1188,7 @@ impl Worker {
 async fn deliver(
     producer: FutureProducer,
     metrics: Arc<Metrics>,
-    topics: Arc<crate::config::Topics>,
+    topics: Arc<crate::kafka::Topics>,
     max_record_bytes: usize,
     msg: OwnedMessage,
     outputs: Vec<Output>,

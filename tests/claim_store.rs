@@ -722,7 +722,7 @@ async fn incidents(store: Arc<dyn ClaimStore>) {
     let rkey = format!("{key}-rate");
     let rate = Threshold::RateMultiple {
         multiple: 3.0,
-        baseline: outcry::config::HumanDuration(Duration::from_secs(3600)),
+        baseline: outcry::settings::HumanDuration(Duration::from_secs(3600)),
         min_events: 4,
     };
     let w = 300_000i64;

@@ -3,9 +3,9 @@
 //! boundaries, tombstones, bad records — and the index it reports ready is exactly the topic
 //! applied in order; after it, live changes go in one at a time; a shutdown stops it.
 
-use outcry::config::Config;
 use outcry::identity::{parse_change, IdentityIndex};
 use outcry::kafka::embedded::EmbeddedKafka;
+use outcry::kafka::{KafkaConfig, Topics};
 use outcry::telemetry::Metrics;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
@@ -93,9 +93,14 @@ async fn the_catch_up_is_the_topic_applied_in_order_then_changes_go_live() {
     }
     assert_eq!(bad, n.div_ceil(1_000));
 
-    let mut config = Config::default();
-    config.kafka.brokers = kafka.bootstrap_servers().to_owned();
-    config.kafka.topics.customers = topic.to_owned();
+    let config = KafkaConfig {
+        brokers: kafka.bootstrap_servers().to_owned(),
+        topics: Topics {
+            customers: topic.to_owned(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let index = Arc::new(RwLock::new(IdentityIndex::new()));
     let metrics = Metrics::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -164,9 +169,14 @@ async fn a_shutdown_during_the_catch_up_stops_it() {
     let topic = "crm.customers";
     kafka.create_topic(topic, 2).unwrap();
     produce(kafka.bootstrap_servers(), topic, &messages(5_000));
-    let mut config = Config::default();
-    config.kafka.brokers = kafka.bootstrap_servers().to_owned();
-    config.kafka.topics.customers = topic.to_owned();
+    let config = KafkaConfig {
+        brokers: kafka.bootstrap_servers().to_owned(),
+        topics: Topics {
+            customers: topic.to_owned(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (stop, stopped) = tokio::sync::watch::channel(true); // already stopping
     let follower = tokio::spawn(outcry::kafka::customers::follow(

@@ -7,10 +7,11 @@ mod common;
 
 use common::RedisServer;
 use outcry::claim::{ClaimRequest, ClaimStore, HistoryPolicy, MemoryClaimStore, RedisClaimStore};
-use outcry::config::{Config, HumanDuration};
+use outcry::config::Config;
 use outcry::http::HttpState;
 use outcry::identity::{Customer, IdentityIndex};
 use outcry::route::{Priority, Target};
+use outcry::settings::HumanDuration;
 use outcry::telemetry::Metrics;
 use outcry::worker::Status;
 use serde_json::{json, Value};
@@ -400,7 +401,7 @@ async fn start(store: Arc<dyn ClaimStore>) -> Server {
         Arc::clone(&status),
         store,
         Arc::new(RwLock::new(index)),
-        config,
+        config.contact_policy(),
     )
     .with_clock(move || c.load(Ordering::SeqCst))
     .with_store_timeout(Duration::from_secs(3));

@@ -3,9 +3,8 @@
 //! phone or message text, even when their records and posts are malformed.
 
 use outcry::claim::MemoryClaimStore;
-use outcry::config::LogFormat;
 use outcry::kafka::embedded::EmbeddedKafka;
-use outcry::pipeline::Pipeline;
+use outcry::telemetry::LogFormat;
 use outcry::telemetry::Metrics;
 use outcry::worker::{Status, Worker};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -120,7 +119,7 @@ async fn info_logs_are_json_and_carry_no_personal_data() {
     let status = Arc::new(Status::default());
     let worker = Worker {
         config: l.config.clone(),
-        pipeline: Pipeline::from_loaded(&l).into(),
+        pipeline: l.pipeline().into(),
         index: Arc::new(RwLock::new(l.index.clone())),
         store: Arc::new(MemoryClaimStore::new()),
         metrics: Metrics::new(),

@@ -4,9 +4,9 @@
 
 mod common;
 
-use outcry::config::{KafkaConfig, Topics};
 use outcry::kafka::admin::{self, TopicOutcome};
 use outcry::kafka::unique_suffix;
+use outcry::kafka::{KafkaConfig, Topics};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use std::collections::BTreeMap;

@@ -11,7 +11,6 @@ use outcry::event::{AssignmentEvent, AssignmentOutcome, Confidence};
 use outcry::kafka::embedded::EmbeddedKafka;
 use outcry::kafka::records::dlq;
 use outcry::kafka::unique_suffix;
-use outcry::pipeline::Pipeline;
 use outcry::telemetry::Metrics;
 use outcry::worker::{Status, Worker, WorkerError};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -171,7 +170,7 @@ async fn run_worker_with(
     let status = Arc::new(Status::default());
     let worker = Worker {
         config: l.config.clone(),
-        pipeline: Pipeline::from_loaded(l).into(),
+        pipeline: l.pipeline().into(),
         index: Arc::new(RwLock::new(l.index.clone())),
         store,
         metrics: Arc::clone(&metrics),
@@ -644,7 +643,7 @@ async fn every_input_is_assigned_dead_lettered_or_noise_exactly_once() {
     run.result.unwrap();
 
     // What the pure stage says of each input: the reference.
-    let pipeline = Pipeline::from_loaded(&l);
+    let pipeline = l.pipeline();
     let expected: Vec<Result<Verdict, outcry::normalize::Rejection>> = inputs
         .iter()
         .map(|(_, raw, h)| pipeline.process(&l.index, raw, *h, outcry::normalize::time::now_ms()))
@@ -777,7 +776,7 @@ async fn noise_is_stored_as_an_interaction_when_configured_and_never_assigned() 
         let kafka = EmbeddedKafka::start(1).unwrap();
         let mut l = loaded(&kafka, CRM);
         if store {
-            l.config.routing.noise = outcry::config::NoiseHandling::Store;
+            l.config.routing.noise = outcry::route::NoiseHandling::Store;
         }
         let t = l.config.kafka.topics.clone();
         let events = vec![
@@ -859,7 +858,7 @@ async fn feedback_and_sla(store: Arc<dyn ClaimStore>) {
     let metrics = Metrics::new();
     let worker = Worker {
         config: l.config.clone(),
-        pipeline: Pipeline::from_loaded(&l).into(),
+        pipeline: l.pipeline().into(),
         index: Arc::new(RwLock::new(l.index.clone())),
         store,
         metrics: Arc::clone(&metrics),
@@ -1023,7 +1022,7 @@ async fn run_workers(
         let m = Metrics::new();
         let worker = Worker {
             config: l.config.clone(),
-            pipeline: Pipeline::from_loaded(l).into(),
+            pipeline: l.pipeline().into(),
             index: Arc::new(RwLock::new(l.index.clone())),
             store: Arc::clone(&store),
             metrics: Arc::clone(&m),
@@ -1458,7 +1457,7 @@ async fn a_redis_restart_mid_batch_decides_nothing_twice() {
     let metrics = Metrics::new();
     let worker = Worker {
         config: l.config.clone(),
-        pipeline: Pipeline::from_loaded(&l).into(),
+        pipeline: l.pipeline().into(),
         index: Arc::new(RwLock::new(l.index.clone())),
         store,
         metrics: Arc::clone(&metrics),
@@ -1561,7 +1560,7 @@ async fn broker_faults_mid_stream_lose_nothing() {
     let metrics = Metrics::new();
     let worker = Worker {
         config: l.config.clone(),
-        pipeline: Pipeline::from_loaded(&l).into(),
+        pipeline: l.pipeline().into(),
         index: Arc::new(RwLock::new(l.index.clone())),
         store: Arc::new(MemoryClaimStore::new()),
         metrics: Arc::clone(&metrics),

@@ -17,8 +17,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use outcry::config::{Config, KafkaConfig};
+use outcry::config::Config;
 use outcry::kafka::offsets::OffsetTracker;
+use outcry::kafka::KafkaConfig;
 use outcry::kafka::{consumer_config, producer_config};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
@@ -111,7 +112,7 @@ async fn deliver(producer: FutureProducer, msg: OwnedMessage, to: [String; 2]) -
 
 async fn run(a: Args, k: KafkaConfig) -> Result<(), String> {
     // The worker's record bound at the default payload limit (the passthrough copies payloads).
-    let max_record = outcry::config::LimitsConfig::default().max_record_bytes();
+    let max_record = outcry::normalize::LimitsConfig::default().max_record_bytes();
     let producer: FutureProducer = producer_config(&k, max_record)
         .create()
         .map_err(|e| format!("kafka producer: {e}"))?;

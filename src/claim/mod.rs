@@ -18,13 +18,18 @@
 //! - each owner key's history: assignments, responses, bounces, outbound messages, refusals,
 //!   capped by length and age.
 //!
+//! Its configuration sections (`[redis]`, `[claim]`, `[history]`, `[outbound]`) are in
+//! `claim/config.rs`.
+//!
 //! Backends: [`RedisClaimStore`] (Lua scripts in `claim/lua/`, every key of one owner key in
 //! one Redis Cluster hash slot) and [`MemoryClaimStore`] (the demo's in-process store, the
 //! same rules in Rust). The same test bodies run against both.
 
+mod config;
 mod memory;
 mod redis;
 
+pub use self::config::{ClaimConfig, HistoryConfig, OutboundConfig, RedisConfig};
 pub use self::memory::MemoryClaimStore;
 pub use self::redis::{acl_rules, RedisClaimStore};
 

@@ -148,7 +148,7 @@ impl RedisClaimStore {
     /// Connect as `[redis]` says: one node or a cluster, with the ACL user and password (which
     /// override any in the URL), TLS for `rediss://`, the history policy.
     pub async fn from_config(
-        c: &crate::config::RedisConfig,
+        c: &super::RedisConfig,
         history: HistoryPolicy,
     ) -> Result<Self, ClaimError> {
         let mut infos = Vec::new();
@@ -517,9 +517,7 @@ impl RedisClaimStore {
 }
 
 /// The CA and client certificate `[redis]` holds.
-fn tls_certificates(
-    c: &crate::config::RedisConfig,
-) -> Result<Option<redis::TlsCertificates>, ClaimError> {
+fn tls_certificates(c: &super::RedisConfig) -> Result<Option<redis::TlsCertificates>, ClaimError> {
     if c.tls_ca.is_empty() && c.tls_cert.is_empty() {
         return Ok(None);
     }

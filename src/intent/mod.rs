@@ -5,11 +5,16 @@
 //! Texts are matched in [`crate::normalize::matching_text`] form, accent-folded by
 //! [`fold::fold`] (phrases go through the same two steps). Spans in an [`Analysis`] are byte
 //! offsets into the matching text, the form the caller passed in.
+//!
+//! The `[rules]` section of the configuration ([`RulesConfig`], the packs to compile) is defined
+//! here (`intent/config.rs`).
 
+mod config;
 pub mod features;
 pub mod fold;
 mod pack;
 
+pub use config::RulesConfig;
 pub use pack::{
     scope_name, EntityRule, IntentRule, Learned, Logit, Negation, NoiseCategory, NoiseRule,
     Normalizer, PhraseGroup, Polarity, RulePack, SentimentGroup, SentimentModel, TermGroup,

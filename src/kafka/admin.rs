@@ -2,7 +2,7 @@
 //! AdminClient. Topics that exist already are reported, never altered; the CRM topic is
 //! compacted (`cleanup.policy=compact`: the latest record per customer is the CRM's state).
 
-use crate::config::{KafkaConfig, Topics};
+use super::{KafkaConfig, Topics};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;

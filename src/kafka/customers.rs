@@ -8,14 +8,20 @@
 //! into the index, and batches are read while that happens — reading, parsing and inserting
 //! overlap, in topic order. The index is sized from the end offsets first. After the catch-up,
 //! changes are applied one at a time, as they come.
+//!
+//! It owns the `[crm]` section of the configuration ([`CrmConfig`]): the snapshot read at start
+//! and whether (and how patiently) the topic is followed.
 
-use crate::config::Config;
+use super::KafkaConfig;
 use crate::identity::{parse_change, ChangeBatch, IdentityIndex, Loader};
+use crate::settings::HumanDuration;
 use crate::telemetry::Metrics;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::Deserialize;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -30,11 +36,34 @@ const READ_AHEAD: usize = 4;
 /// How long one poll waits for a message (and so how soon a shutdown is seen).
 const POLL: Duration = Duration::from_millis(100);
 
+/// The `[crm]` section: where the customers come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmConfig {
+    /// JSONL (or `.csv`) customer snapshot loaded at start (relative paths: relative to the config file).
+    pub snapshot: Option<PathBuf>,
+    /// Read `crm.customers` from the beginning before consuming events.
+    pub follow_topic: bool,
+    /// While start-up reads the CRM topic to its end, log a warning this often (it keeps
+    /// waiting: a worker is not ready and consumes no event before the index has caught up).
+    pub catch_up_warn_after: HumanDuration,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig {
+            snapshot: None,
+            follow_topic: true,
+            catch_up_warn_after: HumanDuration::builtin("30s"),
+        }
+    }
+}
+
 /// Read the customers topic until `shutdown`; send on `caught_up` once every partition has been
 /// read up to the high watermark it had when we started (or at once if the topic is missing
 /// or empty).
 pub async fn follow(
-    config: Config,
+    config: KafkaConfig,
     index: Arc<RwLock<IdentityIndex>>,
     metrics: Arc<Metrics>,
     caught_up: oneshot::Sender<usize>,
@@ -57,7 +86,7 @@ pub async fn follow(
 }
 
 struct Follower {
-    config: Config,
+    config: KafkaConfig,
     index: Arc<RwLock<IdentityIndex>>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
@@ -83,16 +112,12 @@ impl Follower {
     }
 
     fn run(self, caught_up: oneshot::Sender<usize>) -> Result<(), KafkaError> {
-        let topic = self.config.kafka.topics.customers.clone();
+        let topic = self.config.topics.customers.clone();
         // The same brokers and security (SASL, TLS) as every other client of the worker.
-        let mut cc = super::client_config(&self.config.kafka);
+        let mut cc = super::client_config(&self.config);
         cc.set(
             "group.id",
-            format!(
-                "{}-crm-{}",
-                self.config.kafka.group_id,
-                super::unique_suffix()
-            ),
+            format!("{}-crm-{}", self.config.group_id, super::unique_suffix()),
         )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -100,7 +125,7 @@ impl Follower {
         // (default 1 s): reading faster than the index is built, the catch-up would stall on
         // every such pause (2M customers from tansu: 6.3 s with the default, 3.7 s with this).
         .set("fetch.queue.backoff.ms", "10");
-        for (k, v) in &self.config.kafka.consumer {
+        for (k, v) in &self.config.consumer {
             if k != "group.id" && k != "group.instance.id" {
                 cc.set(k, v);
             }

@@ -1,16 +1,19 @@
 //! kafka: the thin edge to Kafka. Client settings ([`consumer_config`], [`producer_config`]),
 //! output records ([`records`]), offset bookkeeping ([`offsets`]), the CRM topic follower
 //! ([`customers`]), topic creation (`outcry topics`, [`admin`]) and the in-process broker for
-//! the demo and tests ([`embedded`]).
+//! the demo and tests ([`embedded`]). The `[kafka]` section of the configuration
+//! ([`KafkaConfig`], with its [`Topics`]) is defined here (`kafka/config.rs`), the `[crm]`
+//! section in [`customers`].
 
 pub mod admin;
+mod config;
 pub mod customers;
 pub mod embedded;
 pub mod offsets;
 pub mod records;
 pub mod sink;
 
-use crate::config::KafkaConfig;
+pub use config::{KafkaConfig, SecurityProtocol, Topics};
 use rdkafka::ClientConfig;
 
 /// The worker's consumer: offsets are stored by outcry only after every output an event caused
@@ -24,7 +27,7 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
         .set("security.protocol", k.security_protocol.as_str());
     if matches!(
         k.security_protocol,
-        crate::config::SecurityProtocol::SaslPlaintext | crate::config::SecurityProtocol::SaslSsl
+        SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
     ) {
         c.set("sasl.mechanism", &k.sasl_mechanism)
             .set("sasl.username", k.sasl_username.expose())
@@ -97,9 +100,9 @@ mod tests {
     #[test]
     fn security_settings_reach_every_client() {
         let k = KafkaConfig {
-            security_protocol: crate::config::SecurityProtocol::SaslSsl,
-            sasl_username: crate::config::Secret("outcry".into()),
-            sasl_password: crate::config::Secret("pw".into()),
+            security_protocol: SecurityProtocol::SaslSsl,
+            sasl_username: crate::settings::Secret("outcry".into()),
+            sasl_password: crate::settings::Secret("pw".into()),
             ssl_ca_location: "/etc/ca.pem".into(),
             ..KafkaConfig::default()
         };

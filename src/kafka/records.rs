@@ -93,10 +93,10 @@ pub fn assignment(topic: &str, a: &AssignmentEvent, time: &str) -> Output {
 /// A claimed event's two records: its assignment and its interaction. Pure, so the matching
 /// benchmark measures what the worker pays for them (`outcry bench`).
 pub fn decision_records(
-    topics: &crate::config::Topics,
+    topics: &super::Topics,
     decision: crate::pipeline::Decision,
     claim: &crate::claim::Claim,
-    incident: Option<crate::incident::IncidentLink>,
+    incident: Option<crate::event::IncidentLink>,
     rules_version: &str,
     time: &str,
     max_bytes: usize,

@@ -3,8 +3,12 @@
 //!
 //! Which adapter reads a payload is decided by the `platform` header when it names one we have,
 //! else by the payload's shape. A shape we don't recognise is rejected, never guessed.
+//!
+//! The `[limits]` section of the configuration ([`LimitsConfig`]) is defined here
+//! (`normalize/config.rs`): normalize enforces it.
 
 mod canonical;
+mod config;
 mod discourse;
 mod linkedin;
 mod meta;
@@ -15,6 +19,7 @@ pub mod time;
 mod x;
 mod youtube;
 
+pub use config::{LimitsConfig, LIBRDKAFKA_MAX_MESSAGE_BYTES, RECORD_HEADROOM_BYTES};
 pub use text::{decode_html_entities, matching_text};
 
 use crate::event::CanonicalEvent;
