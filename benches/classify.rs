@@ -16,9 +16,9 @@
 
 use outcry::intent::{Classifier, RulePack};
 use outcry::normalize::{matching_text, normalize, Limits};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
 use std::fmt::Write;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -61,15 +61,13 @@ fn main() {
         .collect();
     assert!(!texts.is_empty(), "no texts in the corpus");
 
-    let generic = RulePack::from_toml("default", outcry::demo::RULES).expect("generic pack");
+    let generic = RulePack::from_toml("default", include_str!("../config/rules/default.toml"))
+        .expect("generic pack");
     let airline = RulePack::from_toml("airline", include_str!("../config/rules/airline.toml"))
         .expect("airline pack");
     let big = big_pack(&texts, &generic, 5_000);
     let learned = |name: &str, text: &str| RulePack::from_toml(name, text).expect(name);
-    let generic_learned = learned(
-        "generic-learned",
-        include_str!("../config/rules/generic-learned.toml"),
-    );
+    let generic_learned = learned("generic-learned", outcry::demo::RULES);
     let airline_learned = learned(
         "airline-learned",
         include_str!("../config/rules/airline-learned.toml"),

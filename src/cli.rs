@@ -1267,7 +1267,9 @@ fn learn(a: LearnArgs) -> ExitCode {
             if g.lang.is_none()
                 || spec.lang.is_none()
                 || g.lang == spec.lang
-                || g.lang.as_ref().is_some_and(|l| spec.keep_languages.contains(l))
+                || g.lang
+                    .as_ref()
+                    .is_some_and(|l| spec.keep_languages.contains(l))
             {
                 for t in &g.terms {
                     let f = crate::intent::fold::fold_phrase(t);

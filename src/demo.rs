@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub const CONFIG: &str = include_str!("../config/outcry.toml");
-pub const RULES: &str = include_str!("../config/rules/default.toml");
+/// The generic customer-care pack `config/outcry.toml` names (learned: docs/rules.md).
+pub const RULES: &str = include_str!("../config/rules/generic-learned.toml");
 pub const CUSTOMERS: &str = include_str!("../config/sample/customers.jsonl");
 pub const FEED: &str = include_str!("../config/sample/feed.jsonl");
 
@@ -30,7 +31,7 @@ pub const FEED: &str = include_str!("../config/sample/feed.jsonl");
 pub fn embedded_config() -> Result<Loaded, crate::settings::ConfigErrors> {
     let config = Config::parse(CONFIG, std::iter::empty())?;
     config.resolve(|p: &Path| match p.to_str() {
-        Some("rules/default.toml") => Ok(RULES.to_owned()),
+        Some("rules/generic-learned.toml") => Ok(RULES.to_owned()),
         Some("sample/customers.jsonl") => Ok(CUSTOMERS.to_owned()),
         _ => Err(format!("{}: not bundled with the demo", p.display())),
     })

@@ -165,6 +165,7 @@ enum Target {
     Class(usize),
     Negative,
     Positive,
+    Neutral,
 }
 
 /// A weighted feature of a learned pack.
@@ -371,9 +372,13 @@ impl Classifier {
             };
             if let Some(m) = pack.sentiment_model.clone() {
                 for (target, side) in [
-                    (Target::Negative, &m.negative),
-                    (Target::Positive, &m.positive),
-                ] {
+                    (Target::Negative, Some(&m.negative)),
+                    (Target::Positive, Some(&m.positive)),
+                    (Target::Neutral, m.neutral.as_ref()),
+                ]
+                .into_iter()
+                .filter_map(|(t, s)| Some((t, s?)))
+                {
                     for g in side.groups() {
                         let f = fold_phrase(&g.terms[0]);
                         if !f.is_empty() {
@@ -750,10 +755,7 @@ impl Classifier {
         };
         let learned = self.learned_hits(text, &cues);
         let sentiment = match &self.sentiment_model {
-            Some(m) => {
-                let (neg, pos) = self.learned_logits(m, &learned);
-                learned_sentiment(m, neg, pos).1
-            }
+            Some(m) => learned_sentiment(m, self.learned_logits(m, &learned)).1,
             None => {
                 let (mut positive, mut negative) = (0.0f32, 0.0f32);
                 for &(s, _, ix) in &lexicon {
@@ -918,18 +920,23 @@ impl Classifier {
         }
     }
 
-    /// The learned sentiment model's negative and positive scores.
-    fn learned_logits(&self, m: &SentimentModel, hits: &[(usize, usize, usize)]) -> (f32, f32) {
-        let (mut neg, mut pos) = (m.negative.bias, m.positive.bias);
+    /// The learned sentiment model's scores: negative, neutral (0 without that side), positive.
+    fn learned_logits(&self, m: &SentimentModel, hits: &[(usize, usize, usize)]) -> [f32; 3] {
+        let mut s = [
+            m.negative.bias,
+            m.neutral.as_ref().map_or(0.0, |n| n.bias),
+            m.positive.bias,
+        ];
         for &(_, _, f) in hits {
             let l = &self.learned[f];
             match l.target {
-                Target::Negative => neg += l.weight,
-                Target::Positive => pos += l.weight,
+                Target::Negative => s[0] += l.weight,
+                Target::Neutral => s[1] += l.weight,
+                Target::Positive => s[2] += l.weight,
                 Target::Class(_) => {}
             }
         }
-        (neg, pos)
+        s
     }
 
     /// Phrase and pattern matches in folded text, by position: `(start, end, rule)`. The ids
@@ -1158,22 +1165,22 @@ impl Classifier {
             spans: Vec::new(),
         };
         if let Some(m) = &self.sentiment_model {
-            let (neg, pos) = self.learned_logits(m, &learned);
-            let (label, polarity) = learned_sentiment(m, neg, pos);
+            let logits = self.learned_logits(m, &learned);
+            let (label, polarity) = learned_sentiment(m, logits);
             sentiment.label = label;
             sentiment.polarity = polarity;
-            sentiment.negative = sigmoid(neg);
-            sentiment.positive = sigmoid(pos);
+            sentiment.negative = sigmoid(logits[0]);
+            sentiment.positive = sigmoid(logits[2]);
             for &(s, e, f) in &learned {
-                if !matches!(self.learned[f].target, Target::Class(_)) {
-                    let mut span = span_of(s, e, f);
-                    if self.learned[f].target == Target::Negative {
-                        span.rule = format!("negative:{}", span.rule);
-                    } else {
-                        span.rule = format!("positive:{}", span.rule);
-                    }
-                    sentiment.spans.push(span);
-                }
+                let side = match self.learned[f].target {
+                    Target::Class(_) => continue,
+                    Target::Negative => "negative",
+                    Target::Neutral => "neutral",
+                    Target::Positive => "positive",
+                };
+                let mut span = span_of(s, e, f);
+                span.rule = format!("{side}:{}", span.rule);
+                sentiment.spans.push(span);
             }
         }
         let lexicon_hits = if self.sentiment_model.is_none() {
@@ -1305,9 +1312,19 @@ fn sigmoid(x: f32) -> f32 {
 /// A learned sentiment model's label and polarity from its two scores: the label whose score
 /// clears its threshold by more (neutral when neither does); polarity P(positive) -
 /// P(negative) by the logistic function of each score.
-fn learned_sentiment(m: &SentimentModel, neg: f32, pos: f32) -> (&'static str, f32) {
+fn learned_sentiment(m: &SentimentModel, [neg, neu, pos]: [f32; 3]) -> (&'static str, f32) {
     let (mn, mp) = (neg - m.negative.threshold, pos - m.positive.threshold);
-    let label = if mn < 0.0 && mp < 0.0 {
+    let label = if let Some(n) = &m.neutral {
+        // Three sides: the largest margin (ties: negative, then neutral).
+        let m0 = neu - n.threshold;
+        if mn >= m0 && mn >= mp {
+            "negative"
+        } else if m0 >= mp {
+            "neutral"
+        } else {
+            "positive"
+        }
+    } else if mn < 0.0 && mp < 0.0 {
         "neutral"
     } else if mn >= mp {
         "negative"

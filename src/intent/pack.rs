@@ -104,14 +104,18 @@ pub struct Learned {
     pub scores: BTreeMap<String, f64>,
 }
 
-/// A learned sentiment model: two logistic scores over the `[[sentiment]]` terms (negative
-/// vs not, positive vs not), each `bias + sum of weights`, chosen when it clears its threshold;
-/// neither: neutral; both: the larger margin.
+/// A learned sentiment model: logistic scores over the `[[sentiment]]` terms (negative vs
+/// not, positive vs not, and neutral vs not when present), each `bias + sum of weights`. With
+/// three sides the label is the side with the largest margin over its threshold; with two
+/// (packs learned before 2026-12-04), a side is chosen when it clears its threshold, neither:
+/// neutral, both: the larger margin.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SentimentModel {
     pub negative: Logit,
     pub positive: Logit,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neutral: Option<Logit>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -629,7 +633,14 @@ impl RulePack {
             say("`sentiment_model` needs a learned pack (with [learned])".into());
         }
         if let Some(m) = &self.sentiment_model {
-            for (what, l) in [("negative", &m.negative), ("positive", &m.positive)] {
+            for (what, l) in [
+                ("negative", Some(&m.negative)),
+                ("positive", Some(&m.positive)),
+                ("neutral", m.neutral.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(w, l)| Some((w, l?)))
+            {
                 if !(l.bias.is_finite() && l.threshold.is_finite()) {
                     say(format!(
                         "sentiment_model.{what} has a bias or threshold that is not a number"

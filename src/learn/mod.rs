@@ -51,9 +51,9 @@ pub struct Spec {
     #[serde(default)]
     pub keep_intents: Vec<String>,
     /// Languages the data does not cover whose phrases the base pack's intents keep (for the
-    /// intents both packs have): each phrase weighs what deciding the intent takes
-    /// (`min_score` − `bias`) plus its hand weight beyond 1, so that a phrase that decided the
-    /// hand intent alone decides the learned one alone ([`HandGroup`]).
+    /// intents both packs have): a phrase's hand weight is scaled from the hand intent's
+    /// `min_score` to what deciding the learned intent takes (`min_score` − `bias`), so that
+    /// the phrases that decided the hand intent decide the learned one ([`HandGroup`]).
     #[serde(default)]
     pub keep_languages: Vec<String>,
     /// Severity and description of intents, in the pack's order (intents not listed follow,
@@ -111,6 +111,11 @@ pub struct Settings {
     pub c: f64,
     /// Loss weight of the sentiment models.
     pub sentiment_c: f64,
+    /// Weight of the squared-weight (L2) penalty of the intents' models, beside the L1 one
+    /// (the elastic net; 0: pure L1, the sparsest).
+    pub l2: f64,
+    /// The same for the sentiment models.
+    pub sentiment_l2: f64,
     /// A phrase is a feature when it occurs in at least this many texts.
     pub min_count: usize,
     /// Longest n-gram.
@@ -130,6 +135,8 @@ impl Default for Settings {
         Settings {
             c: 1.0,
             sentiment_c: 0.5,
+            l2: 0.0,
+            sentiment_l2: 0.0,
             min_count: 2,
             max_n: 3,
             folds: 5,
@@ -174,7 +181,8 @@ pub struct ClassModel {
 pub struct Model {
     pub intents: Vec<ClassModel>,
     /// Negative and positive.
-    pub sentiment: Option<[ClassModel; 2]>,
+    /// Negative, positive and neutral, each against the other two.
+    pub sentiment: Option<[ClassModel; 3]>,
     pub scores: BTreeMap<String, f64>,
     pub rows: usize,
     pub features: usize,
@@ -346,11 +354,12 @@ pub fn learn(
             [
                 "sentiment:negative".to_owned(),
                 "sentiment:positive".to_owned(),
+                "sentiment:neutral".to_owned(),
             ]
         }))
         .collect();
     for p in &spec.pin {
-        if !target_names.contains(&p.target) {
+        if !target_names.contains(&p.target) || p.target == "sentiment:neutral" {
             return Err(format!(
                 "pin: unknown target `{}` (one of: {})",
                 p.target,
@@ -381,6 +390,12 @@ pub fn learn(
                 .unwrap()
                 .iter()
                 .map(|&s| s == Some(2))
+                .collect(),
+            "sentiment:neutral" => sentiments
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|&s| s == Some(1))
                 .collect(),
             _ => gold.iter().map(|g| g.as_deref() == Some(name)).collect(),
         };
@@ -481,7 +496,12 @@ pub fn learn(
                 (true, false) => target.c,
             })
             .collect();
-        let fit = solver::fit_samples(&cols, &y, &offset, &cs, st.max_sweeps);
+        let l2 = if target.name.starts_with("sentiment:") {
+            st.sentiment_l2
+        } else {
+            st.l2
+        };
+        let fit = solver::fit_samples(&cols, &y, &offset, &cs, l2, st.max_sweeps);
         (
             fit.weights.iter().map(|&w| round_weight(w)).collect(),
             round_bias(fit.bias),
@@ -536,11 +556,11 @@ pub fn learn(
         // Calibrated and scored on the rows that carry a sentiment.
         let rows_s: Vec<usize> = (0..n).filter(|&i| all_s[i].is_some()).collect();
         let gold_s: Vec<usize> = rows_s.iter().filter_map(|&i| all_s[i]).collect();
-        let neg: Vec<f64> = rows_s.iter().map(|&i| oof[ni][i]).collect();
-        let pos: Vec<f64> = rows_s.iter().map(|&i| oof[ni + 1][i]).collect();
-        sent_thresholds = calibrate_sentiment(&neg, &pos, &gold_s);
+        let side = |t: usize| -> Vec<f64> { rows_s.iter().map(|&i| oof[ni + t][i]).collect() };
+        let (neg, pos, neu) = (side(0), side(1), side(2));
+        sent_thresholds = calibrate_sentiment(&neg, &neu, &pos, &gold_s);
         let pred: Vec<usize> = (0..gold_s.len())
-            .map(|i| sentiment_of(neg[i], pos[i], sent_thresholds))
+            .map(|i| sentiment_of(neg[i], neu[i], pos[i], sent_thresholds))
             .collect();
         let g: Vec<Option<usize>> = gold_s.iter().map(|&s| Some(s)).collect();
         let p: Vec<Option<usize>> = pred.iter().map(|&s| Some(s)).collect();
@@ -588,6 +608,7 @@ pub fn learn(
         [
             class_model(ni, sent_thresholds.0),
             class_model(ni + 1, sent_thresholds.1),
+            class_model(ni + 2, 0.0),
         ]
     });
     Ok(Model {
@@ -724,27 +745,29 @@ fn calibrate_intents(scores: &[Vec<f64>], gold: &[Option<usize>]) -> Vec<f64> {
     t
 }
 
-/// 0 negative, 1 neutral, 2 positive: the side whose score clears its threshold by more.
-fn sentiment_of(neg: f64, pos: f64, (tn, tp): (f64, f64)) -> usize {
+/// 0 negative, 1 neutral, 2 positive: the side with the largest margin over its threshold
+/// (the neutral side's is 0; ties: negative, then neutral), as the classifier decides.
+fn sentiment_of(neg: f64, neu: f64, pos: f64, (tn, tp): (f64, f64)) -> usize {
     let (mn, mp) = (neg - tn, pos - tp);
-    if mn < 0.0 && mp < 0.0 {
-        1
-    } else if mn >= mp {
+    if mn >= neu && mn >= mp {
         0
+    } else if neu >= mp {
+        1
     } else {
         2
     }
 }
 
-/// Thresholds that maximise sentiment accuracy, from a grid.
-fn calibrate_sentiment(neg: &[f64], pos: &[f64], gold: &[usize]) -> (f64, f64) {
+/// Thresholds of the negative and positive sides that maximise sentiment accuracy, from a
+/// grid (the neutral side's threshold is 0: only the differences matter).
+fn calibrate_sentiment(neg: &[f64], neu: &[f64], pos: &[f64], gold: &[usize]) -> (f64, f64) {
     let grid: Vec<f64> = (-30..=30).map(|x| f64::from(x) / 10.0).collect();
     let mut best = (0.0, 0.0);
     let mut best_acc: Option<usize> = None;
     for &tn in &grid {
         for &tp in &grid {
             let acc = (0..gold.len())
-                .filter(|&i| sentiment_of(neg[i], pos[i], (tn, tp)) == gold[i])
+                .filter(|&i| sentiment_of(neg[i], neu[i], pos[i], (tn, tp)) == gold[i])
                 .count();
             if best_acc.is_none_or(|b| acc > b) {
                 best_acc = Some(acc);
@@ -766,8 +789,9 @@ pub struct HandGroup {
 
 impl Model {
     /// Keep the base pack's phrases in `languages` for the intents this model learned: each
-    /// group's weight becomes `min_score − bias + (hand weight − 1)` (a hand intent is decided
-    /// at 1), so what decided the hand intent decides the learned one.
+    /// group's weight becomes `hand weight / hand min_score × (min_score − bias)` (and a
+    /// hundredth, so that rounding never leaves a deciding phrase short): what decided the
+    /// hand intent decides the learned one, and what did not, does not.
     pub fn keep_hand_phrases(&mut self, base: &crate::intent::RulePack, languages: &[String]) {
         for m in &mut self.intents {
             let Some(rule) = base.intents.iter().find(|r| r.name == m.name) else {
@@ -780,11 +804,9 @@ impl Model {
                 if g.terms.is_empty() {
                     continue;
                 }
-                // A hundredth over, so that rounding never leaves it short.
-                let weight = round_bias(f64::from(m.threshold - m.bias + g.weight - 1.0) + 0.01);
-                if weight <= 0.0 {
-                    continue;
-                }
+                let hand_min = rule.min_score.unwrap_or(1.0).max(f32::EPSILON);
+                let span = f64::from(m.threshold - m.bias).max(0.0);
+                let weight = round_bias(f64::from(g.weight / hand_min) * span + 0.01);
                 m.hand.push(HandGroup {
                     lang,
                     weight,
@@ -876,8 +898,8 @@ impl Model {
         o.push_str("[learned.settings]\n");
         let st = &spec.settings;
         o.push_str(&format!(
-            "c = {:?}\nsentiment_c = {:?}\nmin_count = {}\nmax_n = {}\nfolds = {}\nmax_sweeps = {}\nbalance = {:?}\nseed = {}\nfeatures = {}\n",
-            st.c, st.sentiment_c, st.min_count, st.max_n, st.folds, st.max_sweeps, st.balance, st.seed, self.features
+            "c = {:?}\nsentiment_c = {:?}\nl2 = {:?}\nsentiment_l2 = {:?}\nmin_count = {}\nmax_n = {}\nfolds = {}\nmax_sweeps = {}\nbalance = {:?}\nseed = {}\nfeatures = {}\n",
+            st.c, st.sentiment_c, st.l2, st.sentiment_l2, st.min_count, st.max_n, st.folds, st.max_sweeps, st.balance, st.seed, self.features
         ));
         o.push_str(
             "[learned.scores]                     # k-fold cross-validation on the data file\n",
@@ -890,7 +912,11 @@ impl Model {
                 "\n[negation]\nwindow = {}\n[[negation.cues]]\n",
                 negation.window
             ));
-            if let Some(l) = spec.lang.as_ref().filter(|_| spec.keep_languages.is_empty()) {
+            if let Some(l) = spec
+                .lang
+                .as_ref()
+                .filter(|_| spec.keep_languages.is_empty())
+            {
                 o.push_str(&format!("lang = {}\n", q(l)));
             }
             o.push_str(&format!("terms = {}\n", list(&negation.cues)));
@@ -934,9 +960,9 @@ impl Model {
                 }
             }
         };
-        if let Some([neg, pos]) = &self.sentiment {
+        if let Some([neg, pos, neu]) = &self.sentiment {
             o.push_str("\n# Sentiment: each side scores `bias` + its weights; the side that clears its threshold by\n# more is the label, neither: neutral.\n");
-            for (side, m) in [("negative", neg), ("positive", pos)] {
+            for (side, m) in [("negative", neg), ("positive", pos), ("neutral", neu)] {
                 o.push_str(&format!(
                     "[sentiment_model.{side}]\nbias = {:?}\nthreshold = {:?}\n",
                     m.bias, m.threshold
@@ -975,6 +1001,7 @@ impl Model {
             tables(&mut o, "intent", m);
         }
         if let Some(sides) = &self.sentiment {
+            // Pins are on the negative or positive side (the neutral side has none).
             for (m, polarity) in sides.iter().zip(["negative", "positive"]) {
                 for (_, w, terms) in groups(&m.phrases).into_iter().filter(|g| g.0.is_none()) {
                     o.push_str(&format!(
@@ -1185,7 +1212,7 @@ terms = ["en retard"]
         }
         let m = learn(&more, &spec(), &negation(), &mut |_| {}).unwrap();
         let (a, b) = (base.sentiment.unwrap(), m.sentiment.unwrap());
-        for side in 0..2 {
+        for side in 0..3 {
             assert_eq!(a[side].phrases, b[side].phrases, "side {side}");
             assert_eq!(a[side].bias, b[side].bias, "side {side}");
         }
