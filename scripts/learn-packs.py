@@ -44,7 +44,8 @@ def main():
             w = csv.writer(out)
             w.writerow(["text", "negativereason", "airline_sentiment"])
             for r in csv.DictReader(f):
-                w.writerow([unsubstitute(r["text"]), r["negativereason"], r["airline_sentiment"]])
+                w.writerow([packdata.training_text(unsubstitute(r["text"])), r["negativereason"],
+                            r["airline_sentiment"]])
         subprocess.run([args.outcry, "learn", airline, "--map", "config/learn/airline.toml",
                         "--out", "config/rules/airline-learned.toml"], check=True)
         subprocess.run([args.outcry, "learn", os.path.join(args.data, "banking77_train.csv"),

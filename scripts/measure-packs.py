@@ -276,7 +276,8 @@ def main():
         for k in range(args.folds):
             train = [i for i in range(len(rows)) if fold_of[i] != k]
             test = [i for i in range(len(rows)) if fold_of[i] == k]
-            tx = [texts[i] for i in train]
+            # Trained on texts without @mentions (scripts/packdata.py), both of them.
+            tx = [packdata.training_text(texts[i]) for i in train]
             hx = [texts[i] for i in test]
             pr = peer(tx, [gold_reason[i] or "none" for i in train], hx)
             ps = peer(tx, [gold_sent[i] for i in train], hx)
@@ -287,7 +288,8 @@ def main():
                 continue
             data = os.path.join(tmp, f"train{k}.csv")
             write_csv(data, ["text", "negativereason", "airline_sentiment"],
-                      [(texts[i], rows[i]["negativereason"], rows[i]["airline_sentiment"]) for i in train])
+                      [(tx[j], rows[i]["negativereason"], rows[i]["airline_sentiment"])
+                       for j, i in enumerate(train)])
             pack = os.path.join(tmp, f"pack{k}.toml")
             subprocess.run([args.outcry, "learn", data, "--map", "config/learn/airline.toml",
                             "--out", pack, "--quiet"], check=True)

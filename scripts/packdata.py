@@ -40,6 +40,17 @@ INDUSTRY = {
 INDUSTRY_OF = {b.lower(): ind for ind, brands in INDUSTRY.items() for b in brands}
 
 
+MENTION = re.compile(r"(?<![\w@])@\w+")
+
+
+def training_text(text):
+    """A text as the learner sees it: @mentions removed. They name the brand or the user a
+    tweet answers (`@AmazonHelp`, `@115821`) — what a tweet is addressed to, not what it says —
+    and a model that learns them does not carry over to other brands or platforms. Texts to
+    classify keep them: a pack has no weight for them."""
+    return " ".join(MENTION.sub(" ", text).split())
+
+
 def unsubstitute(text):
     # Case-sensitive, as the substitution was: "Cancelled Flightled" -> "Cancelled".
     return " ".join(text.replace("Cancelled Flight", "Cancel").replace("Late Flight", "Late").split())
@@ -104,7 +115,7 @@ def banking_sample(data, per_category=BANKING_PER_CATEGORY):
         c = r["category"]
         if taken.get(c, 0) < per_category:
             taken[c] = taken.get(c, 0) + 1
-            out.append({"text": " ".join(r["text"].split()), "category": c})
+            out.append({"text": training_text(r["text"]), "category": c})
     return out
 
 
@@ -114,13 +125,13 @@ def generic_rows(data, twcs=None, airline=True, banking=True):
     out = []
     if airline:
         for r in airline_rows(data):
-            out.append((r["text"], f"airline:{r['negativereason']}" if r["negativereason"] else "",
+            out.append((training_text(r["text"]), f"airline:{r['negativereason']}" if r["negativereason"] else "",
                         r["airline_sentiment"], "airline"))
     if banking:
         for r in banking_sample(data):
             out.append((r["text"], f"banking77:{r['category']}", "", "banking77"))
     for t in twcs_labelled(data) if twcs is None else twcs:
-        out.append((t["text"], f"twcs:{t['intent']}", twcs_sentiment(t), "twcs"))
+        out.append((training_text(t["text"]), f"twcs:{t['intent']}", twcs_sentiment(t), "twcs"))
     return out
 
 
