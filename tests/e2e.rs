@@ -604,18 +604,11 @@ async fn rules_reload_while_running() {
     create_topics(&tansu.bootstrap(), &t).await;
     let dir = std::env::temp_dir().join(format!("outcry-e2e-config-{}", unique_suffix()));
     copy_dir(&repo().join("config"), &dir);
-    // The hand-written generic pack (its keywords are easy to edit), in place of the learned one
-    // the shipped config names: reloading is the same for both.
-    let config = dir.join("outcry.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let hand = regex::Regex::new(r#"(?m)^packs = \[.*\]$"#)
-        .unwrap()
-        .replace(&text, r#"packs = ["rules/default.toml"]"#)
-        .into_owned();
-    assert_ne!(hand, text, "the config names its packs");
-    std::fs::write(&config, hand).unwrap();
-    let pack = dir.join("rules/default.toml");
+    // The shipped (learned) generic pack; its version line is the learning date.
+    let pack = dir.join("rules/generic-learned.toml");
     let original = std::fs::read_to_string(&pack).unwrap();
+    let version_line = regex::Regex::new(r#"(?m)^version = "(.*)"$"#).unwrap();
+    let version = version_line.captures(&original).expect("a version line")[1].to_owned();
 
     let http = free_port();
     let outcry = start_outcry_with(
@@ -650,14 +643,25 @@ async fn rules_reload_while_running() {
     };
     send(8001, "the flux capacitor is kaput").await;
 
-    // The file watch: a new version of the pack that knows "kaput".
-    let v2 = original
-        .replacen("version = \"2026-11-25\"", "version = \"reloaded\"", 1)
-        .replacen(
-            "keywords = [\"down\", ",
-            "keywords = [\"kaput\", \"down\", ",
-            1,
-        );
+    // The file watch: a new version of the pack whose outage intent weighs "kaput".
+    let outage = original
+        .find("name = \"outage\"")
+        .expect("an outage intent");
+    let weights = outage
+        + original[outage..]
+            .find("[intent.weights]")
+            .expect("outage weights");
+    let line_end = weights + original[weights..].find('\n').unwrap() + 1;
+    let v2 = version_line
+        .replace(
+            &format!(
+                "{}\"kaput\" = 20.0\n{}",
+                &original[..line_end],
+                &original[line_end..]
+            ),
+            r#"version = "reloaded""#,
+        )
+        .into_owned();
     assert_ne!(v2, original, "the pack edit applies");
     std::fs::write(&pack, &v2).unwrap();
     wait_for("the reload to apply", Duration::from_secs(30), || {
@@ -701,7 +705,7 @@ async fn rules_reload_while_running() {
             (
                 "x:8001".into(),
                 "support".into(),
-                "customer-care@2026-11-25".into()
+                format!("customer-care@{version}")
             ),
             (
                 "x:8002".into(),
