@@ -274,7 +274,11 @@ pub fn learn(
         .collect();
     others.sort();
     names.extend(others);
-    names.retain(|n| gold.iter().any(|g| g.as_deref() == Some(n)));
+    // An intent needs rows, or a pin (hand phrases the model learns around; without rows of
+    // its own, the calibrated threshold decides whether they are enough).
+    names.retain(|n| {
+        gold.iter().any(|g| g.as_deref() == Some(n)) || spec.pin.iter().any(|p| &p.target == n)
+    });
     // A row with an empty sentiment has none: it trains the intents only.
     let sentiments: Option<Vec<Option<usize>>> = if spec.sentiment_column.is_some() {
         let mut out = Vec::with_capacity(n);
@@ -1248,6 +1252,34 @@ terms = ["en retard"]
         let e = learn(&data(), &s, &negation(), &mut |_| {}).unwrap_err();
         assert!(e.contains("unknown target `nope`"), "{e}");
     }
+    /// A declared intent with a pin and no rows of its own is still learned (bias, threshold,
+    /// the pin); one with neither is left out.
+    #[test]
+    fn a_pinned_intent_without_rows_is_kept() {
+        let mut s = spec();
+        s.intents.push(IntentSpec {
+            name: "refund".into(),
+            severity: 2,
+            description: String::new(),
+        });
+        s.intents.push(IntentSpec {
+            name: "unused".into(),
+            severity: 1,
+            description: String::new(),
+        });
+        s.pin.push(Pin {
+            target: "refund".into(),
+            weight: 2.0,
+            terms: vec!["refund".into()],
+        });
+        let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+        let names: Vec<&str> = m.intents.iter().map(|i| i.name.as_str()).collect();
+        assert!(names.contains(&"refund"), "{names:?}");
+        assert!(!names.contains(&"unused"), "{names:?}");
+        let refund = m.intents.iter().find(|i| i.name == "refund").unwrap();
+        assert!(refund.phrases.contains(&("refund".into(), None, 2.0)));
+    }
+
     /// The classifier finds exactly the features the learner extracts: every n-gram (and its
     /// negation scope) of a text, as a learned phrase of a pack, fires once, and nothing else.
     #[test]
