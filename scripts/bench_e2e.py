@@ -288,8 +288,9 @@ def write_config(tmp, name, brokers, redis_url, topics):
     for key, value in topics.items():
         sub(rf'^{key} = ".*?"', f'{key} = "{value}"')
     # tansu 0.6.0 holds every fetch for fetch.wait.max.ms (librdkafka: 500 ms) even when data
-    # is waiting, which Apache Kafka does not: without this the latency run measures tansu's
-    # wait. The passthrough reads the same file, so both run with it.
+    # is waiting, which Apache Kafka does not: without this the runs measure tansu's wait.
+    # The passthrough reads the same file, so both run with it. The latency runs override it
+    # (--latency-fetch-wait-ms, Bench.latency_env). tansu-only: not a setting for real Kafka.
     sub(r'^\[kafka\.consumer\]$', '[kafka.consumer]\n"fetch.wait.max.ms" = 10')
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
@@ -491,6 +492,13 @@ class Bench:
                       "--topic", topic, "--rate", f"{rate:.3f}"],
                      os.path.join(self.tmp, f"latency-{tag}-replay.log"), env=env)
 
+    def latency_env(self, env):
+        """tansu-only: tansu 0.6.0 answers every fetch after fetch.wait.max.ms, data or not
+        (Apache Kafka answers as soon as fetch.min.bytes are there), so that wait is in every
+        record's trip; the latency runs use a shorter one than the throughput runs' 10 ms."""
+        env["OUTCRY__KAFKA__CONSUMER__FETCH.WAIT.MAX.MS"] = str(self.args.latency_fetch_wait_ms)
+        return env
+
     def latency_passthrough(self, rate, latency_file, n_lat):
         """The passthrough at the same rate on its own topics: the broker's and the clients'
         share of the latency (consume, produce, acknowledge; no processing)."""
@@ -498,7 +506,7 @@ class Bench:
         label = f"latency-{tag}"
         topics = {"raw": f"social.raw.{label}", **self.output_topics(label)}
         self.create_output_topics(topics)
-        env = self.env_for(f"bench-{label}-{time.time_ns()}", None, topics)
+        env = self.latency_env(self.env_for(f"bench-{label}-{time.time_ns()}", None, topics))
         logf = os.path.join(self.tmp, f"{label}.log")
         p = spawn([self.bins["passthrough"], "--config", self.config, "--events", str(n_lat),
                    "--json", "--idle", "60s"], logf, env=env, stdout=subprocess.PIPE)
@@ -533,7 +541,7 @@ class Bench:
         self.create_output_topics(topics)
         port = free_port()
         group = f"bench-latency-{time.time_ns()}"
-        env = self.env_for(group, port, topics)
+        env = self.latency_env(self.env_for(group, port, topics))
         p = spawn([self.bins["outcry"], "run", "--config", self.config],
                   os.path.join(self.tmp, "latency-w0.log"), env=env)
 
@@ -597,6 +605,7 @@ class Bench:
             return lat[min(len(lat) - 1, int(x * len(lat)))]
 
         return {"of": tag, "rate": rate, "events": n_lat, "assignments": len(lat),
+                "fetch_wait_max_ms": self.args.latency_fetch_wait_ms,
                 "p50_ms": q(0.50), "p90_ms": q(0.90), "p99_ms": q(0.99), "max_ms": lat[-1],
                 "p50_ms_by_fifth": fifths, "timestamp_types": ts_types,
                 "warmup_s": self.args.latency_warmup, "warmup_events": len(warm),
@@ -683,8 +692,8 @@ def table(runs, latency, args):
         first = latency[0]
         why = "" if latency_rate_given(args) else " (half the 1-worker rate)"
         rows.append(f"latency at {first['rate']:.0f} events/s{why}, {first['events']} events, "
-                    f"input record to assignment record (timestamps: "
-                    f"{first['timestamp_types']}):")
+                    f"fetch.wait.max.ms {args.latency_fetch_wait_ms}, input record to "
+                    f"assignment record (timestamps: {first['timestamp_types']}):")
         for lt in latency:
             fifths = " ".join("-" if x is None else str(x) for x in lt["p50_ms_by_fifth"])
             rows.append(f"  {lt['of']:<12} p50 {lt['p50_ms']:>5} ms  p90 {lt['p90_ms']:>5} ms  "
@@ -709,6 +718,9 @@ def main():
     ap.add_argument("--latency-events", type=int, default=0,
                     help="events of the latency run (default: 20 s at half the 1-worker rate)")
     ap.add_argument("--latency-seconds", type=float, default=20.0)
+    ap.add_argument("--latency-fetch-wait-ms", type=int, default=2,
+                    help="fetch.wait.max.ms of the latency runs' consumers (tansu-only: tansu "
+                    "holds every fetch this long; the throughput runs use 10)")
     ap.add_argument("--latency-warmup", type=float, default=2.0,
                     help="seconds at the start of each latency run left out of its percentiles "
                     "(start-up on fresh topics; their max is printed apart)")
