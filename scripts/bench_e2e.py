@@ -11,9 +11,11 @@ deterministic with --seed), then runs, alternately per round (A B C A B C):
   C  outcry run, 2 workers (one consumer group)
 
 each with a fresh consumer group, Redis FLUSHALLed, and per-run output topics (deleted after the
-run, so the in-memory broker does not grow). Then a latency run: one worker, events produced
-at half the 1-worker rate on a separate topic pair, p50/p99 of (assignment record timestamp -
-input record timestamp). Prints a table and writes JSON (--out, default TMP/results.json).
+run, so the in-memory broker does not grow). Then the latency runs, the same events at the same
+rate (half the 1-worker rate, or --latency-rate) on fresh topics: first outcry-passthrough (the
+broker's and the clients' share), then one `outcry run` worker; p50/p90/p99/max of (assignment
+record timestamp - input record timestamp). Prints a table and writes JSON (--out, default
+TMP/results.json).
 
 Python 3 standard library plus kafka-python and lz4 (only for reading the latency topics).
 """
@@ -253,8 +255,9 @@ def generate(args, tmp, outcry):
             f.write(make(i, 1_900_000_000_000_000_000, now_ms - args.events - 3_600_000) + "\n")
     latency_file = os.path.join(tmp, "latency.jsonl")
     # The latency run's rate is known only after the throughput runs: generate enough for
-    # --latency-seconds at up to 10,000 events/s; main() takes what it needs.
-    n_lat = 0 if args.no_latency else (args.latency_events or int(10_000 * args.latency_seconds))
+    # --latency-seconds at up to 10,000 events/s (or --latency-rate); main() takes what it needs.
+    n_lat = 0 if args.no_latency else (args.latency_events or int(
+        max(10_000, args.latency_rate or 0) * args.latency_seconds))
     with open(latency_file, "w") as f:
         for i in range(n_lat):
             f.write(make(i, 1_950_000_000_000_000_000, now_ms - n_lat - 60_000) + "\n")
@@ -285,8 +288,9 @@ def write_config(tmp, name, brokers, redis_url, topics):
     for key, value in topics.items():
         sub(rf'^{key} = ".*?"', f'{key} = "{value}"')
     # tansu 0.6.0 holds every fetch for fetch.wait.max.ms (librdkafka: 500 ms) even when data
-    # is waiting, which Apache Kafka does not: without this the latency run measures tansu's
-    # wait. The passthrough reads the same file, so both run with it.
+    # is waiting, which Apache Kafka does not: without this the runs measure tansu's wait.
+    # The passthrough reads the same file, so both run with it. The latency runs override it
+    # (--latency-fetch-wait-ms, Bench.latency_env). tansu-only: not a setting for real Kafka.
     sub(r'^\[kafka\.consumer\]$', '[kafka.consumer]\n"fetch.wait.max.ms" = 10')
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
@@ -473,16 +477,71 @@ class Bench:
             "events_before_first_poll": int(c0),
         }
 
+    def replay_at(self, rate, latency_file, n_lat, topic, env, tag):
+        """Produce the first n_lat events of latency_file to `topic` at `rate` (outcry replay,
+        the worker's producer settings). Returns the replayer's process."""
+        seconds = n_lat / rate
+        log(f"latency ({tag}): producing {n_lat} events at {rate:.0f} events/s ({seconds:.0f} s)")
+        lines = os.path.join(self.tmp, f"latency-{tag}.jsonl")
+        with open(latency_file) as src, open(lines, "w") as dst:
+            for i, line in enumerate(src):
+                if i >= n_lat:
+                    break
+                dst.write(line)
+        return spawn([self.bins["outcry"], "replay", lines, "--config", self.config,
+                      "--topic", topic, "--rate", f"{rate:.3f}"],
+                     os.path.join(self.tmp, f"latency-{tag}-replay.log"), env=env)
+
+    def latency_env(self, env):
+        """tansu-only: tansu 0.6.0 answers every fetch after fetch.wait.max.ms, data or not
+        (Apache Kafka answers as soon as fetch.min.bytes are there), so that wait is in every
+        record's trip; the latency runs use a shorter one than the throughput runs' 10 ms."""
+        env["OUTCRY__KAFKA__CONSUMER__FETCH.WAIT.MAX.MS"] = str(self.args.latency_fetch_wait_ms)
+        return env
+
+    def latency_passthrough(self, rate, latency_file, n_lat):
+        """The passthrough at the same rate on its own topics: the broker's and the clients'
+        share of the latency (consume, produce, acknowledge; no processing)."""
+        tag = "passthrough"
+        label = f"latency-{tag}"
+        topics = {"raw": f"social.raw.{label}", **self.output_topics(label)}
+        self.create_output_topics(topics)
+        env = self.latency_env(self.env_for(f"bench-{label}-{time.time_ns()}", None, topics))
+        logf = os.path.join(self.tmp, f"{label}.log")
+        p = spawn([self.bins["passthrough"], "--config", self.config, "--events", str(n_lat),
+                   "--json", "--idle", "60s"], logf, env=env, stdout=subprocess.PIPE)
+        # No readiness endpoint: give the group join the same time the worker gets after
+        # /readyz (subscribed) plus its settle.
+        time.sleep(self.args.settle + 1)
+        if p.poll() is not None:
+            die(f"{label}: the passthrough exited with {p.returncode}; log: {logf}")
+        replay = self.replay_at(rate, latency_file, n_lat, topics["raw"], env, tag)
+        try:
+            stdout, _ = p.communicate(timeout=n_lat / rate + self.args.run_timeout)
+        except subprocess.TimeoutExpired:
+            die(f"{label}: not every event finished in time; log: {logf}")
+        forget(p)
+        replay.wait()
+        forget(replay)
+        if replay.returncode != 0 or p.returncode != 0:
+            die(f"{label}: replay ({replay.returncode}) or passthrough ({p.returncode}) failed; "
+                f"logs in {self.tmp}")
+        res = json.loads(stdout.decode().strip().splitlines()[-1])
+        if res["events"] < n_lat:
+            die(f"{label}: the passthrough finished {res['events']} of {n_lat} events")
+        return self.latency_result(tag, rate, n_lat, topics)
+
     def latency(self, rate, latency_file, n_lat):
         """One worker; events produced at `rate` on their own topics; assignment record time
         minus input record time."""
+        tag = "outcry"
         label = "latency"
         self.redis.cli("FLUSHALL")
         topics = {"raw": "social.raw.latency", **self.output_topics(label)}
         self.create_output_topics(topics)
         port = free_port()
         group = f"bench-latency-{time.time_ns()}"
-        env = self.env_for(group, port, topics)
+        env = self.latency_env(self.env_for(group, port, topics))
         p = spawn([self.bins["outcry"], "run", "--config", self.config],
                   os.path.join(self.tmp, "latency-w0.log"), env=env)
 
@@ -496,12 +555,8 @@ class Bench:
         wait_for("the latency worker to be ready", 60, ready, p)
         # Ready means subscribed; the group join and assignment take a moment more.
         time.sleep(self.args.settle)
-        seconds = n_lat / rate
-        log(f"latency: producing {n_lat} events at {rate:.0f} events/s ({seconds:.0f} s)")
-        replay = spawn([self.bins["outcry"], "replay", latency_file, "--config", self.config,
-                        "--rate", f"{rate:.3f}"], os.path.join(self.tmp, "latency-replay.log"),
-                       env=env)
-        deadline = time.time() + seconds + self.args.run_timeout
+        replay = self.replay_at(rate, latency_file, n_lat, topics["raw"], env, tag)
+        deadline = time.time() + n_lat / rate + self.args.run_timeout
         while True:
             m = metrics(port)
             if m and finished_of(m) >= n_lat and metric_sum(m, "outcry_inflight_events") == 0:
@@ -511,27 +566,55 @@ class Bench:
             if time.time() > deadline:
                 die("latency: not every event finished in time")
             time.sleep(0.2)
+        # For looking into where the time went: the worker's metrics, Redis' per-command times.
+        with open(os.path.join(self.tmp, "latency-metrics.txt"), "w") as f:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                f.write(r.read().decode())
+            f.write("# redis-cli INFO commandstats\n")
+            f.write("".join(f"# {line}\n" for line in
+                            self.redis.cli("INFO", "commandstats").splitlines()))
         replay.wait()
         forget(replay)
         if replay.returncode != 0:
-            die("latency: outcry replay failed; see latency-replay.log")
+            die("latency: outcry replay failed; see latency-outcry-replay.log")
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=40)
         forget(p)
+        return self.latency_result(tag, rate, n_lat, topics)
+
+    def latency_result(self, tag, rate, n_lat, topics):
         lat, ts_types = self.read_latencies(topics, n_lat)
         self.delete_topics(list(topics.values()))
         if not lat:
-            die("latency: no assignment matched an input record")
-        lat.sort()
+            die(f"latency ({tag}): no assignment matched an input record")
+        # The first moments of a fresh topic measure start-up (the consumer's first fetches of
+        # partitions that were empty, the producers' first requests), not the steady state.
+        all_max = max(x for _, x in lat)
+        start = lat[0][0] + self.args.latency_warmup * 1000
+        warm = [(t, x) for t, x in lat if t < start]
+        lat = [(t, x) for t, x in lat if t >= start] or lat
+        # In input order: p50 per fifth of the run shows a backlog building (rising) apart
+        # from a steady delay (flat).
+        fifths = []
+        for k in range(5):
+            part = sorted(x for _, x in lat[k * len(lat) // 5:(k + 1) * len(lat) // 5])
+            fifths.append(part[len(part) // 2] if part else None)
+        lat = sorted(x for _, x in lat)
 
         def q(x):
             return lat[min(len(lat) - 1, int(x * len(lat)))]
 
-        return {"rate": rate, "events": n_lat, "assignments": len(lat),
-                "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": lat[-1],
-                "timestamp_types": ts_types}
+        return {"of": tag, "rate": rate, "events": n_lat, "assignments": len(lat),
+                "fetch_wait_max_ms": self.args.latency_fetch_wait_ms,
+                "p50_ms": q(0.50), "p90_ms": q(0.90), "p99_ms": q(0.99), "max_ms": lat[-1],
+                "p50_ms_by_fifth": fifths, "timestamp_types": ts_types,
+                "warmup_s": self.args.latency_warmup, "warmup_events": len(warm),
+                "max_ms_including_warmup": all_max}
 
     def read_latencies(self, topics, n_lat):
+        """(input timestamp, assignment timestamp - input timestamp) of every assignment of an
+        input record, in input order. outcry's assignments name their source; the
+        passthrough's are the input payload itself."""
         from kafka import KafkaConsumer, TopicPartition
 
         def read_all(topic):
@@ -547,23 +630,31 @@ class Bench:
             return out
 
         raw = {(r.partition, r.offset): r for r in read_all(topics["raw"])}
+        by_value = {r.value: r for r in raw.values()}
         types = {"input": sorted({r.timestamp_type for r in raw.values()})}
         lat = []
         out_types = set()
         for r in read_all(topics["assignments"]):
             out_types.add(r.timestamp_type)
-            try:
-                src = json.loads(r.value)["source"]
-            except (ValueError, KeyError):
-                continue
-            if src.get("topic") != topics["raw"]:
-                continue  # e.g. an incident's own assignment
-            inp = raw.get((src["partition"], src["offset"]))
+            inp = by_value.get(r.value)
+            if inp is None:
+                try:
+                    src = json.loads(r.value)["source"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if src.get("topic") != topics["raw"]:
+                    continue  # e.g. an incident's own assignment
+                inp = raw.get((src["partition"], src["offset"]))
             if inp is not None:
-                lat.append(r.timestamp - inp.timestamp)
+                lat.append((inp.timestamp, r.timestamp - inp.timestamp))
+        lat.sort()
         types["assignments"] = sorted(out_types)
         names = {0: "CreateTime", 1: "LogAppendTime"}
         return lat, {k: [names.get(t, str(t)) for t in v] for k, v in types.items()}
+
+
+def latency_rate_given(args):
+    return args.latency_rate is not None
 
 
 def table(runs, latency, args):
@@ -598,10 +689,18 @@ def table(runs, latency, args):
                     f"{mean(lambda r: r['redis']['commands_per_event']):>14.2f}"
                     f"{mean(lambda r: r['redis']['scripts_per_event']):>12.2f}")
     if latency:
-        rows.append(f"latency at {latency['rate']:.0f} events/s (half the 1-worker rate), "
-                    f"{latency['assignments']} assignments: p50 {latency['p50_ms']} ms, "
-                    f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms "
-                    f"(record timestamps: {latency['timestamp_types']})")
+        first = latency[0]
+        why = "" if latency_rate_given(args) else " (half the 1-worker rate)"
+        rows.append(f"latency at {first['rate']:.0f} events/s{why}, {first['events']} events, "
+                    f"fetch.wait.max.ms {args.latency_fetch_wait_ms}, input record to "
+                    f"assignment record (timestamps: {first['timestamp_types']}):")
+        for lt in latency:
+            fifths = " ".join("-" if x is None else str(x) for x in lt["p50_ms_by_fifth"])
+            rows.append(f"  {lt['of']:<12} p50 {lt['p50_ms']:>5} ms  p90 {lt['p90_ms']:>5} ms  "
+                        f"p99 {lt['p99_ms']:>5} ms  max {lt['max_ms']:>5} ms  "
+                        f"({lt['assignments']} assignments after the first {lt['warmup_s']:g} s; "
+                        f"p50 per fifth of the run: {fifths}; max with them: "
+                        f"{lt['max_ms_including_warmup']} ms)")
     return "\n".join(rows)
 
 
@@ -619,7 +718,16 @@ def main():
     ap.add_argument("--latency-events", type=int, default=0,
                     help="events of the latency run (default: 20 s at half the 1-worker rate)")
     ap.add_argument("--latency-seconds", type=float, default=20.0)
+    ap.add_argument("--latency-fetch-wait-ms", type=int, default=2,
+                    help="fetch.wait.max.ms of the latency runs' consumers (tansu-only: tansu "
+                    "holds every fetch this long; the throughput runs use 10)")
+    ap.add_argument("--latency-warmup", type=float, default=2.0,
+                    help="seconds at the start of each latency run left out of its percentiles "
+                    "(start-up on fresh topics; their max is printed apart)")
     ap.add_argument("--no-latency", action="store_true")
+    ap.add_argument("--latency-rate", type=float,
+                    help="events/s of the latency runs (default: half the mean 1-worker rate); "
+                    "with --rounds 0, only the latency runs")
     ap.add_argument("--settle", type=float, default=5.0,
                     help="seconds between the latency worker's readiness and the first event")
     ap.add_argument("--run-timeout", type=float, default=1800.0)
@@ -628,12 +736,17 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the generated events and Redis' files too (logs and results "
                     "are always kept)")
-    ap.add_argument("--bin-dir", default=os.path.join(REPO, "target/release"))
+    ap.add_argument("--bin-dir", default=os.path.join(
+        os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target"), "release"),
+        help="where outcry and outcry-passthrough are (default: $CARGO_TARGET_DIR/release, "
+        "else target/release)")
     ap.add_argument("--tansu", default=shutil.which("tansu")
                     or os.path.expanduser("~/.cargo/bin/tansu"))
     args = ap.parse_args()
-    if args.events < 1 or args.rounds < 1 or args.partitions < 1:
-        die("--events, --rounds and --partitions must be at least 1")
+    if args.events < 1 or args.rounds < 0 or args.partitions < 1:
+        die("--events and --partitions must be at least 1, --rounds at least 0")
+    if args.rounds == 0 and (args.no_latency or args.latency_rate is None):
+        die("--rounds 0 runs only the latency runs: give --latency-rate")
     bins = {"outcry": os.path.join(args.bin_dir, "outcry"),
             "passthrough": os.path.join(args.bin_dir, "outcry-passthrough")}
     for b in [*bins.values(), args.tansu]:
@@ -730,11 +843,17 @@ def main():
 
     latency = None
     if not args.no_latency:
-        one = [r["events_per_s"] for r in runs if r["kind"] == "outcry" and r["workers"] == 1]
-        rate = sum(one) / len(one) / 2
+        if args.latency_rate is not None:
+            rate = args.latency_rate
+        else:
+            one = [r["events_per_s"] for r in runs if r["kind"] == "outcry" and r["workers"] == 1]
+            rate = sum(one) / len(one) / 2
         n_lat = args.latency_events or max(100, int(rate * args.latency_seconds))
         n_lat = min(n_lat, sum(1 for _ in open(latency_file)))
-        latency = bench.latency(rate, latency_file, n_lat)
+        # Same rate, same events, one after the other: the passthrough's latency is what the
+        # broker and the clients take; the rest of outcry's is outcry's own.
+        latency = [bench.latency_passthrough(rate, latency_file, n_lat),
+                   bench.latency(rate, latency_file, n_lat)]
 
     text = table(runs, latency, args)
     result = {
@@ -752,7 +871,8 @@ def main():
             "redis commands/event: total_commands_processed, which in Redis 7 also counts the "
             "commands a script runs; scripts/event: EVAL/EVALSHA/FCALL calls",
             "latency: assignment record timestamp - input record timestamp (CreateTime: "
-            "set by each producer when it sends)",
+            "set by each producer when it sends), for outcry-passthrough then outcry run (one "
+            "worker), the same events at the same rate on fresh topics",
         ],
     }
     out = args.out or os.path.join(tmp, "results.json")

@@ -823,6 +823,17 @@ fn replay(a: ReplayArgs) -> ExitCode {
             Ok(p) => p,
             Err(e) => return fail(&format!("kafka producer: {e}")),
         };
+    if a.rate.is_some() {
+        // A paced replay is timed from each record's due moment: learn the topic's partitions
+        // before the first one is due, or the first records wait in librdkafka for them.
+        use rdkafka::producer::Producer;
+        if let Err(e) = producer
+            .client()
+            .fetch_metadata(Some(&topic), std::time::Duration::from_secs(10))
+        {
+            eprintln!("replay: warning: no metadata for {topic} yet: {e}");
+        }
+    }
     let total = read.records.len();
     let (done, error) = runtime().block_on(replay::publish(
         &producer,

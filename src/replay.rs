@@ -11,9 +11,11 @@
 
 use crate::normalize::{self, Limits};
 use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::types::RDKafkaErrorCode;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -197,8 +199,10 @@ pub struct Progress {
 }
 
 /// Publish records to `topic`, at most `rate` per second when given, calling `progress` about
-/// once a second and at the end. Every send is awaited: the result counts what the broker
-/// acknowledged, and the first error is returned with the counts.
+/// once a second and at the end. Each record is handed to librdkafka when it is due (so its
+/// `CreateTime` is when it was due, and a paced replay leaves evenly, not in bursts). Every
+/// send is awaited: the result counts what the broker acknowledged, and the first error is
+/// returned with the counts.
 pub async fn publish(
     producer: &FutureProducer,
     topic: &str,
@@ -206,17 +210,16 @@ pub async fn publish(
     platform: Option<&str>,
     rate: Option<f64>,
     mut progress: impl FnMut(Progress),
-) -> (Progress, Option<rdkafka::error::KafkaError>) {
+) -> (Progress, Option<KafkaError>) {
     let started = Instant::now();
     let mut p = Progress::default();
     let mut first_error = None;
     let mut in_flight = FuturesUnordered::new();
     let mut last_report = Instant::now();
-    let settle = |r: Result<_, (rdkafka::error::KafkaError, _)>,
-                  p: &mut Progress,
-                  first_error: &mut Option<_>| match r {
-        Ok(_) => p.acknowledged += 1,
-        Err((e, _)) => {
+    let settle = |r: Result<(), KafkaError>, p: &mut Progress, first_error: &mut Option<_>| match r
+    {
+        Ok(()) => p.acknowledged += 1,
+        Err(e) => {
             p.failed += 1;
             first_error.get_or_insert(e);
         }
@@ -236,9 +239,37 @@ pub async fn publish(
                 value: Some(platform),
             }));
         }
-        in_flight.push(producer.send(record, Timeout::After(Duration::from_secs(60))));
+        // `send_result` enqueues now. (`FutureProducer::send` is an async fn: a future of it
+        // pushed here would enqueue nothing until polled, and records would leave in bursts.)
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    in_flight.push(delivery.map(|r| match r {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err((e, _))) => Err(e),
+                        Err(_) => Err(KafkaError::Canceled),
+                    }));
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    // librdkafka's queue is full: wait for a delivery, then enqueue again.
+                    record = r;
+                    match in_flight.next().await {
+                        Some(r) => settle(r, &mut p, &mut first_error),
+                        None => tokio::time::sleep(Duration::from_millis(10)).await,
+                    }
+                }
+                Err((e, _)) => {
+                    settle(Err(e), &mut p, &mut first_error);
+                    break;
+                }
+            }
+        }
         p.sent += 1;
-        // Bound what is in flight, and settle what has finished.
+        // Settle what has finished, and bound what is in flight.
+        while let Some(Some(r)) = in_flight.next().now_or_never() {
+            settle(r, &mut p, &mut first_error);
+        }
         while in_flight.len() >= 10_000 {
             if let Some(r) = in_flight.next().await {
                 settle(r, &mut p, &mut first_error);

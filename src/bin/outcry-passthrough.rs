@@ -116,6 +116,17 @@ async fn run(a: Args, k: KafkaConfig) -> Result<(), String> {
     let producer: FutureProducer = producer_config(&k, max_record)
         .create()
         .map_err(|e| format!("kafka producer: {e}"))?;
+    // Learn the output topics' partitions before the first message, as the worker's producer
+    // has by the time it sends: otherwise the first deliveries wait for them (and the latency
+    // run of scripts/bench-e2e.sh counts that wait).
+    for topic in [&k.topics.assignments, &k.topics.interactions] {
+        if let Err(e) = producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+        {
+            eprintln!("passthrough: warning: no metadata for {topic} yet: {e}");
+        }
+    }
     let consumer: StreamConsumer = consumer_config(&k)
         .create()
         .map_err(|e| format!("kafka consumer: {e}"))?;
