@@ -285,8 +285,16 @@ pub struct Classifier {
     pub phrase_count: usize,
     pub pattern_count: usize,
     /// Phrases of learned packs (intents and sentiment): every whole-token match counts once
-    /// per text; `None` when no pack is learned.
+    /// per text. Those that are n-grams of tokens (`features::tokens` joined by single spaces:
+    /// all that `outcry learn` writes) are looked up by the text's own n-grams; the others (a
+    /// kept hand phrase with a hyphen, say) are found by an automaton.
+    has_learned: bool,
+    learned_ngrams: HashMap<Box<str>, u32, ahash::RandomState>,
+    /// The most tokens of a term in `learned_ngrams`.
+    learned_max_n: usize,
     learned_ac: Option<AhoCorasick>,
+    /// Pattern of `learned_ac` -> its term.
+    learned_ac_terms: Vec<u32>,
     learned_terms: Vec<String>,
     /// For each learned term, its features: a range of `learned`.
     learned_index: Vec<(u32, u32)>,
@@ -657,10 +665,26 @@ impl Classifier {
             learned.extend(rules);
             learned_index.push((start, learned.len() as u32));
         }
-        let learned_ac = if learned_terms.is_empty() {
+        let mut learned_ngrams: HashMap<Box<str>, u32, ahash::RandomState> =
+            HashMap::with_capacity_and_hasher(learned_terms.len(), ahash::RandomState::new());
+        let mut learned_max_n = 0;
+        let mut rest: Vec<&str> = Vec::new();
+        let mut learned_ac_terms = Vec::new();
+        for (i, t) in learned_terms.iter().enumerate() {
+            let toks = features::tokens(t);
+            let joined: Vec<&str> = toks.iter().map(|&(a, b)| &t[a..b]).collect();
+            if !toks.is_empty() && joined.join(" ") == *t {
+                learned_max_n = learned_max_n.max(toks.len());
+                learned_ngrams.insert(t.as_str().into(), i as u32);
+            } else {
+                rest.push(t);
+                learned_ac_terms.push(i as u32);
+            }
+        }
+        let learned_ac = if rest.is_empty() {
             None
         } else {
-            Some(automaton(&learned_terms).map_err(|e| vec![e])?)
+            Some(automaton(&rest).map_err(|e| vec![e])?)
         };
         let entity_ac = if entity_terms.is_empty() {
             None
@@ -680,7 +704,11 @@ impl Classifier {
             phrase_count: phrases.len(),
             pattern_count: patterns.len(),
             learned_count: learned.len(),
+            has_learned: !learned_terms.is_empty(),
+            learned_ngrams,
+            learned_max_n,
             learned_ac,
+            learned_ac_terms,
             learned_terms,
             learned_index,
             learned,
@@ -742,12 +770,10 @@ impl Classifier {
         } else {
             Vec::new()
         };
-        if hits.is_empty() && lexicon.is_empty() && self.learned_ac.is_none() {
+        if hits.is_empty() && lexicon.is_empty() && !self.has_learned {
             return general(0.0, None, self.entity_values(text, &entity_patterns));
         }
-        let cues = if self.learned_ac.is_some()
-            || !lexicon.is_empty()
-            || hits.iter().any(|h| h.2.negatable)
+        let cues = if self.has_learned || !lexicon.is_empty() || hits.iter().any(|h| h.2.negatable)
         {
             select(&self.cue_ac, text)
         } else {
@@ -877,32 +903,88 @@ impl Classifier {
         text: &str,
         cues: &[(usize, usize, usize)],
     ) -> Vec<(usize, usize, usize)> {
-        let Some(ac) = &self.learned_ac else {
-            return Vec::new();
-        };
         let mut out: Vec<(usize, usize, usize)> = Vec::new();
-        for m in ac.find_overlapping_iter(text) {
-            let (s, e) = (m.start(), m.end());
-            if !features::is_token_boundary(text, s, e) {
-                continue;
-            }
-            let (a, b) = self.learned_index[m.pattern().as_usize()];
-            let mut negated: Option<bool> = None;
-            for f in a as usize..b as usize {
-                let scope = self.learned[f].scope;
-                if scope != Scope::Any {
-                    let n = *negated.get_or_insert_with(|| negated_at(text, cues, s, self.window));
-                    if !scope.holds(n) {
-                        continue;
-                    }
+        if !self.has_learned {
+            return out;
+        }
+        // Each feature counts once, at its first occurrence: per term, which scopes have been
+        // counted (1: any, 2: plain, 4: negated), so a term seen again adds only what it has
+        // not yet (a second occurrence under a cue adds its negated features, nothing else).
+        let mut seen: Vec<(u32, u8)> = Vec::new();
+        let mut push = |out: &mut Vec<(usize, usize, usize)>, t: usize, s: usize, e: usize| {
+            let done = match seen.iter_mut().find(|(x, _)| *x as usize == t) {
+                Some((_, m)) => m,
+                None => {
+                    seen.push((t as u32, 0));
+                    &mut seen.last_mut().expect("just pushed").1
                 }
-                out.push((s, e, f));
+            };
+            if *done == 7 {
+                return;
+            }
+            let (a, b) = self.learned_index[t];
+            let mut negated: Option<bool> = None;
+            let mut counted = 0u8;
+            for f in a as usize..b as usize {
+                let bit = match self.learned[f].scope {
+                    Scope::Any => 1,
+                    Scope::Plain | Scope::Negated => {
+                        let n =
+                            *negated.get_or_insert_with(|| negated_at(text, cues, s, self.window));
+                        if !self.learned[f].scope.holds(n) {
+                            continue;
+                        }
+                        if n {
+                            4
+                        } else {
+                            2
+                        }
+                    }
+                };
+                if *done & bit == 0 {
+                    out.push((s, e, f));
+                    counted |= bit;
+                }
+            }
+            *done |= counted | 1;
+            match negated {
+                Some(true) => *done |= 4,
+                Some(false) => *done |= 2,
+                // No scoped features: nothing more to count for this term.
+                None => *done = 7,
+            }
+        };
+        // The text's n-grams, as `Features::extract` makes them (in order of start, then
+        // end), looked up.
+        let toks = features::tokens(text);
+        for i in 0..toks.len() {
+            let mut end = i;
+            for n in 1..=self.learned_max_n {
+                if n > 1 {
+                    if end + 1 >= toks.len() || &text[toks[end].1..toks[end + 1].0] != " " {
+                        break;
+                    }
+                    end += 1;
+                }
+                let (s, e) = (toks[i].0, toks[end].1);
+                if let Some(&t) = self.learned_ngrams.get(&text[s..e]) {
+                    push(&mut out, t as usize, s, e);
+                }
             }
         }
-        // Each feature counts once: keep its first occurrence.
-        out.sort_unstable_by_key(|&(s, e, f)| (f, s, e));
-        out.dedup_by_key(|h| h.2);
-        out.sort_unstable_by_key(|&(s, e, f)| (s, e, f));
+        if let Some(ac) = &self.learned_ac {
+            let before = out.len();
+            for m in ac.find_overlapping_iter(text) {
+                let (s, e) = (m.start(), m.end());
+                if features::is_token_boundary(text, s, e) {
+                    let t = self.learned_ac_terms[m.pattern().as_usize()] as usize;
+                    push(&mut out, t, s, e);
+                }
+            }
+            if out.len() > before {
+                out.sort_unstable_by_key(|&(s, e, f)| (s, e, f));
+            }
+        }
         out
     }
 
