@@ -284,7 +284,11 @@ def write_config(tmp, name, brokers, redis_url, topics):
     sub(r'^url = "redis://.*?"', f'url = "{redis_url}"')
     sub(r'^snapshot = ".*?"',
         f'snapshot = "{os.path.join(REPO, "config/sample/customers.jsonl")}"')
-    sub(r'^packs = \[.*?\]', f'packs = ["{os.path.join(REPO, "config/rules/default.toml")}"]')
+    # The shipped rule packs (config/outcry.toml names them relative to config/).
+    shipped = re.search(r'(?m)^packs = \[(.*?)\]', text).group(1)
+    packs = ", ".join(json.dumps(os.path.join(REPO, "config", n.strip().strip('"')))
+                      for n in shipped.split(",") if n.strip())
+    sub(r'^packs = \[.*?\]', f'packs = [{packs}]')
     for key, value in topics.items():
         sub(rf'^{key} = ".*?"', f'{key} = "{value}"')
     # tansu 0.6.0 holds every fetch for fetch.wait.max.ms (librdkafka: 500 ms) even when data

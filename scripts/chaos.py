@@ -14,6 +14,7 @@ if any check fails. Run it through scripts/chaos.sh (which builds the binary); s
 import argparse
 import collections
 import json
+import re
 import os
 import random
 import shutil
@@ -175,7 +176,10 @@ def write_config(tmp, servers, hot):
     # Routing table and priorities as shipped; everything from [sla] on is replaced.
     routing = base[base.index("[routing]"):base.index("[sla]")]
     routing = routing.replace('noise = "drop"', 'noise = "store"')
-    pack = os.path.join(REPO, "config/rules/default.toml")
+    # The shipped rule packs, whatever config/outcry.toml names (its routes name their intents).
+    names = re.search(r'(?m)^packs = \[(.*)\]', base).group(1)
+    pack = ", ".join(json.dumps(os.path.join(REPO, "config", n.strip().strip('"')))
+                     for n in names.split(",") if n.strip())
     cfg = f"""
 [kafka]
 brokers = "{servers.bootstrap}"
@@ -198,7 +202,7 @@ snapshot = "{crm}"
 follow_topic = false
 
 [rules]
-packs = ["{pack}"]
+packs = [{pack}]
 
 {routing}
 [sla]

@@ -236,7 +236,8 @@ terms = ["GOOD"]
 
 /// `classify` (the per-event fast path) and `decide(analyze)` (everything that fired) give the
 /// same decision — intent or noise, and the same keywords — on every text of the sample feed
-/// and on texts built to hit negation, ties, patterns and noise overrides, for both packs.
+/// and on texts built to hit negation, ties, patterns and noise overrides, for the hand packs
+/// and the learned ones.
 #[test]
 fn the_fast_path_decides_exactly_as_the_full_analysis() {
     let feed = std::fs::read_to_string("config/sample/feed.jsonl").unwrap();
@@ -272,7 +273,13 @@ fn the_fast_path_decides_exactly_as_the_full_analysis() {
         ]
         .map(String::from),
     );
-    for c in [generic(), airline()] {
+    let learned = |path: &str| Classifier::compile(&[pack(path)]).unwrap();
+    for c in [
+        generic(),
+        airline(),
+        learned("config/rules/generic-learned.toml"),
+        learned("config/rules/airline-learned.toml"),
+    ] {
         let mut intents = std::collections::BTreeSet::new();
         let mut with_entities = 0;
         for t in &texts {
