@@ -194,7 +194,8 @@ enum Command {
         timeout: Duration,
     },
     /// Learn a rule pack from labelled posts: a weighted phrase set per intent (word 1-3-grams,
-    /// plain or negation-scoped, by L1-regularised logistic regression) and a sentiment model,
+    /// plain or negation-scoped, by L1- or elastic-net-regularised logistic regression) and a
+    /// three-sided sentiment model (rows with an empty sentiment train the intents only),
     /// with thresholds calibrated and scores measured by k-fold cross-validation. Writes a pack
     /// `outcry check` and `outcry classify` read (docs/rules.md, "Learned packs").
     ///
