@@ -27,9 +27,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import packdata  # noqa: E402
 
 
-def unsubstitute(text):
-    return " ".join(text.replace("Cancelled Flight", "Cancel").replace("Late Flight", "Late").split())
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -44,7 +41,7 @@ def main():
             w = csv.writer(out)
             w.writerow(["text", "negativereason", "airline_sentiment"])
             for r in csv.DictReader(f):
-                w.writerow([packdata.training_text(unsubstitute(r["text"])), r["negativereason"],
+                w.writerow([packdata.training_text(packdata.unsubstitute(r["text"])), r["negativereason"],
                             r["airline_sentiment"]])
         subprocess.run([args.outcry, "learn", airline, "--map", "config/learn/airline.toml",
                         "--out", "config/rules/airline-learned.toml"], check=True)

@@ -63,10 +63,6 @@ REASONS = {
 SENTIMENTS = ["negative", "neutral", "positive"]
 
 
-def unsubstitute(text):
-    # Case-sensitive, as the substitution was: "Cancelled Flightled" -> "Cancelled".
-    return " ".join(text.replace("Cancelled Flight", "Cancel").replace("Late Flight", "Late").split())
-
 
 def f1(tp, fp, fn):
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
@@ -161,12 +157,10 @@ def cross_domain(args, tmp, t0):
         ys_c, ys_i = [], []
         for text, label, sentiment, source in rows:
             intent = labels.get(label, "") or ""
-            if source == "twcs":
-                c = sentiment == "negative"  # the complaint label, as packdata writes it
-            elif source == "airline":
-                c = sentiment == "negative"
-            else:
+            if source == "banking77":
                 c = intent in PROBLEM_INTENTS
+            else:  # airline: negative; twcs: its complaint label, written as negative
+                c = sentiment == "negative"
             if not intent and label == "" and sentiment == "positive":
                 intent = "praise"
             ys_c.append(c)
@@ -251,7 +245,7 @@ def main():
     t0 = time.time()
 
     rows = list(csv.DictReader(open(os.path.join(args.data, "airline_dev.csv"), newline="", encoding="utf-8")))
-    texts = [unsubstitute(r["text"]) for r in rows]
+    texts = [packdata.unsubstitute(r["text"]) for r in rows]
     gold_reason = [r["negativereason"] if r["negativereason"] in REASONS else "" for r in rows]
     gold_sent = [r["airline_sentiment"] for r in rows]
     gold_complaint = [s == "negative" for s in gold_sent]

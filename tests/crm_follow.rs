@@ -93,14 +93,7 @@ async fn the_catch_up_is_the_topic_applied_in_order_then_changes_go_live() {
     }
     assert_eq!(bad, n.div_ceil(1_000));
 
-    let config = KafkaConfig {
-        brokers: kafka.bootstrap_servers().to_owned(),
-        topics: Topics {
-            customers: topic.to_owned(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let config = follow_config(kafka.bootstrap_servers(), topic);
     let index = Arc::new(RwLock::new(IdentityIndex::new()));
     let metrics = Metrics::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -169,14 +162,7 @@ async fn a_shutdown_during_the_catch_up_stops_it() {
     let topic = "crm.customers";
     kafka.create_topic(topic, 2).unwrap();
     produce(kafka.bootstrap_servers(), topic, &messages(5_000));
-    let config = KafkaConfig {
-        brokers: kafka.bootstrap_servers().to_owned(),
-        topics: Topics {
-            customers: topic.to_owned(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let config = follow_config(kafka.bootstrap_servers(), topic);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (stop, stopped) = tokio::sync::watch::channel(true); // already stopping
     let follower = tokio::spawn(outcry::kafka::customers::follow(
@@ -193,4 +179,16 @@ async fn a_shutdown_during_the_catch_up_stops_it() {
         .unwrap();
     assert!(rx.await.is_err(), "never reported caught up");
     drop(stop);
+}
+
+/// The worker's Kafka section, pointed at this broker and customers topic.
+fn follow_config(brokers: &str, topic: &str) -> KafkaConfig {
+    KafkaConfig {
+        brokers: brokers.to_owned(),
+        topics: Topics {
+            customers: topic.to_owned(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
