@@ -1488,8 +1488,12 @@ async fn a_redis_restart_mid_batch_decides_nothing_twice() {
         }
     }
     assert_eq!(by_event.len() as u64, N, "every event assigned");
+    // One decision per event (above), counted once whichever copy carries it: a batch whose
+    // claims Redis applied before the restart cut its reply is claimed again and answers
+    // `replayed`, so the only record of a `new` decision may be the replayed one.
     let mut owners: HashMap<String, Vec<(u64, AssignmentOutcome)>> = HashMap::new();
-    for x in a.iter().filter(|x| !x.replayed) {
+    let mut counted = std::collections::HashSet::new();
+    for x in a.iter().filter(|x| counted.insert(x.event_id.clone())) {
         owners
             .entry(x.owner_key.clone())
             .or_default()
