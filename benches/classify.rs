@@ -12,6 +12,7 @@
 //! The learned packs (config/rules/*-learned.toml: generic, airline, banking77) are measured
 //! as shipped. Memory is the heap the compiled classifier holds (a counting allocator around
 //! the system one: bytes allocated by `Classifier::compile` and not freed).
+//! `OUTCRY_BENCH_PACKS=SUBSTRING` measures only the runs whose name contains it (for a profile).
 //! Numbers are printed, never asserted.
 
 use outcry::intent::{Classifier, RulePack};
@@ -121,7 +122,9 @@ fn main() {
         runs.push((format!("{name}, no entities"), without(&packs)));
         runs.push((name.to_owned(), packs));
     }
-    for (name, packs) in runs {
+    // OUTCRY_BENCH_PACKS=learned (say): only the runs whose name contains it, for a profile.
+    let only = std::env::var("OUTCRY_BENCH_PACKS").unwrap_or_default();
+    for (name, packs) in runs.into_iter().filter(|(n, _)| n.contains(&only)) {
         let before = IN_USE.load(Ordering::Relaxed);
         let t = Instant::now();
         let c = Classifier::compile(&packs).expect("compiles");

@@ -8,7 +8,7 @@
 //! apostrophes inside: `don't`), a run of digits (`6delays` is `6` and `delays`), or one
 //! pictographic character (`😡`) or `!` or `?`. N-grams join tokens separated by exactly one space.
 
-use super::{automaton, negated_at, select};
+use super::{automaton, select, NegationReach};
 use aho_corasick::AhoCorasick;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,31 +45,46 @@ fn is_symbol(c: char) -> bool {
 
 /// Token spans (byte offsets) of a folded text, in order.
 pub fn tokens(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        match kind(c) {
+    let bytes = text.as_bytes();
+    // The kind and length of the character at byte `i` (ASCII without decoding).
+    let at = |i: usize| -> (Kind, usize) {
+        match bytes[i] {
+            b'a'..=b'z' | b'A'..=b'Z' => (Kind::Letter, 1),
+            b'0'..=b'9' => (Kind::Digit, 1),
+            b'!' | b'?' => (Kind::Symbol, 1),
+            0..=0x7f => (Kind::Other, 1),
+            _ => {
+                let c = text[i..].chars().next().expect("a char starts here");
+                (kind(c), c.len_utf8())
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(text.len() / 4);
+    let mut i = 0;
+    while i < bytes.len() {
+        let (k, n) = at(i);
+        let start = i;
+        i += n;
+        match k {
             Kind::Other => {}
-            Kind::Symbol => out.push((at, at + c.len_utf8())),
+            Kind::Symbol => out.push((start, i)),
             k => {
-                let mut end = at + c.len_utf8();
-                while let Some(&(i, n)) = chars.peek() {
-                    if kind(n) == k {
-                        end = i + n.len_utf8();
-                        chars.next();
-                    } else if k == Kind::Letter && n == '\'' {
+                while i < bytes.len() {
+                    let (next, n) = at(i);
+                    if next == k {
+                        i += n;
+                    } else if k == Kind::Letter
+                        && bytes[i] == b'\''
+                        && i + 1 < bytes.len()
+                        && at(i + 1).0 == Kind::Letter
+                    {
                         // An apostrophe between two letters is inside the word.
-                        match text[i + 1..].chars().next() {
-                            Some(m) if kind(m) == Kind::Letter => {
-                                chars.next();
-                            }
-                            _ => break,
-                        }
+                        i += 1;
                     } else {
                         break;
                     }
                 }
-                out.push((at, end));
+                out.push((start, i));
             }
         }
     }
@@ -135,10 +150,10 @@ impl Features {
     /// clause (the rule the classifier applies).
     pub fn extract(&self, text: &str) -> Vec<(String, bool)> {
         let toks = tokens(text);
-        let cues = select(&self.cue_ac, text);
+        let negation = NegationReach::new(text, &select(&self.cue_ac, text), self.window);
         let mut out: Vec<(String, bool)> = Vec::new();
         for i in 0..toks.len() {
-            let neg = !cues.is_empty() && negated_at(text, &cues, toks[i].0, self.window);
+            let neg = negation.covers(toks[i].0);
             let mut end = i;
             for n in 1..=self.max_n {
                 if n > 1 {
@@ -176,6 +191,51 @@ mod tests {
             ["quoted", "dogs", "united", "fail"]
         );
         assert_eq!(toks("❤️ ok"), ["❤", "ok"]);
+    }
+
+    /// The tokenizer reads bytes, decoding only non-ASCII characters: it agrees with the
+    /// definition on characters.
+    #[test]
+    fn tokens_are_runs_of_one_kind() {
+        fn by_chars(text: &str) -> Vec<(usize, usize)> {
+            let mut out = Vec::new();
+            let mut chars = text.char_indices().peekable();
+            while let Some((at, c)) = chars.next() {
+                match kind(c) {
+                    Kind::Other => {}
+                    Kind::Symbol => out.push((at, at + c.len_utf8())),
+                    k => {
+                        let mut end = at + c.len_utf8();
+                        while let Some(&(i, n)) = chars.peek() {
+                            if kind(n) == k {
+                                end = i + n.len_utf8();
+                                chars.next();
+                            } else if k == Kind::Letter
+                                && n == '\''
+                                && text[i + 1..].chars().next().map(kind) == Some(Kind::Letter)
+                            {
+                                chars.next();
+                            } else {
+                                break;
+                            }
+                        }
+                        out.push((at, end));
+                    }
+                }
+            }
+            out
+        }
+        for t in [
+            "i don't like 6delays!! 😡😡",
+            "'quoted' dogs' @united #fail",
+            "❤️ ok",
+            "l'été à 3h12 ça n'a pas marché ’ '' a'",
+            "ﬁx ٣٤ 漢字かな 한국어 ½ x²",
+            "a'b'c' '1'2 ?!",
+            "",
+        ] {
+            assert_eq!(tokens(t), by_chars(t), "{t}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod config;
 pub mod features;
 pub mod fold;
+mod learned;
 mod pack;
 
 pub use config::RulesConfig;
@@ -23,6 +24,7 @@ pub use pack::{
 use crate::event::{Entity, IntentMatch};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use fold::{fold, fold_phrase};
+use learned::{LearnedIndex, TermHit};
 use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -149,14 +151,6 @@ impl Scope {
             (false, false) => Scope::Any,
         }
     }
-
-    fn holds(self, negated: bool) -> bool {
-        match self {
-            Scope::Any => true,
-            Scope::Plain => !negated,
-            Scope::Negated => negated,
-        }
-    }
 }
 
 /// What a learned phrase adds to.
@@ -255,8 +249,12 @@ enum Source {
 #[derive(Debug, Clone)]
 pub struct Classifier {
     classes: Vec<Class>,
-    /// Intent and noise phrases; pattern id = index in `phrases`.
-    phrase_ac: AhoCorasick,
+    /// Intent and noise phrases, negation cues, lexicon terms (when no pack has a learned
+    /// sentiment model) and entity terms, in one automaton: a text is scanned once.
+    scan_ac: AhoCorasick,
+    /// Where each group of `scan_ac`'s patterns ends (see [`Scan`]).
+    scan_ends: [usize; 4],
+    /// Index = pattern id in `scan_ac`.
     phrases: Vec<Rule>,
     /// Intent and noise patterns, then entity patterns: one scan finds both.
     regex_set: RegexSet,
@@ -265,16 +263,13 @@ pub struct Classifier {
     /// Intent and noise patterns: ids `0..patterns.len()` of `regex_set`.
     patterns: Vec<Rule>,
     entities: Vec<EntityDef>,
-    /// Known values and aliases of every entity; `None` when no pack has any.
-    entity_ac: Option<AhoCorasick>,
+    /// Known values and aliases of every entity (found by `scan_ac`).
     entity_terms: Vec<EntityTerm>,
     /// The entity of each entity pattern: ids `patterns.len()..` of `regex_set`.
     entity_patterns: Vec<usize>,
     /// `/pattern/` of each entity pattern, as the pack writes it.
     entity_pattern_text: Vec<String>,
-    cue_ac: AhoCorasick,
     window: usize,
-    lexicon_ac: AhoCorasick,
     /// Signed weight of each lexicon term.
     lexicon: Vec<(f32, Option<u16>)>,
     lexicon_terms: Vec<String>,
@@ -285,20 +280,8 @@ pub struct Classifier {
     pub phrase_count: usize,
     pub pattern_count: usize,
     /// Phrases of learned packs (intents and sentiment): every whole-token match counts once
-    /// per text. Those that are n-grams of tokens (`features::tokens` joined by single spaces:
-    /// all that `outcry learn` writes) are looked up by the text's own n-grams; the others (a
-    /// kept hand phrase with a hyphen, say) are found by an automaton.
-    has_learned: bool,
-    learned_ngrams: HashMap<Box<str>, u32, ahash::RandomState>,
-    /// The most tokens of a term in `learned_ngrams`.
-    learned_max_n: usize,
-    learned_ac: Option<AhoCorasick>,
-    /// Pattern of `learned_ac` -> its term.
-    learned_ac_terms: Vec<u32>,
-    learned_terms: Vec<String>,
-    /// For each learned term, its features: a range of `learned`.
-    learned_index: Vec<(u32, u32)>,
-    learned: Vec<Feature>,
+    /// per text.
+    learned: LearnedIndex,
     sentiment_model: Option<SentimentModel>,
     /// Learned features compiled (a term weighed by three intents counts three).
     pub learned_count: usize,
@@ -658,59 +641,36 @@ impl Classifier {
                     .map_err(|e| vec![format!("pattern /{p}/: {e}")])
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut learned = Vec::new();
-        let mut learned_index = Vec::new();
-        for rules in learned_by_term {
-            let start = learned.len() as u32;
-            learned.extend(rules);
-            learned_index.push((start, learned.len() as u32));
-        }
-        let mut learned_ngrams: HashMap<Box<str>, u32, ahash::RandomState> =
-            HashMap::with_capacity_and_hasher(learned_terms.len(), ahash::RandomState::new());
-        let mut learned_max_n = 0;
-        let mut rest: Vec<&str> = Vec::new();
-        let mut learned_ac_terms = Vec::new();
-        for (i, t) in learned_terms.iter().enumerate() {
-            let toks = features::tokens(t);
-            let joined: Vec<&str> = toks.iter().map(|&(a, b)| &t[a..b]).collect();
-            if !toks.is_empty() && joined.join(" ") == *t {
-                learned_max_n = learned_max_n.max(toks.len());
-                learned_ngrams.insert(t.as_str().into(), i as u32);
-            } else {
-                rest.push(t);
-                learned_ac_terms.push(i as u32);
-            }
-        }
-        let learned_ac = if rest.is_empty() {
-            None
+        let learned = LearnedIndex::build(learned_terms, learned_by_term, classes.len())
+            .map_err(|e| vec![e])?;
+        let lexicon_scanned: &[String] = if sentiment_model.is_none() {
+            &lexicon_terms
         } else {
-            Some(automaton(&rest).map_err(|e| vec![e])?)
+            &[]
         };
-        let entity_ac = if entity_terms.is_empty() {
-            None
-        } else {
-            let terms: Vec<&str> = entity_terms.iter().map(|t| t.term.as_str()).collect();
-            Some(automaton(&terms).map_err(|e| vec![e])?)
-        };
+        let groups: [Vec<&str>; 4] = [
+            texts.iter().map(String::as_str).collect(),
+            cues.iter().map(String::as_str).collect(),
+            lexicon_scanned.iter().map(String::as_str).collect(),
+            entity_terms.iter().map(|t| t.term.as_str()).collect(),
+        ];
+        let mut scan_ends = [0; 4];
+        let mut end = 0;
+        for (g, terms) in groups.iter().enumerate() {
+            end += terms.len();
+            scan_ends[g] = end;
+        }
+        let scan_ac = automaton(&groups.concat()).map_err(|e| vec![e])?;
         Ok(Classifier {
-            phrase_ac: automaton(&texts).map_err(|e| vec![e])?,
+            scan_ac,
+            scan_ends,
             entities,
-            entity_ac,
             entity_terms,
             entity_patterns,
             entity_pattern_text,
-            cue_ac: automaton(&cues).map_err(|e| vec![e])?,
-            lexicon_ac: automaton(&lexicon_terms).map_err(|e| vec![e])?,
             phrase_count: phrases.len(),
             pattern_count: patterns.len(),
-            learned_count: learned.len(),
-            has_learned: !learned_terms.is_empty(),
-            learned_ngrams,
-            learned_max_n,
-            learned_ac,
-            learned_ac_terms,
-            learned_terms,
-            learned_index,
+            learned_count: learned.feature_count(),
             learned,
             sentiment_model,
             classes,
@@ -763,34 +723,31 @@ impl Classifier {
     pub fn classify(&self, matching_text: &str) -> Classification {
         let folded = fold(matching_text);
         let text: &str = &folded.text;
+        let Scan {
+            phrases,
+            cues,
+            lexicon,
+            entities,
+        } = self.scan(text);
         let mut entity_patterns = Vec::new();
-        let hits = self.hits(text, &mut entity_patterns);
-        let lexicon = if self.sentiment_model.is_none() {
-            select(&self.lexicon_ac, text)
-        } else {
-            Vec::new()
-        };
-        if hits.is_empty() && lexicon.is_empty() && !self.has_learned {
-            return general(0.0, None, self.entity_values(text, &entity_patterns));
+        let hits = self.hits(text, &phrases, &mut entity_patterns);
+        if hits.is_empty() && lexicon.is_empty() && self.learned.is_empty() {
+            return general(
+                0.0,
+                None,
+                self.entity_values(text, &entities, &entity_patterns),
+            );
         }
-        let cues = if self.has_learned || !lexicon.is_empty() || hits.iter().any(|h| h.2.negatable)
-        {
-            select(&self.cue_ac, text)
-        } else {
-            Vec::new()
-        };
-        let learned = self.learned_hits(text, &cues);
+        let negation = NegationReach::new(text, &cues, self.window);
+        let learned = self.learned.find(text, &negation);
+        let (sums, logits, mut lang_weight) = self.learned_sums(&learned);
         let sentiment = match &self.sentiment_model {
-            Some(m) => learned_sentiment(m, self.learned_logits(m, &learned)).1,
+            Some(m) => learned_sentiment(m, logits).1,
             None => {
                 let (mut positive, mut negative) = (0.0f32, 0.0f32);
                 for &(s, _, ix) in &lexicon {
                     let w = self.lexicon[ix].0;
-                    let signed = if negated_at(text, &cues, s, self.window) {
-                        -w
-                    } else {
-                        w
-                    };
+                    let signed = if negation.covers(s) { -w } else { w };
                     if signed > 0.0 {
                         positive += signed;
                     } else {
@@ -803,26 +760,17 @@ impl Classifier {
         let mut score: Vec<Option<f32>> = self
             .classes
             .iter()
-            .map(|c| c.learned.then_some(c.bias))
+            .zip(&sums)
+            .map(|(c, s)| c.learned.then_some(c.bias + s))
             .collect();
         let mut counted = vec![false; hits.len()];
-        let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
         for (i, (s, _, rule)) in hits.iter().enumerate() {
             let entry = score[rule.class].get_or_insert(0.0);
-            if !(rule.negatable && negated_at(text, &cues, *s, self.window)) {
+            if !(rule.negatable && negation.covers(*s)) {
                 *entry += rule.weight;
                 counted[i] = true;
                 if let Some(l) = rule.lang {
                     lang_weight[usize::from(l)] += rule.weight;
-                }
-            }
-        }
-        for &(_, _, f) in &learned {
-            let l = &self.learned[f];
-            if let Target::Class(c) = l.target {
-                *score[c].get_or_insert(0.0) += l.weight;
-                if let (Some(lang), true) = (l.lang, l.weight > 0.0) {
-                    lang_weight[usize::from(lang)] += l.weight;
                 }
             }
         }
@@ -859,14 +807,7 @@ impl Classifier {
                     out.push(rule.text.clone());
                 }
             }
-            for &(_, _, f) in &learned {
-                if self.learned[f].target == Target::Class(class) && self.learned[f].weight > 0.0 {
-                    let text = self.learned_rule_text(f);
-                    if !out.contains(&text) {
-                        out.push(text);
-                    }
-                }
-            }
+            self.learned.keywords(&learned, class, &mut out);
             out
         };
         if let Some(n) = best(&|c| c.noise && c.overrides) {
@@ -881,7 +822,7 @@ impl Classifier {
                 keywords: keywords(i),
                 sentiment,
                 language,
-                entities: self.entity_values(text, &entity_patterns),
+                entities: self.entity_values(text, &entities, &entity_patterns),
             });
         }
         if let Some(n) = best(&|c| c.noise) {
@@ -892,141 +833,37 @@ impl Classifier {
         general(
             sentiment,
             language,
-            self.entity_values(text, &entity_patterns),
+            self.entity_values(text, &entities, &entity_patterns),
         )
     }
 
-    /// The learned features that hold in folded text: `(start, end, feature)`, each feature
-    /// once (at its first occurrence), by position. `cues`: the negation cues in the text.
-    fn learned_hits(
-        &self,
-        text: &str,
-        cues: &[(usize, usize, usize)],
-    ) -> Vec<(usize, usize, usize)> {
-        let mut out: Vec<(usize, usize, usize)> = Vec::new();
-        if !self.has_learned {
-            return out;
-        }
-        // Each feature counts once, at its first occurrence: per term, which scopes have been
-        // counted (1: any, 2: plain, 4: negated), so a term seen again adds only what it has
-        // not yet (a second occurrence under a cue adds its negated features, nothing else).
-        let mut seen: Vec<(u32, u8)> = Vec::new();
-        let mut push = |out: &mut Vec<(usize, usize, usize)>, t: usize, s: usize, e: usize| {
-            let done = match seen.iter_mut().find(|(x, _)| *x as usize == t) {
-                Some((_, m)) => m,
-                None => {
-                    seen.push((t as u32, 0));
-                    &mut seen.last_mut().expect("just pushed").1
-                }
-            };
-            if *done == 7 {
-                return;
-            }
-            let (a, b) = self.learned_index[t];
-            let mut negated: Option<bool> = None;
-            let mut counted = 0u8;
-            for f in a as usize..b as usize {
-                let bit = match self.learned[f].scope {
-                    Scope::Any => 1,
-                    Scope::Plain | Scope::Negated => {
-                        let n =
-                            *negated.get_or_insert_with(|| negated_at(text, cues, s, self.window));
-                        if !self.learned[f].scope.holds(n) {
-                            continue;
-                        }
-                        if n {
-                            4
-                        } else {
-                            2
-                        }
-                    }
-                };
-                if *done & bit == 0 {
-                    out.push((s, e, f));
-                    counted |= bit;
-                }
-            }
-            *done |= counted | 1;
-            match negated {
-                Some(true) => *done |= 4,
-                Some(false) => *done |= 2,
-                // No scoped features: nothing more to count for this term.
-                None => *done = 7,
-            }
-        };
-        // The text's n-grams, as `Features::extract` makes them (in order of start, then
-        // end), looked up.
-        let toks = features::tokens(text);
-        for i in 0..toks.len() {
-            let mut end = i;
-            for n in 1..=self.learned_max_n {
-                if n > 1 {
-                    if end + 1 >= toks.len() || &text[toks[end].1..toks[end + 1].0] != " " {
-                        break;
-                    }
-                    end += 1;
-                }
-                let (s, e) = (toks[i].0, toks[end].1);
-                if let Some(&t) = self.learned_ngrams.get(&text[s..e]) {
-                    push(&mut out, t as usize, s, e);
-                }
-            }
-        }
-        if let Some(ac) = &self.learned_ac {
-            let before = out.len();
-            for m in ac.find_overlapping_iter(text) {
-                let (s, e) = (m.start(), m.end());
-                if features::is_token_boundary(text, s, e) {
-                    let t = self.learned_ac_terms[m.pattern().as_usize()] as usize;
-                    push(&mut out, t, s, e);
-                }
-            }
-            if out.len() > before {
-                out.sort_unstable_by_key(|&(s, e, f)| (s, e, f));
-            }
-        }
-        out
-    }
-
-    /// The rule text of a learned feature: its phrase, `¬phrase` when it counts only after a
-    /// negation cue.
-    fn learned_rule_text(&self, feature: usize) -> String {
-        let term = self
-            .learned_index
-            .partition_point(|&(_, end)| end as usize <= feature);
-        let t = &self.learned_terms[term];
-        if self.learned[feature].scope == Scope::Negated {
-            format!("\u{ac}{t}")
-        } else {
-            t.clone()
-        }
-    }
-
-    /// The learned sentiment model's scores: negative, neutral (0 without that side), positive.
-    fn learned_logits(&self, m: &SentimentModel, hits: &[(usize, usize, usize)]) -> [f32; 3] {
-        let mut s = [
-            m.negative.bias,
-            m.neutral.as_ref().map_or(0.0, |n| n.bias),
-            m.positive.bias,
-        ];
-        for &(_, _, f) in hits {
-            let l = &self.learned[f];
-            match l.target {
-                Target::Negative => s[0] += l.weight,
-                Target::Neutral => s[1] += l.weight,
-                Target::Positive => s[2] += l.weight,
-                Target::Class(_) => {}
-            }
-        }
-        s
+    /// What learned terms add: to each class, to the sentiment sides (negative, neutral,
+    /// positive; with their biases), and to each language.
+    fn learned_sums(&self, hits: &[TermHit]) -> (Vec<f32>, [f32; 3], Vec<f32>) {
+        let n = self.classes.len();
+        let mut slots = vec![0.0f32; n + 3 + self.langs.len()];
+        self.learned.sum(hits, &mut slots);
+        let langs = slots.split_off(n + 3);
+        let sides = slots.split_off(n);
+        let biases = self
+            .sentiment_model
+            .as_ref()
+            .map_or([0.0; 3], |m| m.biases());
+        let logits = [0, 1, 2].map(|i| biases[i] + sides[i]);
+        (slots, logits, langs)
     }
 
     /// Phrase and pattern matches in folded text, by position: `(start, end, rule)`. The ids
     /// (in `regex_set`) of the entity patterns that match are pushed to `entity_patterns`.
-    fn hits(&self, text: &str, entity_patterns: &mut Vec<usize>) -> Vec<(usize, usize, &Rule)> {
-        let mut hits: Vec<(usize, usize, &Rule)> = select(&self.phrase_ac, text)
-            .into_iter()
-            .map(|(s, e, pid)| (s, e, &self.phrases[pid]))
+    fn hits(
+        &self,
+        text: &str,
+        phrases: &[Match],
+        entity_patterns: &mut Vec<usize>,
+    ) -> Vec<(usize, usize, &Rule)> {
+        let mut hits: Vec<(usize, usize, &Rule)> = phrases
+            .iter()
+            .map(|&(s, e, pid)| (s, e, &self.phrases[pid]))
             .collect();
         if !self.regexes.is_empty() {
             let mut any = false;
@@ -1048,21 +885,19 @@ impl Classifier {
     }
 
     /// Entity occurrences in folded text, by position; of overlapping occurrences of one
-    /// entity the leftmost-longest is kept. `patterns`: the entity patterns `regex_set` found.
-    fn find_entities(&self, text: &str, patterns: &[usize]) -> Vec<Found> {
-        let mut found: Vec<Found> = match &self.entity_ac {
-            None => Vec::new(),
-            Some(ac) => select(ac, text)
-                .into_iter()
-                .map(|(start, end, id)| Found {
-                    start,
-                    end,
-                    entity: self.entity_terms[id].entity,
-                    value: self.entity_terms[id].value.clone(),
-                    source: Source::Term(id),
-                })
-                .collect(),
-        };
+    /// entity the leftmost-longest is kept. `terms`: the entity terms the scan found;
+    /// `patterns`: the entity patterns `regex_set` found.
+    fn find_entities(&self, text: &str, terms: &[Match], patterns: &[usize]) -> Vec<Found> {
+        let mut found: Vec<Found> = terms
+            .iter()
+            .map(|&(start, end, id)| Found {
+                start,
+                end,
+                entity: self.entity_terms[id].entity,
+                value: self.entity_terms[id].value.clone(),
+                source: Source::Term(id),
+            })
+            .collect();
         if patterns.is_empty() {
             return found;
         }
@@ -1113,12 +948,12 @@ impl Classifier {
     }
 
     /// Each (name, value) once, in order of first appearance: what `IntentMatch` carries.
-    fn entity_values(&self, text: &str, patterns: &[usize]) -> Vec<Entity> {
-        if self.entity_ac.is_none() && patterns.is_empty() {
+    fn entity_values(&self, text: &str, terms: &[Match], patterns: &[usize]) -> Vec<Entity> {
+        if terms.is_empty() && patterns.is_empty() {
             return Vec::new();
         }
         let mut out: Vec<Entity> = Vec::new();
-        for f in self.find_entities(text, patterns) {
+        for f in self.find_entities(text, terms, patterns) {
             let name = &self.entities[f.entity].name;
             if !out.iter().any(|e| &e.name == name && e.value == f.value) {
                 out.push(Entity {
@@ -1128,6 +963,29 @@ impl Classifier {
             }
         }
         out
+    }
+
+    /// One pass of `scan_ac` over folded text, each group selected on its own.
+    fn scan(&self, text: &str) -> Scan {
+        let mut groups: [Vec<Match>; 4] = Default::default();
+        for m in self.scan_ac.find_overlapping_iter(text) {
+            let (s, e, id) = (m.start(), m.end(), m.pattern().as_usize());
+            if is_word_boundary(text, s, e) {
+                let g = self.scan_ends.partition_point(|&end| end <= id);
+                let base = if g == 0 { 0 } else { self.scan_ends[g - 1] };
+                groups[g].push((s, e, id - base));
+            }
+        }
+        for g in &mut groups {
+            leftmost_longest(g);
+        }
+        let [phrases, cues, lexicon, entities] = groups;
+        Scan {
+            phrases,
+            cues,
+            lexicon,
+            entities,
+        }
     }
 
     /// Every entity the packs define, pack by pack, for `outcry check`.
@@ -1150,16 +1008,29 @@ impl Classifier {
     pub fn analyze(&self, matching_text: &str) -> Analysis {
         let folded = fold(matching_text);
         let text: &str = &folded.text;
-        let cues = select(&self.cue_ac, text);
-        let negated = |start: usize| negated_at(text, &cues, start, self.window);
+        let Scan {
+            phrases,
+            cues,
+            lexicon: lexicon_hits,
+            entities: entity_terms,
+        } = self.scan(text);
+        let negation = NegationReach::new(text, &cues, self.window);
+        let negated = |start: usize| negation.covers(start);
 
         let mut entity_patterns = Vec::new();
-        let hits = self.hits(text, &mut entity_patterns);
+        let hits = self.hits(text, &phrases, &mut entity_patterns);
+        // Learned weights, summed as `classify` sums them.
+        let learned_hits = self.learned.find(text, &negation);
+        let (sums, logits, mut lang_weight) = self.learned_sums(&learned_hits);
 
-        let new_scored = |class: &Class| Scored {
+        let new_scored = |class: &Class, ix: usize| Scored {
             name: class.name.clone(),
             severity: class.severity,
-            score: if class.learned { class.bias } else { 0.0 },
+            score: if class.learned {
+                class.bias + sums[ix]
+            } else {
+                0.0
+            },
             bias: if class.learned { class.bias } else { 0.0 },
             min_score: class.min_score,
             qualifies: false,
@@ -1169,13 +1040,13 @@ impl Classifier {
         let mut scored: Vec<Option<Scored>> = self
             .classes
             .iter()
-            .map(|c| c.learned.then(|| new_scored(c)))
+            .enumerate()
+            .map(|(ix, c)| c.learned.then(|| new_scored(c, ix)))
             .collect();
-        let mut lang_weight: Vec<f32> = vec![0.0; self.langs.len()];
         for (s, e, rule) in hits {
             let neg = rule.negatable && negated(s);
             let class = &self.classes[rule.class];
-            let entry = scored[rule.class].get_or_insert_with(|| new_scored(class));
+            let entry = scored[rule.class].get_or_insert_with(|| new_scored(class, rule.class));
             if !neg {
                 entry.score += rule.weight;
                 if let Some(l) = rule.lang {
@@ -1191,27 +1062,26 @@ impl Classifier {
                 lang: rule.lang.map(|l| self.langs[usize::from(l)].clone()),
             });
         }
-        let learned = self.learned_hits(text, &cues);
-        let span_of = |s: usize, e: usize, f: usize| {
-            let l = &self.learned[f];
+        let learned: Vec<(&TermHit, usize)> = learned_hits
+            .iter()
+            .flat_map(|h| self.learned.features_of(h).map(move |f| (h, f)))
+            .collect();
+        let span_of = |h: &TermHit, f: usize| {
+            let l = self.learned.feature(f);
             Span {
-                start: folded.source_offset(s),
-                end: folded.source_offset(e),
-                rule: self.learned_rule_text(f),
+                start: folded.source_offset(h.start),
+                end: folded.source_offset(h.end),
+                rule: self.learned.rule_text(h.term, f),
                 weight: l.weight,
                 negated: false,
                 lang: l.lang.map(|x| self.langs[usize::from(x)].clone()),
             }
         };
-        for &(s, e, f) in &learned {
-            let l = &self.learned[f];
+        for &(h, f) in &learned {
+            let l = self.learned.feature(f);
             if let Target::Class(c) = l.target {
-                let entry = scored[c].get_or_insert_with(|| new_scored(&self.classes[c]));
-                entry.score += l.weight;
-                if let (Some(lang), true) = (l.lang, l.weight > 0.0) {
-                    lang_weight[usize::from(lang)] += l.weight;
-                }
-                entry.spans.push(span_of(s, e, f));
+                let entry = scored[c].get_or_insert_with(|| new_scored(&self.classes[c], c));
+                entry.spans.push(span_of(h, f));
             }
         }
         let mut intents = Vec::new();
@@ -1247,29 +1117,23 @@ impl Classifier {
             spans: Vec::new(),
         };
         if let Some(m) = &self.sentiment_model {
-            let logits = self.learned_logits(m, &learned);
             let (label, polarity) = learned_sentiment(m, logits);
             sentiment.label = label;
             sentiment.polarity = polarity;
             sentiment.negative = sigmoid(logits[0]);
             sentiment.positive = sigmoid(logits[2]);
-            for &(s, e, f) in &learned {
-                let side = match self.learned[f].target {
+            for &(h, f) in &learned {
+                let side = match self.learned.feature(f).target {
                     Target::Class(_) => continue,
                     Target::Negative => "negative",
                     Target::Neutral => "neutral",
                     Target::Positive => "positive",
                 };
-                let mut span = span_of(s, e, f);
+                let mut span = span_of(h, f);
                 span.rule = format!("{side}:{}", span.rule);
                 sentiment.spans.push(span);
             }
         }
-        let lexicon_hits = if self.sentiment_model.is_none() {
-            select(&self.lexicon_ac, text)
-        } else {
-            Vec::new()
-        };
         for (s, e, ix) in lexicon_hits {
             let (w, lang) = self.lexicon[ix];
             let neg = negated(s);
@@ -1306,7 +1170,7 @@ impl Classifier {
             .collect();
         languages.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let entities = self
-            .find_entities(text, &entity_patterns)
+            .find_entities(text, &entity_terms, &entity_patterns)
             .into_iter()
             .map(|f| EntitySpan {
                 name: self.entities[f.entity].name.clone(),
@@ -1449,13 +1313,35 @@ fn fired(s: &Scored) -> Vec<String> {
     out
 }
 
+/// A whole-word match in folded text: `(start, end, pattern id)`.
+type Match = (usize, usize, usize);
+
+/// What one pass of a classifier's automaton found, each group selected leftmost-longest on
+/// its own (a cue inside a phrase is still a cue): ids are indexes in the group.
+struct Scan {
+    /// Intent and noise phrases (index in `phrases`).
+    phrases: Vec<Match>,
+    /// Negation cues.
+    cues: Vec<Match>,
+    /// Sentiment lexicon terms (none when a pack has a learned sentiment model).
+    lexicon: Vec<Match>,
+    /// Entity values and aliases (index in `entity_terms`).
+    entities: Vec<Match>,
+}
+
 /// Leftmost-longest whole-word matches, without overlaps: `(start, end, pattern id)`.
-pub(crate) fn select(ac: &AhoCorasick, text: &str) -> Vec<(usize, usize, usize)> {
-    let mut all: Vec<(usize, usize, usize)> = ac
+pub(crate) fn select(ac: &AhoCorasick, text: &str) -> Vec<Match> {
+    let mut all: Vec<Match> = ac
         .find_overlapping_iter(text)
         .filter(|m| is_word_boundary(text, m.start(), m.end()))
         .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
         .collect();
+    leftmost_longest(&mut all);
+    all
+}
+
+/// Keep the leftmost-longest of overlapping matches (ties: the lower pattern id).
+fn leftmost_longest(all: &mut Vec<Match>) {
     if all.len() > 1 {
         all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
         let mut last_end = 0;
@@ -1468,7 +1354,6 @@ pub(crate) fn select(ac: &AhoCorasick, text: &str) -> Vec<(usize, usize, usize)>
             }
         });
     }
-    all
 }
 
 /// A pattern with `\b` and `\B` made ASCII word boundaries (`(?-u:\b)`). Texts are folded,
@@ -1499,24 +1384,52 @@ fn ascii_boundaries(p: &str) -> String {
     out
 }
 
-/// Whether a negation cue ends at most `window` words before `start`, in the same clause.
-pub(crate) fn negated_at(
-    text: &str,
-    cues: &[(usize, usize, usize)],
-    start: usize,
-    window: usize,
-) -> bool {
-    cues.iter()
-        .rev()
-        .filter(|(_, e, _)| *e <= start)
-        .take_while(|(_, e, _)| start - *e <= 64 * window)
-        .any(|&(_, e, _)| {
-            let between = &text[e..start];
-            if between.contains(['.', '!', '?', ';', ',', ':']) {
-                return false;
-            }
-            between.split_whitespace().count() <= window
-        })
+/// Where the negation cues of a folded text reach: something starting at most `window` words
+/// after a cue's end, in the same clause (no `.!?;,:` in between) and at most `64 × window`
+/// bytes away, is negated.
+pub(crate) struct NegationReach(Vec<(usize, usize)>);
+
+impl NegationReach {
+    /// `cues`: the cues found in `text`.
+    pub(crate) fn new(text: &str, cues: &[Match], window: usize) -> NegationReach {
+        NegationReach(
+            cues.iter()
+                .map(|&(_, e, _)| (e, reach(text, e, window)))
+                .collect(),
+        )
+    }
+
+    /// Whether something starting at byte `start` is negated.
+    pub(crate) fn covers(&self, start: usize) -> bool {
+        self.0.iter().any(|&(e, z)| e <= start && start <= z)
+    }
+}
+
+/// The last start a cue ending at `e` negates: the conditions only fail more as the text
+/// between grows, so the starts negated are `e..=reach`.
+fn reach(text: &str, e: usize, window: usize) -> usize {
+    let (mut words, mut in_space) = (0, true);
+    for (i, c) in text[e..].char_indices() {
+        // `text[e..e + i]` is the text between: does it still hold?
+        if i > 64 * window || words > window {
+            return e + i - 1;
+        }
+        if matches!(c, '.' | '!' | '?' | ';' | ',' | ':') {
+            return e + i;
+        }
+        if c.is_whitespace() {
+            in_space = true;
+        } else if in_space {
+            in_space = false;
+            words += 1;
+        }
+    }
+    let i = text.len() - e;
+    if i > 64 * window || words > window {
+        text.len() - 1
+    } else {
+        text.len()
+    }
 }
 
 /// A phrase only counts as a whole word (or phrase): `bill` must not fire inside `billion`.
@@ -1599,6 +1512,92 @@ keywords = ["lol", "giveaway"]
             other => panic!("{other:?}"),
         };
         assert_eq!(m.keywords, vec!["refund", "bill"]);
+    }
+
+    /// The negation reach agrees with the rule it computes ahead (asked of every start):
+    /// a cue ending at most `window` words before, in the same clause, within 64 × window
+    /// bytes.
+    #[test]
+    fn negation_reach_is_the_rule() {
+        fn rule(text: &str, cues: &[Match], start: usize, window: usize) -> bool {
+            cues.iter().any(|&(_, e, _)| {
+                let between = match text.get(e..start) {
+                    Some(b) if e <= start => b,
+                    _ => return false,
+                };
+                start - e <= 64 * window
+                    && !between.contains(['.', '!', '?', ';', ',', ':'])
+                    && between.split_whitespace().count() <= window
+            })
+        }
+        let long = format!("not {} late", "x".repeat(200));
+        let texts = [
+            "not late at all, really late",
+            "never  ever\tthe  same. not now",
+            "no",
+            "not",
+            "didn't work! no signal; no way: nope",
+            "ñot é ü not ñ ö ä x y z",
+            long.as_str(),
+            "not   ",
+        ];
+        let ac = automaton(&["not", "no", "never", "didn't"]).unwrap();
+        for text in texts {
+            let cues = select(&ac, text);
+            assert!(!cues.is_empty() || text.is_empty(), "{text}");
+            for window in [1, 2, 3] {
+                let reach = NegationReach::new(text, &cues, window);
+                for start in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                    assert_eq!(
+                        reach.covers(start),
+                        rule(text, &cues, start, window),
+                        "{text:?} at {start}, window {window}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Phrases, cues and entity terms share one automaton: a term that is two of them at
+    /// once, or that overlaps another group's term, still counts as each.
+    #[test]
+    fn one_scan_finds_each_group_on_its_own() {
+        let pack = r#"
+name = "scan"
+version = "1"
+[negation]
+window = 2
+[[negation.cues]]
+terms = ["never", "not"]
+[[intent]]
+name = "complaint"
+keywords = ["never again"]
+[[intent]]
+name = "praise"
+[[intent.phrases]]
+terms = ["happy"]
+negatable = true
+[[intent]]
+name = "refusal"
+keywords = ["not"]
+[[entity]]
+name = "product"
+values = ["again"]
+"#;
+        let c = Classifier::compile(&[RulePack::from_toml("scan", pack).unwrap()]).unwrap();
+        let decided = |t: &str| match c.classify(t) {
+            Classification::Intent(m) => (m.intent, m.entities.len()),
+            Classification::Noise { .. } => ("NOISE".into(), 0),
+        };
+        // "never" is a cue inside the phrase "never again", and "again" an entity value.
+        assert_eq!(decided("never again"), ("complaint".into(), 1));
+        // "never" still negates "happy"; "not" is a phrase and a cue.
+        assert_eq!(decided("never happy"), (GENERAL.into(), 0));
+        assert_eq!(decided("not happy"), ("refusal".into(), 0));
+        assert_eq!(decided("happy"), ("praise".into(), 0));
+        let a = c.analyze("not happy");
+        assert_eq!(a.intents[0].name, "refusal");
+        assert!(a.intents[1].spans[0].negated, "{a:?}");
     }
 
     #[test]

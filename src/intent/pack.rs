@@ -118,6 +118,17 @@ pub struct SentimentModel {
     pub neutral: Option<Logit>,
 }
 
+impl SentimentModel {
+    /// The sides' biases: negative, neutral (0 without that side), positive.
+    pub fn biases(&self) -> [f32; 3] {
+        [
+            self.negative.bias,
+            self.neutral.as_ref().map_or(0.0, |n| n.bias),
+            self.positive.bias,
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Logit {

@@ -1,0 +1,336 @@
+//! The phrases of learned packs (intent and sentiment weights), compiled for lookup.
+//!
+//! A learned phrase counts once per text, wherever it stands as whole tokens. Phrases that are
+//! n-grams of [`features::tokens`] joined by single spaces (all that `outcry learn` writes, up
+//! to [`GRAM_MAX`] tokens) are found by the text's own n-grams: each token is looked up once in
+//! a vocabulary of the phrases' words, and an n-gram is a key of its word ids, looked up in one
+//! integer map that also says whether a longer phrase starts with it (so a text's n-grams stop
+//! growing as soon as no phrase can follow). Other phrases (a kept hand phrase with a hyphen,
+//! say) are found by an Aho-Corasick automaton.
+
+use super::features;
+use super::{automaton, Feature, NegationReach, Scope, Target};
+use aho_corasick::AhoCorasick;
+use std::collections::HashMap;
+
+/// The most tokens of a phrase looked up by its n-gram key.
+pub const GRAM_MAX: usize = 3;
+/// Bits of a word id in an n-gram key (ids from 1; 0: a word no phrase has).
+const GRAM_BITS: u32 = 21;
+const MAX_WORDS: usize = (1 << GRAM_BITS) - 1;
+/// An n-gram slot: the phrase it is (`NO_TERM`: only the start of longer ones), and
+/// `EXTENDS` when a longer phrase starts with it.
+const EXTENDS: u32 = 1 << 31;
+const NO_TERM: u32 = EXTENDS - 1;
+
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
+/// A learned phrase found in folded text, counted: where, which, and in what scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermHit {
+    pub start: usize,
+    pub end: usize,
+    pub term: u32,
+    /// A negation cue stands before it (only worked out for phrases with scoped weights).
+    pub negated: bool,
+    /// Its first occurrence in the text: the one its unscoped weights count at.
+    pub first: bool,
+}
+
+impl TermHit {
+    /// Whether a feature of this scope counts at this hit: its unscoped ones at the term's
+    /// first occurrence, the scoped ones where their scope holds.
+    fn counts(&self, scope: Scope) -> bool {
+        match scope {
+            Scope::Any => self.first,
+            Scope::Plain => !self.negated,
+            Scope::Negated => self.negated,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LearnedIndex {
+    words: Map<Box<str>, u32>,
+    grams: Map<u64, u32>,
+    ac: Option<AhoCorasick>,
+    /// Pattern of `ac` -> its term.
+    ac_terms: Vec<u32>,
+    terms: Vec<String>,
+    /// For each term, its features: a range of `features`, and whether any has a scope.
+    index: Vec<(u32, u32, bool)>,
+    features: Vec<Feature>,
+    /// For each term, what it adds where it counts, as ranges of `adds`: at its first
+    /// occurrence (its unscoped weights), not after a negation cue, after one.
+    rows: Vec<[(u32, u32); 3]>,
+    /// `(slot, weight)`, the features of a row summed per slot (see [`LearnedIndex::sum`]).
+    adds: Vec<(u32, f32)>,
+}
+
+impl LearnedIndex {
+    /// Index `terms` (folded phrases) with the features of each (`by_term[i]` for `terms[i]`).
+    /// `classes`: how many classes a `Target::Class` may name.
+    pub fn build(
+        terms: Vec<String>,
+        by_term: Vec<Vec<Feature>>,
+        classes: usize,
+    ) -> Result<LearnedIndex, String> {
+        let mut features = Vec::new();
+        let mut index = Vec::new();
+        let mut rows = Vec::new();
+        let mut adds = Vec::new();
+        for rules in by_term {
+            let start = features.len() as u32;
+            let scoped = rules.iter().any(|f| f.scope != Scope::Any);
+            rows.push(
+                [Scope::Any, Scope::Plain, Scope::Negated]
+                    .map(|scope| row(&rules, scope, classes, &mut adds)),
+            );
+            features.extend(rules);
+            index.push((start, features.len() as u32, scoped));
+        }
+        let rs = || ahash::RandomState::with_seeds(1, 2, 3, 4);
+        let mut words: Map<Box<str>, u32> = HashMap::with_hasher(rs());
+        let mut grams: Map<u64, u32> = HashMap::with_capacity_and_hasher(terms.len(), rs());
+        let mut rest: Vec<&str> = Vec::new();
+        let mut ac_terms = Vec::new();
+        for (i, t) in terms.iter().enumerate() {
+            let toks = features::tokens(t);
+            let parts: Vec<&str> = toks.iter().map(|&(a, b)| &t[a..b]).collect();
+            let plain = !parts.is_empty()
+                && parts.len() <= GRAM_MAX
+                && words.len() + parts.len() <= MAX_WORDS
+                && parts.join(" ") == *t;
+            if !plain {
+                rest.push(t);
+                ac_terms.push(i as u32);
+                continue;
+            }
+            let mut key = 0u64;
+            for (n, w) in parts.iter().enumerate() {
+                let next = words.len() as u32 + 1;
+                let id = *words.entry((*w).into()).or_insert(next);
+                key = key << GRAM_BITS | u64::from(id);
+                let slot = grams.entry(key).or_insert(NO_TERM);
+                if n + 1 == parts.len() {
+                    *slot = (*slot & EXTENDS) | i as u32;
+                } else {
+                    *slot |= EXTENDS;
+                }
+            }
+        }
+        let ac = if rest.is_empty() {
+            None
+        } else {
+            Some(automaton(&rest)?)
+        };
+        Ok(LearnedIndex {
+            words,
+            grams,
+            ac,
+            ac_terms,
+            terms,
+            index,
+            features,
+            rows,
+            adds,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Features compiled (a term weighed by three intents counts three).
+    pub fn feature_count(&self) -> usize {
+        self.features.len()
+    }
+
+    pub fn feature(&self, f: usize) -> &Feature {
+        &self.features[f]
+    }
+
+    /// The learned terms in folded text that count, by position: each term's first occurrence,
+    /// and for a term with scoped weights also its first occurrence in the other scope (a
+    /// second occurrence under a negation cue adds its negated weights, nothing else).
+    pub fn find(&self, text: &str, negation: &NegationReach) -> Vec<TermHit> {
+        if self.terms.is_empty() {
+            return Vec::new();
+        }
+        let mut found = self.ngrams(text);
+        if let Some(ac) = &self.ac {
+            let before = found.len();
+            for m in ac.find_overlapping_iter(text) {
+                let (s, e) = (m.start(), m.end());
+                if features::is_token_boundary(text, s, e) {
+                    found.push((s, e, self.ac_terms[m.pattern().as_usize()]));
+                }
+            }
+            if found.len() > before {
+                found.sort_unstable();
+            }
+        }
+        // Per term seen: 1 (its unscoped weights counted), 2 (plain ones), 4 (negated ones).
+        let mut seen: Vec<(u32, u8)> = Vec::new();
+        let mut out = Vec::with_capacity(found.len());
+        for (start, end, term) in found {
+            let scoped = self.index[term as usize].2;
+            let negated = scoped && negation.covers(start);
+            let bit = match (scoped, negated) {
+                (false, _) => 1,
+                (true, false) => 2,
+                (true, true) => 4,
+            };
+            let mask = match seen.iter_mut().find(|(t, _)| *t == term) {
+                Some((_, m)) => m,
+                None => {
+                    seen.push((term, 0));
+                    &mut seen.last_mut().expect("just pushed").1
+                }
+            };
+            if *mask & bit != 0 {
+                continue;
+            }
+            out.push(TermHit {
+                start,
+                end,
+                term,
+                negated,
+                first: *mask & 1 == 0,
+            });
+            *mask |= 1 | bit;
+        }
+        out
+    }
+
+    /// The text's n-grams that are plain terms (or more exactly: their ids and spans), in
+    /// order of start, then end.
+    fn ngrams(&self, text: &str) -> Vec<(usize, usize, u32)> {
+        let toks = features::tokens(text);
+        let ids: Vec<u32> = toks
+            .iter()
+            .map(|&(a, b)| self.words.get(&text[a..b]).copied().unwrap_or(0))
+            .collect();
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        for i in 0..toks.len() {
+            let mut key = 0u64;
+            let mut end = i;
+            while ids[end] != 0 {
+                key = key << GRAM_BITS | u64::from(ids[end]);
+                let Some(&slot) = self.grams.get(&key) else {
+                    break;
+                };
+                if slot & !EXTENDS != NO_TERM {
+                    out.push((toks[i].0, toks[end].1, slot & !EXTENDS));
+                }
+                // A longer phrase needs one more token, one space away.
+                let next_adjacent = end + 1 < toks.len()
+                    && toks[end + 1].0 == toks[end].1 + 1
+                    && bytes[toks[end].1] == b' ';
+                if slot & EXTENDS == 0 || !next_adjacent {
+                    break;
+                }
+                end += 1;
+            }
+        }
+        out
+    }
+
+    /// The features of `hit` that count there.
+    pub fn features_of(&self, hit: &TermHit) -> impl Iterator<Item = usize> + '_ {
+        let (a, b, _) = self.index[hit.term as usize];
+        let hit = *hit;
+        (a as usize..b as usize).filter(move |&f| hit.counts(self.features[f].scope))
+    }
+
+    /// Add what the features of `hits` that count add to `slots`: the weight of each class
+    /// `c` to slot `c`; of the negative, neutral and positive sentiment sides to slots
+    /// `classes`, `classes + 1` and `classes + 2`; and the positive class weights of language
+    /// `l` to slot `classes + 3 + l` (`classes` as given to [`LearnedIndex::build`]).
+    pub fn sum(&self, hits: &[TermHit], slots: &mut [f32]) {
+        for h in hits {
+            for ((a, b), _) in self.rows_of(h) {
+                for &(slot, w) in &self.adds[a as usize..b as usize] {
+                    slots[slot as usize] += w;
+                }
+            }
+        }
+    }
+
+    /// The rows of `adds` a hit adds, and whether each is the negated one.
+    fn rows_of(&self, h: &TermHit) -> [((u32, u32), bool); 2] {
+        let [any, plain, negated] = self.rows[h.term as usize];
+        [
+            (if h.first { any } else { (0, 0) }, false),
+            if h.negated {
+                (negated, true)
+            } else {
+                (plain, false)
+            },
+        ]
+    }
+
+    /// The rule texts of the terms of `hits` that speak for class `c` where they count (add
+    /// it a positive weight), each once, pushed to `out` unless there already.
+    pub fn keywords(&self, hits: &[TermHit], c: usize, out: &mut Vec<String>) {
+        for h in hits {
+            for ((a, b), negated_scope) in self.rows_of(h) {
+                let speaks = self.adds[a as usize..b as usize]
+                    .iter()
+                    .any(|&(slot, w)| slot as usize == c && w > 0.0);
+                if speaks {
+                    let text = self.text(h.term, negated_scope);
+                    if !out.contains(&text) {
+                        out.push(text);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rule text of feature `f` of `term`: its phrase, `¬phrase` when it counts only after
+    /// a negation cue.
+    pub fn rule_text(&self, term: u32, f: usize) -> String {
+        self.text(term, self.features[f].scope == Scope::Negated)
+    }
+
+    fn text(&self, term: u32, negated_scope: bool) -> String {
+        let t = &self.terms[term as usize];
+        if negated_scope {
+            format!("\u{ac}{t}")
+        } else {
+            t.clone()
+        }
+    }
+}
+
+/// What the features of `scope` add, pushed to `adds` (slots as in [`LearnedIndex::sum`]); the
+/// range pushed.
+fn row(
+    features: &[Feature],
+    scope: Scope,
+    classes: usize,
+    adds: &mut Vec<(u32, f32)>,
+) -> (u32, u32) {
+    let start = adds.len();
+    let mut add =
+        |slot: usize, w: f32| match adds[start..].iter_mut().find(|(s, _)| *s as usize == slot) {
+            Some((_, sum)) => *sum += w,
+            None => adds.push((slot as u32, w)),
+        };
+    for f in features.iter().filter(|f| f.scope == scope) {
+        match f.target {
+            Target::Class(c) => {
+                add(c, f.weight);
+                if let (Some(lang), true) = (f.lang, f.weight > 0.0) {
+                    add(classes + 3 + usize::from(lang), f.weight);
+                }
+            }
+            Target::Negative => add(classes, f.weight),
+            Target::Neutral => add(classes + 1, f.weight),
+            Target::Positive => add(classes + 2, f.weight),
+        }
+    }
+    (start as u32, adds.len() as u32)
+}
