@@ -193,6 +193,13 @@ impl Partitions {
     }
 }
 
+/// One detector key an event hit, the request counting it, and the store's answer.
+struct Detection {
+    hit: crate::incident::Hit,
+    request: crate::claim::DetectRequest,
+    answer: Result<crate::claim::DetectDecision, String>,
+}
+
 /// Where an event of a batch stands between deciding and emitting.
 enum Step {
     /// Its records are known: a dead letter, stored noise, or nothing (dropped noise).
@@ -595,8 +602,8 @@ impl Worker {
     }
 
     /// Steps 2–4 for a batch: decide every raw event (the pure stage, on every core when the
-    /// batch is large), claim the routed ones in one round trip, then build each event's
-    /// records. Feedback messages follow, one by one in their order. Returns each message
+    /// batch is large), claim the routed ones in one round trip, count the claimed ones
+    /// towards the incident detectors in one more, then build each event's records. Feedback messages follow, one by one in their order. Returns each message
     /// with the records it causes, in read order; None when shutdown arrived while the claim
     /// store was unavailable (the batch is left unfinished, to be read again).
     async fn process_batch(
@@ -621,14 +628,23 @@ impl Worker {
                 },
             });
         }
-        let mut claims = self.claim_all(&requests, shutdown).await?.into_iter();
+        let claims = self.claim_all(&requests, shutdown).await?;
+        let mut detections = self
+            .detect_all(&steps, &claims, shutdown)
+            .await?
+            .into_iter();
+        let mut claims = claims.into_iter();
         let mut out = Vec::with_capacity(batch.len());
         for (msg, step) in batch.into_iter().zip(steps) {
             let outputs = match step {
                 Step::Done(outputs) => outputs,
                 Step::Claim(decision) => {
                     let claim = claims.next().expect("one claim per request");
-                    match self.emit(&pipeline, &msg, decision, claim, shutdown).await {
+                    let found = detections.next().expect("detections per claimed event");
+                    match self
+                        .emit(&pipeline, &msg, decision, claim, found, shutdown)
+                        .await
+                    {
                         Processed::Outputs(o) => o,
                         Processed::Abandoned => return None,
                     }
@@ -791,46 +807,116 @@ impl Worker {
         if requests.is_empty() {
             return Some(Vec::new());
         }
+        let started = Instant::now();
+        let results = self
+            .batch_with_retry(requests.len(), shutdown, || {
+                self.store.claim_batch(requests)
+            })
+            .await?;
+        self.metrics
+            .claim_duration
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.claim_batch.observe(requests.len() as f64);
+        Some(self.protocol_errors(results))
+    }
+
+    /// Step 3b, detect: every claimed event of the batch counted towards the incident
+    /// detector keys it hits, in one call to the store (retried as a whole like the claims).
+    /// One list per claimed event (`claims`: one per `Step::Claim`, in order), each hit with
+    /// its request and the store's answer.
+    async fn detect_all(
+        &self,
+        steps: &[Step],
+        claims: &[Result<Claim, String>],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Vec<Vec<Detection>>> {
+        let claimed = steps.iter().filter_map(|s| match s {
+            Step::Claim(d) => Some(d),
+            _ => None,
+        });
+        let mut per_event: Vec<Vec<(crate::incident::Hit, crate::claim::DetectRequest)>> = claimed
+            .zip(claims)
+            .map(|(d, claim)| match claim {
+                Ok(_) => self.detect_requests(&d.event, &d.intent),
+                Err(_) => Vec::new(),
+            })
+            .collect();
+        let requests: Vec<crate::claim::DetectRequest> =
+            per_event.iter().flatten().map(|(_, r)| r.clone()).collect();
+        let mut answers = if requests.is_empty() {
+            Vec::new()
+        } else {
+            let found = self
+                .batch_with_retry(requests.len(), shutdown, || {
+                    self.store.detect_batch(&requests)
+                })
+                .await?;
+            self.protocol_errors(found)
+        }
+        .into_iter();
+        Some(
+            per_event
+                .iter_mut()
+                .map(|hits| {
+                    hits.drain(..)
+                        .map(|(hit, request)| Detection {
+                            hit,
+                            request,
+                            answer: answers.next().expect("one answer per detection"),
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
+    /// Call a batch operation of the store until no part of it finds the store unavailable,
+    /// with backoff (what was applied before an outage answers `replayed` when retried, so
+    /// nothing is decided twice). None: shutdown arrived meanwhile.
+    async fn batch_with_retry<'a, T>(
+        &self,
+        events: usize,
+        shutdown: &mut watch::Receiver<bool>,
+        op: impl Fn() -> BoxFuture<'a, Vec<Result<T, ClaimError>>>,
+    ) -> Option<Vec<Result<T, ClaimError>>> {
         let mut backoff = Duration::from_millis(50);
         loop {
-            let started = Instant::now();
-            let results = self.store.claim_batch(requests).await;
+            let results = op().await;
             let unavailable = results.iter().find_map(|r| match r {
                 Err(ClaimError::Unavailable(e)) => Some(e.clone()),
                 _ => None,
             });
             let Some(e) = unavailable else {
-                self.metrics
-                    .claim_duration
-                    .observe(started.elapsed().as_secs_f64());
-                self.metrics.claim_batch.observe(requests.len() as f64);
-                return Some(
-                    results
-                        .into_iter()
-                        .map(|r| {
-                            r.map_err(|e| {
-                                self.metrics
-                                    .claim_errors
-                                    .with_label_values(&["protocol"])
-                                    .inc();
-                                e.to_string()
-                            })
-                        })
-                        .collect(),
-                );
+                return Some(results);
             };
             self.metrics.claim_retries.inc();
             self.metrics
                 .claim_errors
                 .with_label_values(&["unavailable"])
                 .inc();
-            tracing::warn!(error = %e, events = requests.len(), retry_in = ?backoff, "claim store unavailable");
+            tracing::warn!(error = %e, events, retry_in = ?backoff, "claim store unavailable");
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = shutdown.changed() => return None,
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// A batch's answers with the refusals (protocol errors) counted and put in words.
+    fn protocol_errors<T>(&self, results: Vec<Result<T, ClaimError>>) -> Vec<Result<T, String>> {
+        results
+            .into_iter()
+            .map(|r| {
+                r.map_err(|e| {
+                    self.metrics
+                        .claim_errors
+                        .with_label_values(&["protocol"])
+                        .inc();
+                    e.to_string()
+                })
+            })
+            .collect()
     }
 
     /// Step 4, emit: a claimed event's records — its assignment and interaction, and what
@@ -841,6 +927,7 @@ impl Worker {
         msg: &OwnedMessage,
         decision: Box<Decision>,
         claim: Result<Claim, String>,
+        found: Vec<Detection>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Processed {
         let topics = &self.config.kafka.topics;
@@ -879,13 +966,7 @@ impl Worker {
         let mut decision = decision;
         decision.event.source = source.clone();
         let (incident, mut incident_outputs) = match self
-            .detect_incidents(
-                pipeline,
-                &decision.event,
-                &decision.intent,
-                &source,
-                shutdown,
-            )
+            .incident_records(pipeline, &decision.intent, &source, found, shutdown)
             .await
         {
             Ok(found) => found,
@@ -905,43 +986,62 @@ impl Worker {
         Processed::Outputs(outputs)
     }
 
-    /// Count a routed event towards every detector key it hits (docs/incidents.md). Returns the
-    /// incident the event is part of, and the records an opening or closing causes: the
-    /// `incident_opened` alert and the incident's own assignment (its owner claimed like a
-    /// customer's), or `incident_closed`.
-    async fn detect_incidents(
+    /// The detector keys a routed event counts towards (docs/incidents.md), each with its
+    /// request to the store.
+    fn detect_requests(
         &self,
-        pipeline: &crate::pipeline::Pipeline,
         event: &crate::event::CanonicalEvent,
         intent: &crate::event::IntentMatch,
+    ) -> Vec<(crate::incident::Hit, crate::claim::DetectRequest)> {
+        let detectors = &self.config.detector;
+        crate::incident::hits(detectors, event, intent)
+            .into_iter()
+            .map(|hit| {
+                let d = &detectors[hit.detector];
+                let req = crate::claim::DetectRequest {
+                    detector: d.name.clone(),
+                    group: hit.group.clone(),
+                    event_id: event.event_id.clone(),
+                    author: format!("{}:{}", event.platform, event.author.id),
+                    now_ms: crate::normalize::time::now_ms(),
+                    window: d.window.0,
+                    threshold: d.threshold,
+                    cooldown: d.cooldown.0,
+                    expire_after: d.expire_after.0,
+                    remember: self.config.claim.remember_events.0,
+                };
+                (hit, req)
+            })
+            .collect()
+    }
+
+    /// What an event's detections cause: the incident the event is part of, and the records
+    /// an opening or closing causes: the `incident_opened` alert and the incident's own
+    /// assignment (its owner claimed like a customer's), or `incident_closed`.
+    async fn incident_records(
+        &self,
+        pipeline: &crate::pipeline::Pipeline,
+        intent: &crate::event::IntentMatch,
         source: &SourceCoords,
+        found: Vec<Detection>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(Option<crate::event::IncidentLink>, Vec<Output>), Processed> {
         let detectors = &self.config.detector;
-        let hits = crate::incident::hits(detectors, event, intent);
         let mut link = None;
         let mut outputs = Vec::new();
         let topics = &self.config.kafka.topics;
         let time = records::now_rfc3339();
-        for hit in hits {
+        for Detection {
+            hit,
+            request,
+            answer,
+        } in found
+        {
             let d = &detectors[hit.detector];
-            let now = crate::normalize::time::now_ms();
-            let req = crate::claim::DetectRequest {
-                detector: d.name.clone(),
-                group: hit.group.clone(),
-                event_id: event.event_id.clone(),
-                author: format!("{}:{}", event.platform, event.author.id),
-                now_ms: now,
-                window: d.window.0,
-                threshold: d.threshold,
-                cooldown: d.cooldown.0,
-                expire_after: d.expire_after.0,
-                remember: self.config.claim.remember_events.0,
-            };
-            let decision = match self.with_retry(shutdown, || self.store.detect(&req)).await {
+            let now = request.now_ms;
+            let decision = match answer {
                 Ok(x) => x,
-                Err(None) => return Err(Processed::Abandoned),
-                Err(Some(e)) => {
+                Err(e) => {
                     // Counting is best effort against a broken script: the post is still assigned.
                     tracing::error!(error = %e, detector = %d.name, "incident detection failed");
                     continue;

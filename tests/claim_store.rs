@@ -906,8 +906,66 @@ async fn batches(store: &dyn ClaimStore) {
     }
 }
 
+/// A batch of detections is applied in order (the events of one detector key as they came),
+/// decides what the same detections one by one would, indexes the incident it opens, and counts
+/// nothing twice when sent again after a part of it was applied.
+async fn detect_batches(store: &dyn ClaimStore) {
+    let (k1, k2) = (
+        format!("batch-a-{}", unique_suffix()),
+        format!("batch-b-{}", unique_suffix()),
+    );
+    let ev = Threshold::Events(3);
+    let batch = vec![
+        detect(&k1, "e:1", "a1", ev, T0),
+        detect(&k2, "f:1", "b1", ev, T0 + 1),
+        detect(&k1, "e:2", "a2", ev, T0 + 2),
+        detect(&k1, "e:3", "a3", ev, T0 + 3),
+        detect(&k2, "f:2", "b2", ev, T0 + 4),
+        detect(&k1, "e:4", "a4", ev, T0 + 5),
+        detect(&k1, "e:2", "a2", ev, T0 + 6),
+    ];
+    // The first two only, as if the batch had been cut by an outage after them.
+    for d in store.detect_batch(&batch[..2]).await {
+        assert!(!d.unwrap().replayed);
+    }
+    let got: Vec<DetectDecision> = store
+        .detect_batch(&batch)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let view: Vec<_> = got
+        .iter()
+        .map(|d| (d.outcome, d.events, d.replayed))
+        .collect();
+    use DetectOutcome::{Counted, Linked, Opened};
+    assert_eq!(
+        view,
+        [
+            (Counted, 1, true),
+            (Counted, 1, true),
+            (Counted, 2, false),
+            (Opened, 3, false),
+            (Counted, 2, false),
+            (Linked, 4, false),
+            (Counted, 2, true),
+        ]
+    );
+    let id = got[3].incident_id.clone().unwrap();
+    assert_eq!(got[5].incident_id.as_deref(), Some(id.as_str()));
+    assert_eq!(got[3].window_events, ["e:1", "e:2", "e:3"]);
+    let expires = got[3].expires_at_ms.unwrap();
+    assert!(store
+        .incidents_due(expires, 10_000)
+        .await
+        .unwrap()
+        .contains(&id));
+    store.close_incident(&id, expires, "expired").await.unwrap();
+}
+
 async fn everything(store: Arc<dyn ClaimStore>) {
     incidents(Arc::clone(&store)).await;
+    detect_batches(store.as_ref()).await;
     batches(store.as_ref()).await;
     claims(store.as_ref()).await;
     feedback(store.as_ref()).await;

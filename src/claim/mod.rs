@@ -515,6 +515,23 @@ pub trait ClaimStore: Send + Sync {
         req: &'a DetectRequest,
     ) -> BoxFuture<'a, Result<DetectDecision, ClaimError>>;
 
+    /// Detect a batch, applied in order (the events of one detector key in their partition
+    /// order), one result per request; like [`ClaimStore::claim_batch`]: one round trip where
+    /// the store can, an `Unavailable` store fails the batch as a whole, and a retried batch
+    /// counts nothing twice (the requests already applied answer `replayed`).
+    fn detect_batch<'a>(
+        &'a self,
+        reqs: &'a [DetectRequest],
+    ) -> BoxFuture<'a, Vec<Result<DetectDecision, ClaimError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                out.push(self.detect(r).await);
+            }
+            out
+        })
+    }
+
     /// End an open incident (`resolved` feedback, or expiry: then only if it is past its
     /// expiry). Returns it when this call closed it; None when it was not open.
     fn close_incident<'a>(

@@ -115,6 +115,7 @@ impl ConnectionLike for Conn {
 
 struct Scripts {
     detect: Script,
+    detect_batch: Script,
     incident_close: Script,
     claim: Script,
     claim_batch: Script,
@@ -268,7 +269,14 @@ impl RedisClaimStore {
         RedisClaimStore {
             backend,
             scripts: Scripts {
-                detect: script(include_str!("lua/detect.lua")),
+                detect: script(concat!(
+                    include_str!("lua/detect.lua"),
+                    include_str!("lua/detect_one.lua")
+                )),
+                detect_batch: script(concat!(
+                    include_str!("lua/detect.lua"),
+                    include_str!("lua/detect_batch.lua")
+                )),
                 incident_close: script(include_str!("lua/incident_close.lua")),
                 claim: script(concat!(
                     include_str!("lua/claim.lua"),
@@ -400,6 +408,111 @@ impl RedisClaimStore {
             .arg(args.to_string());
     }
 
+    /// Add one detection's eight keys and its argument object to a detect invocation.
+    fn detect_keys_and_args(&self, inv: &mut redis::ScriptInvocation<'_>, req: &DetectRequest) {
+        use crate::incident::Threshold;
+        let (kind, n, multiple, baseline_ms, min_events) = match req.threshold {
+            Threshold::Events(n) => ("events", n, 0.0, 0, 0),
+            Threshold::Authors(n) => ("authors", n, 0.0, 0, 0),
+            Threshold::RateMultiple {
+                multiple,
+                baseline,
+                min_events,
+            } => (
+                "rate",
+                0,
+                multiple,
+                baseline.0.as_millis() as u64,
+                min_events,
+            ),
+        };
+        let args = json!({
+            "now": req.now_ms,
+            "detector": req.detector,
+            "group": req.group,
+            "event_id": req.event_id,
+            "author": req.author,
+            "window_ms": req.window.as_millis().max(1) as u64,
+            "kind": kind,
+            "n": n,
+            "multiple": multiple,
+            "baseline_ms": baseline_ms,
+            "min_events": min_events,
+            "cooldown_ms": req.cooldown.as_millis() as u64,
+            "expire_ms": req.expire_after.as_millis() as u64,
+            "remember_ms": req.remember.as_millis().max(1) as u64,
+        });
+        let key = req.key();
+        for what in ["events", "authors"] {
+            inv.key(self.detector_key(&key, what));
+        }
+        inv.key(self.detector_key(&key, &format!("event:{}", req.event_id)));
+        for what in ["buckets", "incident", "cooldown", "seq", "linked"] {
+            inv.key(self.detector_key(&key, what));
+        }
+        inv.arg(args.to_string());
+    }
+
+    /// A batch of detections on one node: one call of `detect_batch.lua`, then the incident
+    /// index.
+    async fn detect_pipelined(
+        &self,
+        reqs: &[DetectRequest],
+    ) -> Result<Vec<DetectDecision>, ClaimError> {
+        let mut batch = self.scripts.detect_batch.prepare_invoke();
+        for r in reqs {
+            self.detect_keys_and_args(&mut batch, r);
+        }
+        let mut conn = self.conn().await?;
+        let answers: Vec<(i64, String)> = batch
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(e))?;
+        if answers.len() != reqs.len() {
+            return Err(ClaimError::Protocol(format!(
+                "{} answers to {} detections",
+                answers.len(),
+                reqs.len()
+            )));
+        }
+        let found = answers
+            .iter()
+            .map(|(replayed, record)| from_wire(record, *replayed == 1))
+            .collect::<Result<Vec<DetectDecision>, _>>()?;
+        self.index_incidents(&found).await?;
+        Ok(found)
+    }
+
+    /// Index the expiry of each open incident the decisions name (again on a replay: a crash
+    /// between the script and here must not leave an incident that never expires), in one
+    /// pipeline, and take out those they closed.
+    async fn index_incidents(&self, found: &[DetectDecision]) -> Result<(), ClaimError> {
+        let mut index = redis::pipe();
+        let mut writes = 0;
+        for d in found {
+            if let (Some(id), Some(at)) = (&d.incident_id, d.expires_at_ms) {
+                index
+                    .cmd("ZADD")
+                    .arg(self.incidents_index())
+                    .arg(at)
+                    .arg(id)
+                    .ignore();
+                writes += 1;
+            }
+        }
+        if writes > 0 {
+            let mut conn = self.conn().await?;
+            index
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| self.failed(e))?;
+        }
+        for c in found.iter().filter_map(|d| d.closed.as_ref()) {
+            self.unindex_incident(&c.incident_id).await?;
+        }
+        Ok(())
+    }
+
     /// A batch on one node: one call of `claim_batch.lua` (the claim of every request, in
     /// order), then one pipeline of `ZADD LT` for the deadlines to index. An attach that is not a replay changes no deadline (the owner's were indexed
     /// when it opened, and feedback and the sweep keep them), so it writes no index entry.
@@ -456,35 +569,6 @@ impl RedisClaimStore {
     }
 
     /// Each owner key's requests in order, owner keys concurrently.
-    async fn claim_by_owner_key(&self, reqs: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>> {
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut by_key: std::collections::HashMap<&str, usize> = Default::default();
-        for (i, r) in reqs.iter().enumerate() {
-            let g = *by_key.entry(&r.owner_key).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[g].push(i);
-        }
-        let done = futures::future::join_all(groups.into_iter().map(|g| async move {
-            let mut out = Vec::with_capacity(g.len());
-            for i in g {
-                out.push((i, self.claim(&reqs[i]).await));
-            }
-            out
-        }))
-        .await;
-        let mut results: Vec<Option<Result<Claim, ClaimError>>> =
-            (0..reqs.len()).map(|_| None).collect();
-        for (i, r) in done.into_iter().flatten() {
-            results[i] = Some(r);
-        }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(ClaimError::Protocol("no answer".into()))))
-            .collect()
-    }
-
     async fn index(&self, owner_key: &str, due_ms: i64) -> Result<(), ClaimError> {
         if due_ms <= 0 {
             return Ok(());
@@ -514,6 +598,44 @@ impl RedisClaimStore {
             .map_err(|e| self.failed(e))?;
         Ok(())
     }
+}
+
+/// Run `op` for each request: those of one key one after the other, in order; keys
+/// concurrently (on a cluster each runs in its own key's slot). Results in request order.
+async fn by_key<'a, R, K, T>(
+    reqs: &'a [R],
+    key: impl Fn(&'a R) -> K,
+    op: impl Fn(&'a R) -> BoxFuture<'a, Result<T, ClaimError>>,
+) -> Vec<Result<T, ClaimError>>
+where
+    K: std::hash::Hash + Eq,
+{
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut by_key: std::collections::HashMap<K, usize> = Default::default();
+    for (i, r) in reqs.iter().enumerate() {
+        let g = *by_key.entry(key(r)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    let op = &op;
+    let done = futures::future::join_all(groups.into_iter().map(|g| async move {
+        let mut out = Vec::with_capacity(g.len());
+        for i in g {
+            out.push((i, op(&reqs[i]).await));
+        }
+        out
+    }))
+    .await;
+    let mut results: Vec<Option<Result<T, ClaimError>>> = (0..reqs.len()).map(|_| None).collect();
+    for (i, r) in done.into_iter().flatten() {
+        results[i] = Some(r);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(ClaimError::Protocol("no answer".into()))))
+        .collect()
 }
 
 /// The CA and client certificate `[redis]` holds.
@@ -631,7 +753,7 @@ impl ClaimStore for RedisClaimStore {
     ) -> BoxFuture<'a, Vec<Result<Claim, ClaimError>>> {
         Box::pin(async move {
             if matches!(self.backend, Backend::Cluster(_)) || reqs.len() < 2 {
-                return self.claim_by_owner_key(reqs).await;
+                return by_key(reqs, |r| r.owner_key.as_str(), |r| self.claim(r)).await;
             }
             match self.claim_pipelined(reqs).await {
                 Ok(claims) => claims.into_iter().map(Ok).collect(),
@@ -859,71 +981,47 @@ impl ClaimStore for RedisClaimStore {
         req: &'a DetectRequest,
     ) -> BoxFuture<'a, Result<DetectDecision, ClaimError>> {
         Box::pin(async move {
-            use crate::incident::Threshold;
-            let (kind, n, multiple, baseline_ms, min_events) = match req.threshold {
-                Threshold::Events(n) => ("events", n, 0.0, 0, 0),
-                Threshold::Authors(n) => ("authors", n, 0.0, 0, 0),
-                Threshold::RateMultiple {
-                    multiple,
-                    baseline,
-                    min_events,
-                } => (
-                    "rate",
-                    0,
-                    multiple,
-                    baseline.0.as_millis() as u64,
-                    min_events,
-                ),
-            };
-            let args = json!({
-                "now": req.now_ms,
-                "detector": req.detector,
-                "group": req.group,
-                "event_id": req.event_id,
-                "author": req.author,
-                "window_ms": req.window.as_millis().max(1) as u64,
-                "kind": kind,
-                "n": n,
-                "multiple": multiple,
-                "baseline_ms": baseline_ms,
-                "min_events": min_events,
-                "cooldown_ms": req.cooldown.as_millis() as u64,
-                "expire_ms": req.expire_after.as_millis() as u64,
-                "remember_ms": req.remember.as_millis().max(1) as u64,
-            });
-            let key = req.key();
+            let mut inv = self.scripts.detect.prepare_invoke();
+            self.detect_keys_and_args(&mut inv, req);
             let mut conn = self.conn().await?;
-            let (replayed, record): (i64, String) = self
-                .scripts
-                .detect
-                .key(self.detector_key(&key, "events"))
-                .key(self.detector_key(&key, "authors"))
-                .key(self.detector_key(&key, &format!("event:{}", req.event_id)))
-                .key(self.detector_key(&key, "buckets"))
-                .key(self.detector_key(&key, "incident"))
-                .key(self.detector_key(&key, "cooldown"))
-                .key(self.detector_key(&key, "seq"))
-                .key(self.detector_key(&key, "linked"))
-                .arg(args.to_string())
+            let (replayed, record): (i64, String) = inv
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.failed(e))?;
             let d: DetectDecision = from_wire(&record, replayed == 1)?;
-            // Index the open incident's expiry (again on a replay: a crash between the script
-            // and here must not leave an incident that never expires).
-            if let (Some(id), Some(at)) = (&d.incident_id, d.expires_at_ms) {
-                redis::cmd("ZADD")
-                    .arg(self.incidents_index())
-                    .arg(at)
-                    .arg(id)
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(|e| self.failed(e))?;
-            }
-            if let Some(c) = &d.closed {
-                self.unindex_incident(&c.incident_id).await?;
-            }
+            self.index_incidents(std::slice::from_ref(&d)).await?;
             Ok(d)
+        })
+    }
+
+    /// One node: the whole batch in one call of `detect_batch.lua` (Redis applies it in
+    /// order), then one pipeline for the incident index. A cluster: the requests of each
+    /// detector key in order, keys concurrently.
+    fn detect_batch<'a>(
+        &'a self,
+        reqs: &'a [DetectRequest],
+    ) -> BoxFuture<'a, Vec<Result<DetectDecision, ClaimError>>> {
+        Box::pin(async move {
+            if matches!(self.backend, Backend::Cluster(_)) || reqs.len() < 2 {
+                return by_key(reqs, DetectRequest::key, |r| self.detect(r)).await;
+            }
+            match self.detect_pipelined(reqs).await {
+                Ok(found) => found.into_iter().map(Ok).collect(),
+                Err(ClaimError::Unavailable(e)) => reqs
+                    .iter()
+                    .map(|_| Err(ClaimError::Unavailable(e.clone())))
+                    .collect(),
+                // One request the script refused fails the batch's answer: detect one by one
+                // to find it (those already applied answer `replayed`).
+                Err(ClaimError::Protocol(e)) => {
+                    tracing::warn!(error = %e, events = reqs.len(), "a batch detection was refused; detecting one by one");
+                    let mut out = Vec::with_capacity(reqs.len());
+                    for r in reqs {
+                        out.push(self.detect(r).await);
+                    }
+                    out
+                }
+            }
         })
     }
 
