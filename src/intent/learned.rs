@@ -271,19 +271,15 @@ impl LearnedIndex {
         ]
     }
 
-    /// The rule texts of the terms of `hits` that speak for class `c` where they count (add
-    /// it a positive weight), each once, pushed to `out` unless there already.
-    pub fn keywords(&self, hits: &[TermHit], c: usize, out: &mut Vec<String>) {
+    /// The features of `hits` that speak for class `c` where they count (a positive
+    /// weight), in text order, as `(weight, (term, negated scope))`: what
+    /// [`LearnedIndex::text`] makes a keyword of.
+    pub fn speaking_for(&self, hits: &[TermHit], c: usize, out: &mut Vec<(f32, (u32, bool))>) {
         for h in hits {
-            for ((a, b), negated_scope) in self.rows_of(h) {
-                let speaks = self.adds[a as usize..b as usize]
-                    .iter()
-                    .any(|&(slot, w)| slot as usize == c && w > 0.0);
-                if speaks {
-                    let text = self.text(h.term, negated_scope);
-                    if !out.contains(&text) {
-                        out.push(text);
-                    }
+            let (a, b, _) = self.index[h.term as usize];
+            for l in &self.features[a as usize..b as usize] {
+                if l.target == Target::Class(c) && l.weight > 0.0 && h.counts(l.scope) {
+                    out.push((l.weight, (h.term, l.scope == Scope::Negated)));
                 }
             }
         }
@@ -295,7 +291,8 @@ impl LearnedIndex {
         self.text(term, self.features[f].scope == Scope::Negated)
     }
 
-    fn text(&self, term: u32, negated_scope: bool) -> String {
+    /// A term's rule text: `¬term` for its negated-scope weights.
+    pub fn text(&self, term: u32, negated_scope: bool) -> String {
         let t = &self.terms[term as usize];
         if negated_scope {
             format!("\u{ac}{t}")

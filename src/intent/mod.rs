@@ -801,14 +801,20 @@ impl Classifier {
             best.map(|(ix, _)| ix)
         };
         let keywords = |class: usize| {
-            let mut out: Vec<String> = Vec::new();
-            for (i, (_, _, rule)) in hits.iter().enumerate() {
-                if counted[i] && rule.class == class && !out.contains(&rule.text) {
-                    out.push(rule.text.clone());
-                }
-            }
-            self.learned.keywords(&learned, class, &mut out);
-            out
+            let hand = hits
+                .iter()
+                .zip(&counted)
+                .filter(|((_, _, rule), &c)| c && rule.class == class && rule.weight > 0.0)
+                .map(|((_, _, rule), _)| (rule.weight, Err(rule.text.as_str())));
+            let mut phrases: Vec<(f32, Result<(u32, bool), &str>)> = hand.collect();
+            let mut learned_phrases = Vec::new();
+            self.learned
+                .speaking_for(&learned, class, &mut learned_phrases);
+            phrases.extend(learned_phrases.into_iter().map(|(w, p)| (w, Ok(p))));
+            heaviest_phrases(phrases, |p| match p {
+                Ok((term, negated)) => self.learned.text(*term, *negated),
+                Err(text) => (*text).to_owned(),
+            })
         };
         if let Some(n) = best(&|c| c.noise && c.overrides) {
             return Classification::Noise {
@@ -1304,10 +1310,30 @@ fn heaviest(weights: &[f32]) -> Option<usize> {
 /// The rules that fired and counted for the class (positive weight), deduplicated, in order
 /// of first appearance.
 fn fired(s: &Scored) -> Vec<String> {
+    let phrases = s
+        .spans
+        .iter()
+        .filter(|sp| !sp.negated && sp.weight > 0.0)
+        .map(|sp| (sp.weight, sp.rule.as_str()))
+        .collect();
+    heaviest_phrases(phrases, |r| (*r).to_owned())
+}
+
+/// The most phrases a decision's keywords list.
+pub const KEYWORDS_MAX: usize = 8;
+
+/// A decision's keywords: the phrases that spoke for it, heaviest first (equal weights in the
+/// order given), each once, at most [`KEYWORDS_MAX`]. `text` makes a phrase's text.
+fn heaviest_phrases<P>(mut phrases: Vec<(f32, P)>, text: impl Fn(&P) -> String) -> Vec<String> {
+    phrases.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut out: Vec<String> = Vec::new();
-    for sp in s.spans.iter().filter(|sp| !sp.negated && sp.weight > 0.0) {
-        if !out.contains(&sp.rule) {
-            out.push(sp.rule.clone());
+    for (_, p) in &phrases {
+        if out.len() == KEYWORDS_MAX {
+            break;
+        }
+        let t = text(p);
+        if !out.contains(&t) {
+            out.push(t);
         }
     }
     out
@@ -1598,6 +1624,33 @@ values = ["again"]
         let a = c.analyze("not happy");
         assert_eq!(a.intents[0].name, "refusal");
         assert!(a.intents[1].spans[0].negated, "{a:?}");
+    }
+
+    /// A decision's keywords: heaviest first, equal weights in text order, each once, at most
+    /// `KEYWORDS_MAX`; `analyze` + `decide` list the same.
+    #[test]
+    fn keywords_are_the_heaviest_phrases() {
+        let pack = r#"
+name = "kw"
+version = "1"
+[[intent]]
+name = "outage"
+keywords = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"]
+[[intent.phrases]]
+terms = ["down"]
+weight = 3.0
+"#;
+        let c = Classifier::compile(&[RulePack::from_toml("kw", pack).unwrap()]).unwrap();
+        let text = "a1 a2 a3 a2 a4 a5 a6 a7 a8 a9 down";
+        let Classification::Intent(m) = c.classify(text) else {
+            panic!("an intent")
+        };
+        assert_eq!(m.keywords.len(), KEYWORDS_MAX);
+        assert_eq!(
+            m.keywords,
+            ["down", "a1", "a2", "a3", "a4", "a5", "a6", "a7"]
+        );
+        assert_eq!(decide(&c.analyze(text)), Classification::Intent(m));
     }
 
     #[test]
