@@ -448,6 +448,18 @@ pub enum ClaimError {
     Protocol(String),
 }
 
+/// `op` for each request, one after the other, in order.
+pub(crate) async fn one_by_one<'a, R, T>(
+    reqs: &'a [R],
+    op: impl Fn(&'a R) -> BoxFuture<'a, Result<T, ClaimError>>,
+) -> Vec<Result<T, ClaimError>> {
+    let mut out = Vec::with_capacity(reqs.len());
+    for r in reqs {
+        out.push(op(r).await);
+    }
+    out
+}
+
 /// Where ownership lives. Every operation is atomic per owner key and idempotent on its id.
 pub trait ClaimStore: Send + Sync {
     fn claim<'a>(&'a self, req: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, ClaimError>>;
@@ -461,13 +473,7 @@ pub trait ClaimStore: Send + Sync {
         &'a self,
         reqs: &'a [ClaimRequest],
     ) -> BoxFuture<'a, Vec<Result<Claim, ClaimError>>> {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(reqs.len());
-            for r in reqs {
-                out.push(self.claim(r).await);
-            }
-            out
-        })
+        Box::pin(one_by_one(reqs, |r| self.claim(r)))
     }
 
     fn feedback<'a>(
@@ -523,13 +529,7 @@ pub trait ClaimStore: Send + Sync {
         &'a self,
         reqs: &'a [DetectRequest],
     ) -> BoxFuture<'a, Vec<Result<DetectDecision, ClaimError>>> {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(reqs.len());
-            for r in reqs {
-                out.push(self.detect(r).await);
-            }
-            out
-        })
+        Box::pin(one_by_one(reqs, |r| self.detect(r)))
     }
 
     /// End an open incident (`resolved` feedback, or expiry: then only if it is past its

@@ -408,6 +408,39 @@ impl RedisClaimStore {
             .arg(args.to_string());
     }
 
+    /// A batch of requests: on one node `whole` (one script call for all, applied in order);
+    /// on a cluster, or for one request, `one` for each (those of one `key` in order, keys
+    /// concurrently). An outage fails every request; a request the script refused fails the
+    /// whole call's answer, so the batch is sent again one by one to find it (those already
+    /// applied answer `replayed`).
+    async fn batch<'a, R, K, T, F>(
+        &'a self,
+        what: &str,
+        reqs: &'a [R],
+        key: impl Fn(&'a R) -> K,
+        whole: impl FnOnce() -> F,
+        one: impl Fn(&'a R) -> BoxFuture<'a, Result<T, ClaimError>>,
+    ) -> Vec<Result<T, ClaimError>>
+    where
+        K: std::hash::Hash + Eq,
+        F: std::future::Future<Output = Result<Vec<T>, ClaimError>>,
+    {
+        if matches!(self.backend, Backend::Cluster(_)) || reqs.len() < 2 {
+            return by_key(reqs, key, one).await;
+        }
+        match whole().await {
+            Ok(all) => all.into_iter().map(Ok).collect(),
+            Err(ClaimError::Unavailable(e)) => reqs
+                .iter()
+                .map(|_| Err(ClaimError::Unavailable(e.clone())))
+                .collect(),
+            Err(ClaimError::Protocol(e)) => {
+                tracing::warn!(error = %e, events = reqs.len(), "a batch {what} was refused; sending its requests one by one");
+                super::one_by_one(reqs, one).await
+            }
+        }
+    }
+
     /// Add one detection's eight keys and its argument object to a detect invocation.
     fn detect_keys_and_args(&self, inv: &mut redis::ScriptInvocation<'_>, req: &DetectRequest) {
         use crate::incident::Threshold;
@@ -751,28 +784,13 @@ impl ClaimStore for RedisClaimStore {
         &'a self,
         reqs: &'a [ClaimRequest],
     ) -> BoxFuture<'a, Vec<Result<Claim, ClaimError>>> {
-        Box::pin(async move {
-            if matches!(self.backend, Backend::Cluster(_)) || reqs.len() < 2 {
-                return by_key(reqs, |r| r.owner_key.as_str(), |r| self.claim(r)).await;
-            }
-            match self.claim_pipelined(reqs).await {
-                Ok(claims) => claims.into_iter().map(Ok).collect(),
-                Err(ClaimError::Unavailable(e)) => reqs
-                    .iter()
-                    .map(|_| Err(ClaimError::Unavailable(e.clone())))
-                    .collect(),
-                // One request the script refused fails the pipeline's answer: claim one by one
-                // to find it (those already applied answer `replayed`).
-                Err(ClaimError::Protocol(e)) => {
-                    tracing::warn!(error = %e, events = reqs.len(), "a batch claim was refused; claiming its events one by one");
-                    let mut out = Vec::with_capacity(reqs.len());
-                    for r in reqs {
-                        out.push(self.claim(r).await);
-                    }
-                    out
-                }
-            }
-        })
+        Box::pin(self.batch(
+            "claim",
+            reqs,
+            |r| r.owner_key.as_str(),
+            || self.claim_pipelined(reqs),
+            |r| self.claim(r),
+        ))
     }
 
     fn feedback<'a>(
@@ -1001,28 +1019,13 @@ impl ClaimStore for RedisClaimStore {
         &'a self,
         reqs: &'a [DetectRequest],
     ) -> BoxFuture<'a, Vec<Result<DetectDecision, ClaimError>>> {
-        Box::pin(async move {
-            if matches!(self.backend, Backend::Cluster(_)) || reqs.len() < 2 {
-                return by_key(reqs, DetectRequest::key, |r| self.detect(r)).await;
-            }
-            match self.detect_pipelined(reqs).await {
-                Ok(found) => found.into_iter().map(Ok).collect(),
-                Err(ClaimError::Unavailable(e)) => reqs
-                    .iter()
-                    .map(|_| Err(ClaimError::Unavailable(e.clone())))
-                    .collect(),
-                // One request the script refused fails the batch's answer: detect one by one
-                // to find it (those already applied answer `replayed`).
-                Err(ClaimError::Protocol(e)) => {
-                    tracing::warn!(error = %e, events = reqs.len(), "a batch detection was refused; detecting one by one");
-                    let mut out = Vec::with_capacity(reqs.len());
-                    for r in reqs {
-                        out.push(self.detect(r).await);
-                    }
-                    out
-                }
-            }
-        })
+        Box::pin(self.batch(
+            "detection",
+            reqs,
+            DetectRequest::key,
+            || self.detect_pipelined(reqs),
+            |r| self.detect(r),
+        ))
     }
 
     fn close_incident<'a>(
