@@ -148,6 +148,9 @@ pub struct Settings {
     /// where "not" says which intent rather than flipping one: "card not working" is its own
     /// intent, and "working" after "not" should still count as "working").
     pub negation_scope: bool,
+    /// Intents that are not complaints (with `sentiment_calibration = "complaint_f1"`): a text
+    /// is a complaint when its sentiment is negative or its intent is one not listed here.
+    pub not_complaints: Vec<String>,
 }
 
 impl Default for Settings {
@@ -168,6 +171,7 @@ impl Default for Settings {
             sentiment_calibration: "accuracy".into(),
             intent_calibration: "macro_f1".into(),
             negation_scope: true,
+            not_complaints: Vec::new(),
         }
     }
 }
@@ -692,6 +696,8 @@ pub fn learn(
     let mut scores = BTreeMap::new();
     let ni = names.len();
     let mut thresholds = vec![0.0f64; ni];
+    // Whether each text's decided intent makes it a complaint (for complaint_f1).
+    let mut complaint_by_intent = vec![false; n];
     if ni > 0 {
         let gold_ix: Vec<Option<usize>> = gold
             .iter()
@@ -708,6 +714,9 @@ pub fn learn(
         };
         thresholds = calibrate_intents(&oof[..ni], &gold_ix, objective);
         let pred = decide_intents(&oof[..ni], &thresholds);
+        for (i, p) in pred.iter().enumerate() {
+            complaint_by_intent[i] = p.is_some_and(|c| !st.not_complaints.contains(&names[c]));
+        }
         scores.insert(
             "intent_macro_f1".into(),
             round3(macro_f1(&gold_ix, &pred, ni)),
@@ -728,13 +737,15 @@ pub fn learn(
             "accuracy" => Objective::Accuracy,
             "macro_f1" => Objective::MacroF1,
             "negative_f1" => Objective::NegativeF1,
+            "complaint_f1" => Objective::ComplaintF1,
             o => {
                 return Err(format!(
-                    "settings.sentiment_calibration is \"{o}\" (accuracy, macro_f1 or negative_f1)"
+                    "settings.sentiment_calibration is \"{o}\" (accuracy, macro_f1, negative_f1 or complaint_f1)"
                 ))
             }
         };
-        sent_thresholds = calibrate_sentiment(&neg, &neu, &pos, &gold_s, objective);
+        let by_intent: Vec<bool> = rows_s.iter().map(|&i| complaint_by_intent[i]).collect();
+        sent_thresholds = calibrate_sentiment(&neg, &neu, &pos, &gold_s, &by_intent, objective);
         let pred: Vec<usize> = (0..gold_s.len())
             .map(|i| sentiment_of(neg[i], neu[i], pos[i], sent_thresholds))
             .collect();
@@ -962,6 +973,8 @@ enum Objective {
     Accuracy,
     MacroF1,
     NegativeF1,
+    /// The F1 of the complaint decision: negative sentiment, or an intent that is a complaint.
+    ComplaintF1,
 }
 
 /// Thresholds of the negative and positive sides that maximise `objective`, from a grid (the
@@ -972,6 +985,7 @@ fn calibrate_sentiment(
     neu: &[f64],
     pos: &[f64],
     gold: &[usize],
+    complaint_by_intent: &[bool],
     objective: Objective,
 ) -> (f64, f64) {
     let grid: Vec<f64> = (-30..=30).map(|x| f64::from(x) / 10.0).collect();
@@ -990,10 +1004,12 @@ fn calibrate_sentiment(
                     let p: Vec<Option<usize>> = pred.iter().map(|&s| Some(s)).collect();
                     round3(macro_f1(&g, &p, 3))
                 }
-                Objective::NegativeF1 => {
+                Objective::NegativeF1 | Objective::ComplaintF1 => {
+                    let by_intent =
+                        |i: usize| objective == Objective::ComplaintF1 && complaint_by_intent[i];
                     let (mut tp_, mut fp, mut fn_) = (0usize, 0usize, 0usize);
-                    for (&gi, &pi) in gold.iter().zip(&pred) {
-                        match (gi == 0, pi == 0) {
+                    for (i, (&gi, &pi)) in gold.iter().zip(&pred).enumerate() {
+                        match (gi == 0, pi == 0 || by_intent(i)) {
                             (true, true) => tp_ += 1,
                             (false, true) => fp += 1,
                             (true, false) => fn_ += 1,
@@ -1144,6 +1160,9 @@ impl Model {
         }
         if !st.negation_scope {
             o.push_str("negation_scope = false\n");
+        }
+        if !st.not_complaints.is_empty() {
+            o.push_str(&format!("not_complaints = {}\n", list(&st.not_complaints)));
         }
         if st.intent_calibration != "macro_f1" {
             o.push_str(&format!(
@@ -1495,6 +1514,24 @@ terms = ["en retard"]
         let t = calibrate_intents(&scores, &gold, Objective::MacroF1);
         assert!(t[0] > 0.2 && t[0] <= 1.0, "{t:?}");
         assert_eq!(decide_intents(&scores, &t), gold);
+    }
+
+    /// Calibrated for accuracy, every text decides (the thresholds reach the lowest score);
+    /// macro-F1 leaves a text no intent when deciding it would only add a false positive.
+    #[test]
+    fn accuracy_calibration_decides_every_text() {
+        let scores = vec![
+            vec![2.0, 2.0, -3.0, -3.0, -7.0],
+            vec![-3.0, -3.0, 2.0, 2.0, -6.5],
+        ];
+        let gold = vec![Some(0), Some(0), Some(1), Some(1), Some(0)];
+        let t = calibrate_intents(&scores, &gold, Objective::Accuracy);
+        let acc = decide_intents(&scores, &t);
+        assert!(acc.iter().all(Option::is_some), "{t:?} {acc:?}");
+        assert_eq!(acc[..4], gold[..4]);
+        let f = calibrate_intents(&scores, &gold, Objective::MacroF1);
+        let mf = decide_intents(&scores, &f);
+        assert_eq!(mf[4], None, "{f:?} {mf:?}");
     }
 
     #[test]
