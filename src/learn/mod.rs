@@ -1534,6 +1534,87 @@ terms = ["en retard"]
         assert_eq!(mf[4], None, "{f:?} {mf:?}");
     }
 
+    /// Calibrated for the F1 of "negative", the negative side's threshold drops to catch
+    /// negatives that accuracy would leave neutral; a text flagged a complaint by its intent
+    /// counts as one with complaint_f1.
+    #[test]
+    fn sentiment_calibration_objectives() {
+        let neg = [1.0, -0.5, -0.5, -0.4, -0.45, -0.48, -2.0];
+        let neu = [0.0; 7];
+        let pos = [-10.0; 7];
+        let gold = [0, 0, 0, 1, 1, 1, 1];
+        let none = [false; 7];
+        let decide = |t| -> Vec<usize> {
+            (0..7)
+                .map(|i| sentiment_of(neg[i], neu[i], pos[i], t))
+                .collect()
+        };
+        let acc = calibrate_sentiment(&neg, &neu, &pos, &gold, &none, Objective::Accuracy);
+        assert_eq!(decide(acc), [0, 1, 1, 1, 1, 1, 1], "{acc:?}");
+        let f1 = calibrate_sentiment(&neg, &neu, &pos, &gold, &none, Objective::NegativeF1);
+        assert_eq!(decide(f1)[..3], [0, 0, 0], "{f1:?}");
+        // Texts 1 and 2 are complaints by their intent already: accuracy's threshold is best.
+        let by_intent = [false, true, true, false, false, false, false];
+        let c = calibrate_sentiment(&neg, &neu, &pos, &gold, &by_intent, Objective::ComplaintF1);
+        assert_eq!(decide(c), [0, 1, 1, 1, 1, 1, 1], "{c:?}");
+    }
+
+    /// negation_scope = false: no negated features, no [negation] in the pack.
+    #[test]
+    fn negation_scope_off_learns_plain_phrases() {
+        let scoped = pack().0;
+        assert!(scoped.contains("[negation]"), "{scoped}");
+        let mut s = spec();
+        s.settings.negation_scope = false;
+        let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+        assert!(m
+            .intents
+            .iter()
+            .chain(m.sentiment.iter().flatten())
+            .flat_map(|c| &c.phrases)
+            .all(|p| p.1 != Some(true)));
+        let header = Header {
+            data: "toy.csv".into(),
+            sha256: "00".into(),
+            date: "2026-12-03".into(),
+            version: "learned-test".into(),
+            languages: vec!["en".into()],
+        };
+        let toml = m.to_toml(&s, &header, &negation(), "");
+        assert!(!toml.contains("[negation]"), "{toml}");
+        assert!(toml.contains("negation_scope = false"), "{toml}");
+        let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
+        assert_eq!(intent(&c, "not delayed again"), "delay", "{toml}");
+    }
+
+    /// The softmax options learn a pack that classifies like the one-vs-rest one on the toy.
+    #[test]
+    fn multinomial_packs_classify() {
+        let mut s = spec();
+        s.settings.multinomial = true;
+        s.settings.sentiment_multinomial = true;
+        let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+        let header = Header {
+            data: "toy.csv".into(),
+            sha256: "00".into(),
+            date: "2026-12-03".into(),
+            version: "learned-test".into(),
+            languages: vec!["en".into()],
+        };
+        let toml = m.to_toml(&s, &header, &negation(), "");
+        let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
+        assert_eq!(intent(&c, "delayed again!"), "delay", "{toml}");
+        assert_eq!(intent(&c, "my bag got lost"), "baggage", "{toml}");
+        assert_eq!(intent(&c, "the suitcase"), "baggage", "{toml}");
+        let a = c.analyze(&matching_text("thanks so much, great crew"));
+        assert_eq!(a.sentiment.label, "positive", "{toml}");
+        assert!(m.scores["intent_macro_f1"] > 0.5, "{:?}", m.scores);
+        assert_eq!(toml, {
+            let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+            m.to_toml(&s, &header, &negation(), "")
+        });
+    }
+
     #[test]
     fn unknown_pin_targets_are_refused() {
         let mut s = spec();
