@@ -268,8 +268,8 @@ pub fn fit_multinomial<C: AsRef<[u32]>>(
     let mut e: Vec<f64> = s.iter().map(|v| v.exp()).collect();
     let ref_z = if reference { 1.0 } else { 0.0 };
     let rez = |e: &[f64], z: &mut Vec<f64>| {
-        for i in 0..n {
-            z[i] = ref_z + e[i * k..(i + 1) * k].iter().sum::<f64>();
+        for (zi, row) in z.iter_mut().zip(e.chunks(k)) {
+            *zi = ref_z + row.iter().sum::<f64>();
         }
     };
     let mut z = vec![0.0f64; n];
@@ -399,12 +399,12 @@ pub fn fit_multinomial<C: AsRef<[u32]>>(
                     let dw = step * d;
                     b[c] += dw;
                     let f = dw.exp();
-                    for i in 0..n {
+                    for (i, zi) in z.iter_mut().enumerate() {
                         let x = i * k + c;
                         let old = e[x];
                         s[x] += dw;
                         e[x] = old * f;
-                        z[i] += e[x] - old;
+                        *zi += e[x] - old;
                     }
                     break;
                 }
@@ -581,18 +581,18 @@ mod tests {
     ) -> f64 {
         let n = class.len();
         let mut p = vec![vec![0.0; k]; n];
-        for i in 0..n {
+        for (i, pi) in p.iter_mut().enumerate() {
             let mut s = fit.bias.clone();
             for (j, col) in cols.iter().enumerate() {
                 if col.contains(&(i as u32)) {
-                    for c in 0..k {
-                        s[c] += fit.weights[c][j];
+                    for (sc, w) in s.iter_mut().zip(&fit.weights) {
+                        *sc += w[j];
                     }
                 }
             }
             let z: f64 = s.iter().map(|v| v.exp()).sum::<f64>() + if reference { 1.0 } else { 0.0 };
-            for c in 0..k {
-                p[i][c] = s[c].exp() / z;
+            for (pc, sc) in pi.iter_mut().zip(&s) {
+                *pc = sc.exp() / z;
             }
         }
         let r = |i: usize, c: usize| p[i][c] - if class[i] == Some(c) { 1.0 } else { 0.0 };
@@ -625,10 +625,10 @@ mod tests {
                 3 => None,
                 c => Some(c as usize),
             };
-            for f in 0..3 {
+            for (f, col) in cols.iter_mut().enumerate().take(3) {
                 // Mostly, not always, the class's feature; sometimes another's.
                 if (c == Some(f) && i % 9 != 0) || (c != Some(f) && i % 13 == f as u32) {
-                    cols[f].push(i);
+                    col.push(i);
                 }
             }
             if i % 5 == 0 {
