@@ -119,6 +119,17 @@ def banking_sample(data, per_category=BANKING_PER_CATEGORY):
     return out
 
 
+PROBLEM_INTENTS = {"outage", "billing", "cancellation", "account", "delivery", "travel", "complaint"}
+
+
+def banking_problem_labels():
+    """The banking77 labels config/learn/generic.toml maps to a problem intent."""
+    import tomllib
+    with open(os.path.join(os.path.dirname(__file__), "..", "config", "learn", "generic.toml"), "rb") as f:
+        labels = tomllib.load(f)["labels"]
+    return {k for k, v in labels.items() if k.startswith("banking77:") and v in PROBLEM_INTENTS}
+
+
 def generic_rows(data, twcs=None, airline=True, banking=True):
     """Training rows (text, label, sentiment, source) of the generic pack. `twcs`: the labelled
     tweets to include (default: all of them)."""
@@ -128,8 +139,13 @@ def generic_rows(data, twcs=None, airline=True, banking=True):
             out.append((training_text(r["text"]), f"airline:{r['negativereason']}" if r["negativereason"] else "",
                         r["airline_sentiment"], "airline"))
     if banking:
+        # Sentiment, the twcs convention (negative = a complaint): a query config/learn/generic.toml
+        # maps to a problem intent is negative, the others neutral.
+        problem = banking_problem_labels()
         for r in banking_sample(data):
-            out.append((r["text"], f"banking77:{r['category']}", "", "banking77"))
+            label = f"banking77:{r['category']}"
+            sentiment = "negative" if label in problem else "neutral"
+            out.append((r["text"], label, sentiment, "banking77"))
     for t in twcs_labelled(data) if twcs is None else twcs:
         out.append((training_text(t["text"]), f"twcs:{t['intent']}", twcs_sentiment(t), "twcs"))
     return out

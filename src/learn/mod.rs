@@ -128,6 +128,29 @@ pub struct Settings {
     pub balance: f64,
     /// Seed of the fold assignment.
     pub seed: u64,
+    /// Fit the intents together, one softmax (multinomial) model with the texts of no intent
+    /// as a reference class scored 0, instead of each intent against the rest. Same pack form
+    /// (bias + weights per intent); for many intents of which every text has one.
+    pub multinomial: bool,
+    /// The same for the three sentiment sides.
+    pub sentiment_multinomial: bool,
+    /// What the sentiment thresholds are calibrated for: `accuracy` (of the three-way label),
+    /// `macro_f1` (of the three sides), or `negative_f1` (the F1 of the negative label, where a
+    /// pack's negative sentiment is what flags a complaint; accuracy breaks ties).
+    pub sentiment_calibration: String,
+    /// What the intents' thresholds are calibrated for: `macro_f1` (of the intents, "no
+    /// intent" a wrong answer for a text that has one and a right one for a text that has
+    /// none), or `accuracy` (for intent sets where every text has one: deciding is then
+    /// never worse than abstaining, so the thresholds let every text decide).
+    pub intent_calibration: String,
+    /// Scope features by the base pack's negation cues (a phrase after a cue is a feature of
+    /// its own). `false`: every phrase is plain and the pack has no `[negation]` (for queries
+    /// where "not" says which intent rather than flipping one: "card not working" is its own
+    /// intent, and "working" after "not" should still count as "working").
+    pub negation_scope: bool,
+    /// Intents that are not complaints (with `sentiment_calibration = "complaint_f1"`): a text
+    /// is a complaint when its sentiment is negative or its intent is one not listed here.
+    pub not_complaints: Vec<String>,
 }
 
 impl Default for Settings {
@@ -143,6 +166,27 @@ impl Default for Settings {
             max_sweeps: 100,
             balance: 1.0,
             seed: 16,
+            multinomial: false,
+            sentiment_multinomial: false,
+            sentiment_calibration: "accuracy".into(),
+            intent_calibration: "macro_f1".into(),
+            negation_scope: true,
+            not_complaints: Vec::new(),
+        }
+    }
+}
+
+impl Spec {
+    /// The negation features are scoped by: the base pack's, none when
+    /// `settings.negation_scope` is off.
+    pub fn scoped_negation(&self, negation: &NegationSpec) -> NegationSpec {
+        if self.settings.negation_scope {
+            negation.clone()
+        } else {
+            NegationSpec {
+                cues: Vec::new(),
+                window: negation.window,
+            }
         }
     }
 }
@@ -305,6 +349,7 @@ pub fn learn(
     }
 
     // Features.
+    let negation = &spec.scoped_negation(negation);
     let extractor = Features::new(&negation.cues, negation.window, st.max_n);
     let extracted: Vec<Vec<(String, bool)>> = examples
         .iter()
@@ -441,9 +486,6 @@ pub fn learn(
     // Fit every (fold, target): folds 0..k leave one fold out, fold k is everything.
     let fold_of = folds(n, st.folds, st.seed);
     let k = st.folds;
-    let jobs: Vec<(usize, usize)> = (0..=k)
-        .flat_map(|f| (0..targets.len()).map(move |t| (f, t)))
-        .collect();
     // Columns of each fold's training rows: local sample index per feature.
     let fold_rows: Vec<Vec<usize>> = (0..=k)
         .map(|f| (0..n).filter(|&i| f == k || fold_of[i] != f).collect())
@@ -511,11 +553,126 @@ pub fn learn(
             round_bias(fit.bias),
         )
     };
-    let results = parallel(&jobs, 2, fit_job, &mut |done, total| {
-        if done % targets.len().max(1) == 0 || done == total {
-            progress(&format!("fitted {done}/{total} models"));
+    // A softmax fit of the targets `ts` (their classes in that order) on fold `f`'s rows:
+    // `class_of(i)`: the class of example `i` (None: the reference class, or not counted
+    // when `reference` is false).
+    let fit_multi = |f: usize,
+                     ts: &[usize],
+                     class_of: &dyn Fn(usize) -> Option<usize>,
+                     counted: &dyn Fn(usize) -> bool,
+                     c: f64,
+                     l2: f64|
+     -> Vec<(Vec<f32>, f32)> {
+        let train = &fold_rows[f];
+        let kk = ts.len();
+        let class: Vec<Option<usize>> = train.iter().map(|&i| class_of(i)).collect();
+        let reference = train
+            .iter()
+            .zip(&class)
+            .any(|(&i, cl)| cl.is_none() && counted(i));
+        let cs: Vec<f64> = train
+            .iter()
+            .map(|&i| if counted(i) { c } else { 0.0 })
+            .collect();
+        let mut offset = vec![0.0; train.len() * kk];
+        for (local, &i) in train.iter().enumerate() {
+            for (ci, &t) in ts.iter().enumerate() {
+                offset[local * kk + ci] = targets[t]
+                    .pins
+                    .iter()
+                    .filter(|(p, _)| holds(i, p))
+                    .map(|(_, w)| f64::from(*w))
+                    .sum();
+            }
         }
-    });
+        let allow: Vec<Vec<bool>> = ts.iter().map(|&t| allowed[t].clone()).collect();
+        let fit = solver::fit_multinomial(
+            &fold_cols[f],
+            &class,
+            kk,
+            reference,
+            &offset,
+            &allow,
+            &cs,
+            l2,
+            st.max_sweeps,
+        );
+        fit.weights
+            .iter()
+            .zip(&fit.bias)
+            .map(|(w, b)| (w.iter().map(|&w| round_weight(w)).collect(), round_bias(*b)))
+            .collect()
+    };
+    let intent_ts: Vec<usize> = (0..names.len()).collect();
+    let sentiment_ts: Vec<usize> = if sentiments.is_some() {
+        (names.len()..names.len() + 3).collect()
+    } else {
+        Vec::new()
+    };
+    let multi_intents = st.multinomial && intent_ts.len() > 1;
+    let multi_sentiment = st.sentiment_multinomial && !sentiment_ts.is_empty();
+    // Jobs: (fold, what): what < targets: one target against the rest; MULTI_INTENTS and
+    // MULTI_SENTIMENT: the softmax fits.
+    const MULTI_INTENTS: usize = usize::MAX;
+    const MULTI_SENTIMENT: usize = usize::MAX - 1;
+    let mut jobs: Vec<(usize, usize)> = Vec::new();
+    for f in 0..=k {
+        if multi_intents {
+            jobs.push((f, MULTI_INTENTS));
+        }
+        if multi_sentiment {
+            jobs.push((f, MULTI_SENTIMENT));
+        }
+        for t in 0..targets.len() {
+            let in_multi = (multi_intents && intent_ts.contains(&t))
+                || (multi_sentiment && sentiment_ts.contains(&t));
+            if !in_multi {
+                jobs.push((f, t));
+            }
+        }
+    }
+    let gold_class: Vec<Option<usize>> = gold
+        .iter()
+        .map(|g| g.as_ref().and_then(|g| names.iter().position(|x| x == g)))
+        .collect();
+    let run_job = |&(f, what): &(usize, usize)| -> Vec<(usize, (Vec<f32>, f32))> {
+        match what {
+            MULTI_INTENTS => {
+                let fits = fit_multi(f, &intent_ts, &|i| gold_class[i], &|_| true, st.c, st.l2);
+                intent_ts.iter().copied().zip(fits).collect()
+            }
+            MULTI_SENTIMENT => {
+                let s = sentiments.as_ref().expect("sentiment targets");
+                // Targets are negative, positive, neutral; sentiments 0 negative, 1 neutral,
+                // 2 positive.
+                let fits = fit_multi(
+                    f,
+                    &sentiment_ts,
+                    &|i| s[i].map(|x| [0, 2, 1][x]),
+                    &|i| s[i].is_some(),
+                    st.sentiment_c,
+                    st.sentiment_l2,
+                );
+                sentiment_ts.iter().copied().zip(fits).collect()
+            }
+            t => vec![(t, fit_job(&(f, t)))],
+        }
+    };
+    let total = (k + 1) * targets.len();
+    let mut done = 0;
+    let job_results = parallel(&jobs, 2, run_job, &mut |_, _| {});
+    let mut slots: Vec<Option<(Vec<f32>, f32)>> = (0..total).map(|_| None).collect();
+    for (&(f, _), rs) in jobs.iter().zip(job_results) {
+        for (t, r) in rs {
+            slots[f * targets.len() + t] = Some(r);
+            done += 1;
+        }
+    }
+    progress(&format!("fitted {done}/{total} models"));
+    let results: Vec<(Vec<f32>, f32)> = slots
+        .into_iter()
+        .map(|r| r.expect("every model fitted"))
+        .collect();
     let fitted = |f: usize, t: usize| &results[f * targets.len() + t];
     // Out-of-fold scores (f64 sums of the rounded weights, as the classifier adds them).
     let score_of = |f: usize, t: usize, i: usize| -> f64 {
@@ -539,13 +696,27 @@ pub fn learn(
     let mut scores = BTreeMap::new();
     let ni = names.len();
     let mut thresholds = vec![0.0f64; ni];
+    // Whether each text's decided intent makes it a complaint (for complaint_f1).
+    let mut complaint_by_intent = vec![false; n];
     if ni > 0 {
         let gold_ix: Vec<Option<usize>> = gold
             .iter()
             .map(|g| g.as_ref().and_then(|g| names.iter().position(|x| x == g)))
             .collect();
-        thresholds = calibrate_intents(&oof[..ni], &gold_ix);
+        let objective = match st.intent_calibration.as_str() {
+            "macro_f1" => Objective::MacroF1,
+            "accuracy" => Objective::Accuracy,
+            o => {
+                return Err(format!(
+                    "settings.intent_calibration is \"{o}\" (macro_f1 or accuracy)"
+                ))
+            }
+        };
+        thresholds = calibrate_intents(&oof[..ni], &gold_ix, objective);
         let pred = decide_intents(&oof[..ni], &thresholds);
+        for (i, p) in pred.iter().enumerate() {
+            complaint_by_intent[i] = p.is_some_and(|c| !st.not_complaints.contains(&names[c]));
+        }
         scores.insert(
             "intent_macro_f1".into(),
             round3(macro_f1(&gold_ix, &pred, ni)),
@@ -562,7 +733,19 @@ pub fn learn(
         let gold_s: Vec<usize> = rows_s.iter().filter_map(|&i| all_s[i]).collect();
         let side = |t: usize| -> Vec<f64> { rows_s.iter().map(|&i| oof[ni + t][i]).collect() };
         let (neg, pos, neu) = (side(0), side(1), side(2));
-        sent_thresholds = calibrate_sentiment(&neg, &neu, &pos, &gold_s);
+        let objective = match st.sentiment_calibration.as_str() {
+            "accuracy" => Objective::Accuracy,
+            "macro_f1" => Objective::MacroF1,
+            "negative_f1" => Objective::NegativeF1,
+            "complaint_f1" => Objective::ComplaintF1,
+            o => {
+                return Err(format!(
+                    "settings.sentiment_calibration is \"{o}\" (accuracy, macro_f1, negative_f1 or complaint_f1)"
+                ))
+            }
+        };
+        let by_intent: Vec<bool> = rows_s.iter().map(|&i| complaint_by_intent[i]).collect();
+        sent_thresholds = calibrate_sentiment(&neg, &neu, &pos, &gold_s, &by_intent, objective);
         let pred: Vec<usize> = (0..gold_s.len())
             .map(|i| sentiment_of(neg[i], neu[i], pos[i], sent_thresholds))
             .collect();
@@ -714,15 +897,37 @@ fn macro_f1(gold: &[Option<usize>], pred: &[Option<usize>], classes: usize) -> f
     f1 / classes.max(1) as f64
 }
 
-/// Thresholds that maximise the macro-F1 of [`decide_intents`]: one shared threshold from a
-/// grid, then (up to 20 intents) each intent's own, twice round.
-fn calibrate_intents(scores: &[Vec<f64>], gold: &[Option<usize>]) -> Vec<f64> {
+/// Thresholds that maximise the macro-F1 (or the accuracy) of [`decide_intents`]: one shared
+/// threshold from a grid (down to the lowest score, where every text decides), then (up to 20
+/// intents) each intent's own, twice round.
+fn calibrate_intents(
+    scores: &[Vec<f64>],
+    gold: &[Option<usize>],
+    objective: Objective,
+) -> Vec<f64> {
     let k = scores.len();
     let grid: Vec<f64> = (-40..=40).map(|x| f64::from(x) / 10.0).collect();
-    let eval = |t: &[f64]| macro_f1(gold, &decide_intents(scores, t), k);
+    let eval = |t: &[f64]| {
+        let pred = decide_intents(scores, t);
+        match objective {
+            Objective::Accuracy => {
+                gold.iter().zip(&pred).filter(|(g, p)| g == p).count() as f64 / gold.len() as f64
+            }
+            _ => macro_f1(gold, &pred, k),
+        }
+    };
+    let lowest = scores
+        .iter()
+        .flatten()
+        .fold(f64::INFINITY, |a, &b| a.min(b));
+    let floor = if lowest.is_finite() {
+        (lowest * 10.0).floor() / 10.0
+    } else {
+        -8.0
+    };
     let mut best_t = 0.0;
     let mut best = f64::MIN;
-    for t in (-80..=40).map(|x| f64::from(x) / 10.0) {
+    for t in std::iter::once(floor.min(-8.0)).chain((-80..=40).map(|x| f64::from(x) / 10.0)) {
         let v = eval(&vec![t; k]);
         if v > best + 1e-12 {
             best = v;
@@ -762,19 +967,60 @@ fn sentiment_of(neg: f64, neu: f64, pos: f64, (tn, tp): (f64, f64)) -> usize {
     }
 }
 
-/// Thresholds of the negative and positive sides that maximise sentiment accuracy, from a
-/// grid (the neutral side's threshold is 0: only the differences matter).
-fn calibrate_sentiment(neg: &[f64], neu: &[f64], pos: &[f64], gold: &[usize]) -> (f64, f64) {
+/// What sentiment thresholds are calibrated for (`settings.sentiment_calibration`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Objective {
+    Accuracy,
+    MacroF1,
+    NegativeF1,
+    /// The F1 of the complaint decision: negative sentiment, or an intent that is a complaint.
+    ComplaintF1,
+}
+
+/// Thresholds of the negative and positive sides that maximise `objective`, from a grid (the
+/// neutral side's threshold is 0: only the differences matter). Ties: the better accuracy,
+/// then the first in the grid.
+fn calibrate_sentiment(
+    neg: &[f64],
+    neu: &[f64],
+    pos: &[f64],
+    gold: &[usize],
+    complaint_by_intent: &[bool],
+    objective: Objective,
+) -> (f64, f64) {
     let grid: Vec<f64> = (-30..=30).map(|x| f64::from(x) / 10.0).collect();
+    let g: Vec<Option<usize>> = gold.iter().map(|&s| Some(s)).collect();
     let mut best = (0.0, 0.0);
-    let mut best_acc: Option<usize> = None;
+    let mut best_v: Option<(f64, usize)> = None;
     for &tn in &grid {
         for &tp in &grid {
-            let acc = (0..gold.len())
-                .filter(|&i| sentiment_of(neg[i], neu[i], pos[i], (tn, tp)) == gold[i])
-                .count();
-            if best_acc.is_none_or(|b| acc > b) {
-                best_acc = Some(acc);
+            let pred: Vec<usize> = (0..gold.len())
+                .map(|i| sentiment_of(neg[i], neu[i], pos[i], (tn, tp)))
+                .collect();
+            let acc = gold.iter().zip(&pred).filter(|(g, p)| g == p).count();
+            let v = match objective {
+                Objective::Accuracy => 0.0,
+                Objective::MacroF1 => {
+                    let p: Vec<Option<usize>> = pred.iter().map(|&s| Some(s)).collect();
+                    round3(macro_f1(&g, &p, 3))
+                }
+                Objective::NegativeF1 | Objective::ComplaintF1 => {
+                    let by_intent =
+                        |i: usize| objective == Objective::ComplaintF1 && complaint_by_intent[i];
+                    let (mut tp_, mut fp, mut fn_) = (0usize, 0usize, 0usize);
+                    for (i, (&gi, &pi)) in gold.iter().zip(&pred).enumerate() {
+                        match (gi == 0, pi == 0 || by_intent(i)) {
+                            (true, true) => tp_ += 1,
+                            (false, true) => fp += 1,
+                            (true, false) => fn_ += 1,
+                            _ => {}
+                        }
+                    }
+                    round3(2.0 * tp_ as f64 / (2 * tp_ + fp + fn_).max(1) as f64)
+                }
+            };
+            if best_v.is_none_or(|(bv, ba)| v > bv || (v == bv && acc > ba)) {
+                best_v = Some((v, acc));
                 best = (tn, tp);
             }
         }
@@ -878,6 +1124,7 @@ impl Model {
         extra: &str,
     ) -> String {
         let mut o = String::new();
+        let negation = &spec.scoped_negation(negation);
         let scoped = !negation.cues.is_empty();
         o.push_str(&format!(
             "# Learned by `outcry learn` from {} ({} rows). Do not edit: change the mapping file\n\
@@ -905,6 +1152,30 @@ impl Model {
             "c = {:?}\nsentiment_c = {:?}\nl2 = {:?}\nsentiment_l2 = {:?}\nmin_count = {}\nmax_n = {}\nfolds = {}\nmax_sweeps = {}\nbalance = {:?}\nseed = {}\nfeatures = {}\n",
             st.c, st.sentiment_c, st.l2, st.sentiment_l2, st.min_count, st.max_n, st.folds, st.max_sweeps, st.balance, st.seed, self.features
         ));
+        if st.multinomial {
+            o.push_str("multinomial = true\n");
+        }
+        if st.sentiment_multinomial {
+            o.push_str("sentiment_multinomial = true\n");
+        }
+        if !st.negation_scope {
+            o.push_str("negation_scope = false\n");
+        }
+        if !st.not_complaints.is_empty() {
+            o.push_str(&format!("not_complaints = {}\n", list(&st.not_complaints)));
+        }
+        if st.intent_calibration != "macro_f1" {
+            o.push_str(&format!(
+                "intent_calibration = {}\n",
+                q(&st.intent_calibration)
+            ));
+        }
+        if st.sentiment_calibration != "accuracy" {
+            o.push_str(&format!(
+                "sentiment_calibration = {}\n",
+                q(&st.sentiment_calibration)
+            ));
+        }
         o.push_str(
             "[learned.scores]                     # k-fold cross-validation on the data file\n",
         );
@@ -1240,9 +1511,108 @@ terms = ["en retard"]
         // Intent 0 scores 1.0 on its texts and 0.2 on others; a threshold between wins.
         let scores = vec![vec![1.0, 1.0, 0.2, 0.2]];
         let gold = vec![Some(0), Some(0), None, None];
-        let t = calibrate_intents(&scores, &gold);
+        let t = calibrate_intents(&scores, &gold, Objective::MacroF1);
         assert!(t[0] > 0.2 && t[0] <= 1.0, "{t:?}");
         assert_eq!(decide_intents(&scores, &t), gold);
+    }
+
+    /// Calibrated for accuracy, every text decides (the thresholds reach the lowest score);
+    /// macro-F1 leaves a text no intent when deciding it would only add a false positive.
+    #[test]
+    fn accuracy_calibration_decides_every_text() {
+        let scores = vec![
+            vec![2.0, 2.0, -3.0, -3.0, -7.0],
+            vec![-3.0, -3.0, 2.0, 2.0, -6.5],
+        ];
+        let gold = vec![Some(0), Some(0), Some(1), Some(1), Some(0)];
+        let t = calibrate_intents(&scores, &gold, Objective::Accuracy);
+        let acc = decide_intents(&scores, &t);
+        assert!(acc.iter().all(Option::is_some), "{t:?} {acc:?}");
+        assert_eq!(acc[..4], gold[..4]);
+        let f = calibrate_intents(&scores, &gold, Objective::MacroF1);
+        let mf = decide_intents(&scores, &f);
+        assert_eq!(mf[4], None, "{f:?} {mf:?}");
+    }
+
+    /// Calibrated for the F1 of "negative", the negative side's threshold drops to catch
+    /// negatives that accuracy would leave neutral; a text flagged a complaint by its intent
+    /// counts as one with complaint_f1.
+    #[test]
+    fn sentiment_calibration_objectives() {
+        let neg = [1.0, -0.5, -0.5, -0.4, -0.45, -0.48, -2.0];
+        let neu = [0.0; 7];
+        let pos = [-10.0; 7];
+        let gold = [0, 0, 0, 1, 1, 1, 1];
+        let none = [false; 7];
+        let decide = |t| -> Vec<usize> {
+            (0..7)
+                .map(|i| sentiment_of(neg[i], neu[i], pos[i], t))
+                .collect()
+        };
+        let acc = calibrate_sentiment(&neg, &neu, &pos, &gold, &none, Objective::Accuracy);
+        assert_eq!(decide(acc), [0, 1, 1, 1, 1, 1, 1], "{acc:?}");
+        let f1 = calibrate_sentiment(&neg, &neu, &pos, &gold, &none, Objective::NegativeF1);
+        assert_eq!(decide(f1)[..3], [0, 0, 0], "{f1:?}");
+        // Texts 1 and 2 are complaints by their intent already: accuracy's threshold is best.
+        let by_intent = [false, true, true, false, false, false, false];
+        let c = calibrate_sentiment(&neg, &neu, &pos, &gold, &by_intent, Objective::ComplaintF1);
+        assert_eq!(decide(c), [0, 1, 1, 1, 1, 1, 1], "{c:?}");
+    }
+
+    /// negation_scope = false: no negated features, no [negation] in the pack.
+    #[test]
+    fn negation_scope_off_learns_plain_phrases() {
+        let scoped = pack().0;
+        assert!(scoped.contains("[negation]"), "{scoped}");
+        let mut s = spec();
+        s.settings.negation_scope = false;
+        let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+        assert!(m
+            .intents
+            .iter()
+            .chain(m.sentiment.iter().flatten())
+            .flat_map(|c| &c.phrases)
+            .all(|p| p.1 != Some(true)));
+        let header = Header {
+            data: "toy.csv".into(),
+            sha256: "00".into(),
+            date: "2026-12-03".into(),
+            version: "learned-test".into(),
+            languages: vec!["en".into()],
+        };
+        let toml = m.to_toml(&s, &header, &negation(), "");
+        assert!(!toml.contains("[negation]"), "{toml}");
+        assert!(toml.contains("negation_scope = false"), "{toml}");
+        let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
+        assert_eq!(intent(&c, "not delayed again"), "delay", "{toml}");
+    }
+
+    /// The softmax options learn a pack that classifies like the one-vs-rest one on the toy.
+    #[test]
+    fn multinomial_packs_classify() {
+        let mut s = spec();
+        s.settings.multinomial = true;
+        s.settings.sentiment_multinomial = true;
+        let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+        let header = Header {
+            data: "toy.csv".into(),
+            sha256: "00".into(),
+            date: "2026-12-03".into(),
+            version: "learned-test".into(),
+            languages: vec!["en".into()],
+        };
+        let toml = m.to_toml(&s, &header, &negation(), "");
+        let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
+        assert_eq!(intent(&c, "delayed again!"), "delay", "{toml}");
+        assert_eq!(intent(&c, "my bag got lost"), "baggage", "{toml}");
+        assert_eq!(intent(&c, "the suitcase"), "baggage", "{toml}");
+        let a = c.analyze(&matching_text("thanks so much, great crew"));
+        assert_eq!(a.sentiment.label, "positive", "{toml}");
+        assert!(m.scores["intent_macro_f1"] > 0.5, "{:?}", m.scores);
+        assert_eq!(toml, {
+            let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
+            m.to_toml(&s, &header, &negation(), "")
+        });
     }
 
     #[test]
