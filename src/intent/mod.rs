@@ -805,15 +805,19 @@ impl Classifier {
                 .iter()
                 .zip(&counted)
                 .filter(|((_, _, rule), &c)| c && rule.class == class && rule.weight > 0.0)
-                .map(|((_, _, rule), _)| (rule.weight, Err(rule.text.as_str())));
-            let mut phrases: Vec<(f32, Result<(u32, bool), &str>)> = hand.collect();
+                .map(|((_, _, rule), _)| (rule.weight, Phrase::Hand(rule.text.as_str())));
+            let mut phrases: Vec<(f32, Phrase)> = hand.collect();
             let mut learned_phrases = Vec::new();
             self.learned
                 .speaking_for(&learned, class, &mut learned_phrases);
-            phrases.extend(learned_phrases.into_iter().map(|(w, p)| (w, Ok(p))));
+            phrases.extend(
+                learned_phrases
+                    .into_iter()
+                    .map(|(w, (term, negated))| (w, Phrase::Learned(term, negated))),
+            );
             heaviest_phrases(phrases, |p| match p {
-                Ok((term, negated)) => self.learned.text(*term, *negated),
-                Err(text) => (*text).to_owned(),
+                Phrase::Learned(term, negated) => self.learned.text(*term, *negated),
+                Phrase::Hand(text) => (*text).to_owned(),
             })
         };
         if let Some(n) = best(&|c| c.noise && c.overrides) {
@@ -1317,6 +1321,13 @@ fn fired(s: &Scored) -> Vec<String> {
         .map(|sp| (sp.weight, sp.rule.as_str()))
         .collect();
     heaviest_phrases(phrases, |r| (*r).to_owned())
+}
+
+/// A phrase that spoke for a decision: a hand rule's text, or a learned term (and whether
+/// its negated-scope weight spoke).
+enum Phrase<'a> {
+    Hand(&'a str),
+    Learned(u32, bool),
 }
 
 /// The most phrases a decision's keywords list.
