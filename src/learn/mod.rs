@@ -1371,6 +1371,17 @@ sentiment_c = 4.0
         .unwrap()
     }
 
+    /// The header of the toy packs.
+    fn header() -> Header {
+        Header {
+            data: "toy.csv".into(),
+            sha256: "00".into(),
+            date: "2026-12-03".into(),
+            version: "learned-test".into(),
+            languages: vec!["en".into()],
+        }
+    }
+
     fn negation() -> NegationSpec {
         NegationSpec {
             cues: vec!["not".into(), "no".into()],
@@ -1380,13 +1391,7 @@ sentiment_c = 4.0
 
     fn pack() -> (String, Model) {
         let m = learn(&data(), &spec(), &negation(), &mut |_| {}).unwrap();
-        let header = Header {
-            data: "toy.csv".into(),
-            sha256: "00".into(),
-            date: "2026-12-03".into(),
-            version: "learned-test".into(),
-            languages: vec!["en".into()],
-        };
+        let header = header();
         (m.to_toml(&spec(), &header, &negation(), ""), m)
     }
 
@@ -1461,11 +1466,8 @@ terms = ["en retard"]
         let mut m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
         m.keep_hand_phrases(&base, &s.keep_languages);
         let header = Header {
-            data: "toy.csv".into(),
-            sha256: "00".into(),
-            date: "2026-12-03".into(),
-            version: "learned-test".into(),
             languages: vec!["en".into(), "es".into()],
+            ..header()
         };
         let toml = m.to_toml(&s, &header, &negation(), "");
         let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
@@ -1573,13 +1575,7 @@ terms = ["en retard"]
             .chain(m.sentiment.iter().flatten())
             .flat_map(|c| &c.phrases)
             .all(|p| p.1 != Some(true)));
-        let header = Header {
-            data: "toy.csv".into(),
-            sha256: "00".into(),
-            date: "2026-12-03".into(),
-            version: "learned-test".into(),
-            languages: vec!["en".into()],
-        };
+        let header = header();
         let toml = m.to_toml(&s, &header, &negation(), "");
         assert!(!toml.contains("[negation]"), "{toml}");
         assert!(toml.contains("negation_scope = false"), "{toml}");
@@ -1594,13 +1590,7 @@ terms = ["en retard"]
         s.settings.multinomial = true;
         s.settings.sentiment_multinomial = true;
         let m = learn(&data(), &s, &negation(), &mut |_| {}).unwrap();
-        let header = Header {
-            data: "toy.csv".into(),
-            sha256: "00".into(),
-            date: "2026-12-03".into(),
-            version: "learned-test".into(),
-            languages: vec!["en".into()],
-        };
+        let header = header();
         let toml = m.to_toml(&s, &header, &negation(), "");
         let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
         assert_eq!(intent(&c, "delayed again!"), "delay", "{toml}");

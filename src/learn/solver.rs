@@ -115,27 +115,14 @@ pub fn fit_samples<C: AsRef<[u32]>>(
             let wj = w[j];
             g += l2 * wj;
             h += l2 + 1e-12;
-            let v = if wj > 0.0 {
-                (g + 1.0).abs()
-            } else if wj < 0.0 {
-                (g - 1.0).abs()
-            } else {
-                (g.abs() - 1.0).max(0.0)
-            };
-            violation = violation.max(v);
+            violation = violation.max(kkt_violation(g, wj));
             if wj == 0.0 && g.abs() < 0.9 {
                 // Far inside the dead zone: skip it until the next full sweep.
                 active[j] = false;
                 continue;
             }
             active[j] = true;
-            let d = if g + 1.0 <= h * wj {
-                -(g + 1.0) / h
-            } else if g - 1.0 >= h * wj {
-                -(g - 1.0) / h
-            } else {
-                -wj
-            };
+            let d = newton_step(g, h, wj);
             if d.abs() < 1e-12 {
                 continue;
             }
@@ -323,26 +310,13 @@ pub fn fit_multinomial<C: AsRef<[u32]>>(
                 let wj = w[c][j];
                 g += l2 * wj;
                 h += l2 + 1e-12;
-                let v = if wj > 0.0 {
-                    (g + 1.0).abs()
-                } else if wj < 0.0 {
-                    (g - 1.0).abs()
-                } else {
-                    (g.abs() - 1.0).max(0.0)
-                };
-                violation = violation.max(v);
+                violation = violation.max(kkt_violation(g, wj));
                 if wj == 0.0 && g.abs() < 0.9 {
                     active[a] = false;
                     continue;
                 }
                 active[a] = true;
-                let d = if g + 1.0 <= h * wj {
-                    -(g + 1.0) / h
-                } else if g - 1.0 >= h * wj {
-                    -(g - 1.0) / h
-                } else {
-                    -wj
-                };
+                let d = newton_step(g, h, wj);
                 if d.abs() < 1e-12 {
                     continue;
                 }
@@ -427,6 +401,30 @@ pub fn fit_multinomial<C: AsRef<[u32]>>(
         weights: w,
         bias: b,
         sweeps,
+    }
+}
+
+/// How far weight `wj` is from optimal for the L1 term (unit strength), given the smooth part's
+/// gradient `g` there: 0 at an optimum (the subgradient condition).
+fn kkt_violation(g: f64, wj: f64) -> f64 {
+    if wj > 0.0 {
+        (g + 1.0).abs()
+    } else if wj < 0.0 {
+        (g - 1.0).abs()
+    } else {
+        (g.abs() - 1.0).max(0.0)
+    }
+}
+
+/// The Newton step of weight `wj` with the L1 term's soft threshold, given the smooth part's
+/// gradient `g` and curvature `h` there (`-wj`: to zero).
+fn newton_step(g: f64, h: f64, wj: f64) -> f64 {
+    if g + 1.0 <= h * wj {
+        -(g + 1.0) / h
+    } else if g - 1.0 >= h * wj {
+        -(g - 1.0) / h
+    } else {
+        -wj
     }
 }
 
