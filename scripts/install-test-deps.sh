@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing:
 #   - redis-server (Debian package, via apt-get)
-#   - tansu 0.6.0, the standalone Kafka-compatible broker of the end-to-end suite (cargo install;
-#     it takes 8-10 minutes to build on 2 cores, so it is skipped when already installed)
+#   - tansu 0.6.0, the standalone Kafka-compatible broker of the end-to-end suite, with the fixes
+#     of scripts/tansu/ (scripts/tansu/build.sh; 10-15 minutes to build on 2 cores, so it is
+#     skipped when that build is already installed)
 #   - kafka-python and lz4 (PyPI): the non-librdkafka client of the end-to-end suite (lz4 lets it
 #     read outcry's lz4-compressed output)
 #   - for scripts/check-ops.sh: prometheus and promtool (Debian's `prometheus` package, via
@@ -29,9 +30,13 @@ if ! command -v redis-server >/dev/null; then
 fi
 echo "==> redis-server: $(redis-server --version)"
 
-if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-    echo "==> installing tansu $TANSU_VERSION (cargo install; about 10 minutes on 2 cores)"
-    cargo install tansu --version "$TANSU_VERSION" --features dynostore --locked --quiet
+# The build of scripts/tansu/build.sh: 0.6.0 plus the fixes in scripts/tansu/*.patch. Built
+# again when the patches change (their hash is kept beside the binary).
+TANSU_PATCHES=$(cat "$(dirname "$0")"/tansu/*.patch | sha256sum | cut -d' ' -f1)
+if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION" \
+    || [ "$(cat "${CARGO_HOME:-$HOME/.cargo}/bin/.tansu-outcry-patches" 2>/dev/null)" != "$TANSU_PATCHES" ]; then
+    echo "==> installing tansu $TANSU_VERSION with outcry's patches (about 10-15 minutes on 2 cores)"
+    bash "$(dirname "$0")/tansu/build.sh"
 fi
 echo "==> tansu: $(tansu --version)"
 

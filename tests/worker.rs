@@ -1697,3 +1697,117 @@ async fn broker_faults_mid_stream_lose_nothing() {
     assert_eq!(new, 30, "one ownership per owner key");
     assert_eq!(committed_total(&l), N as i64, "every offset committed");
 }
+
+/// A second worker joins the group while the first drains a preloaded stream: the first gives
+/// up every partition with batches read, queued, claimed and in flight, gets some back, and the
+/// second starts where the first's committed offsets say (in the middle of its batches). Every
+/// event is still decided (by its coordinates, against the preloaded ones), one decision per
+/// event however often it was delivered, one ownership per owner key, every offset committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_joining_mid_stream_loses_nothing() {
+    let redis = RedisServer::start(false);
+    let store: Arc<dyn ClaimStore> = Arc::new(
+        RedisClaimStore::connect(&redis.url(), &format!("j{}", unique_suffix()))
+            .await
+            .unwrap(),
+    );
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    // Small batches: many of them under way, queued and in flight when the rebalance comes.
+    let l = loaded_with(&kafka, CRM, |c| c.kafka.max_batch = 50);
+    let t = l.config.kafka.topics.clone();
+    const N: u64 = 20_000;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("linger.ms", "20")
+        .create()
+        .unwrap();
+    let mut preloaded = std::collections::HashSet::new();
+    for chunk in (0..N).collect::<Vec<u64>>().chunks(2_000) {
+        let sends = chunk.iter().map(|i| {
+            let author = (900 + i % 300).to_string();
+            let text = if i % 2 == 0 { "refund" } else { "internet down" };
+            let payload = tweet(50_000 + i, &author, text);
+            let producer = producer.clone();
+            let topic = t.raw.clone();
+            async move {
+                producer
+                    .send(
+                        FutureRecord::<str, str>::to(&topic)
+                            .key(&author)
+                            .payload(&payload),
+                        Timeout::After(Duration::from_secs(30)),
+                    )
+                    .await
+                    .map(|d| (d.partition, d.offset))
+            }
+        });
+        for r in futures::future::join_all(sends).await {
+            preloaded.insert(r.unwrap());
+        }
+    }
+    assert_eq!(preloaded.len() as u64, N);
+
+    common::logs();
+    let (stop, stop_rx) = watch::channel(false);
+    let start = |status: &Arc<Status>| {
+        let worker = Worker {
+            config: l.config.clone(),
+            pipeline: l.pipeline().into(),
+            index: Arc::new(RwLock::new(l.index.clone())),
+            store: Arc::clone(&store),
+            metrics: Metrics::new(),
+            status: Arc::clone(status),
+        };
+        tokio::spawn(worker.run(stop_rx.clone()))
+    };
+    let (first, second) = (Arc::new(Status::default()), Arc::new(Status::default()));
+    let first_task = start(&first);
+    common::wait_until("the first worker to be under way", Duration::from_secs(30), || {
+        let s = Arc::clone(&first);
+        async move { Status::get(&s.finished) >= 500 }
+    })
+    .await;
+    let second_task = start(&second);
+    common::wait_until("every offset committed", Duration::from_secs(90), || {
+        let total = committed_total(&l);
+        async move { total == N as i64 }
+    })
+    .await;
+    let (a, b) = (Status::get(&first.finished), Status::get(&second.finished));
+    let _ = stop.send(true);
+    first_task.await.unwrap().unwrap();
+    second_task.await.unwrap().unwrap();
+    assert!(a < N, "the first worker had not finished alone ({a} of {N})");
+    assert!(b > 0, "the second worker took part");
+
+    let mut decided: HashMap<(i32, i64), (String, String, u64)> = HashMap::new();
+    for x in assignments(kafka.bootstrap_servers(), &t.assignments) {
+        let d = (x.event_id.clone(), x.department.clone(), x.fencing_token);
+        if let Some(prev) = decided.insert((x.source.partition, x.source.offset), d.clone()) {
+            assert_eq!(prev, d, "{} decided twice differently", x.event_id);
+        }
+    }
+    let mut missing: Vec<&(i32, i64)> = preloaded
+        .iter()
+        .filter(|c| !decided.contains_key(c))
+        .collect();
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "{} of {N} events never decided, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert_eq!(decided.len() as u64, N, "no decision for an event not sent");
+    let mut owners: HashMap<String, std::collections::HashSet<(String, u64)>> = HashMap::new();
+    for x in assignments(kafka.bootstrap_servers(), &t.assignments) {
+        owners
+            .entry(x.owner_key.clone())
+            .or_default()
+            .insert((x.department.clone(), x.fencing_token));
+    }
+    assert_eq!(owners.len(), 300);
+    for (k, v) in &owners {
+        assert_eq!(v.len(), 1, "{k}: one owner, one token: {v:?}");
+    }
+}

@@ -227,7 +227,7 @@ impl Tansu {
     pub fn start() -> Tansu {
         let bin = require(
             "tansu",
-            "cargo install tansu --version 0.6.0 --features dynostore --locked",
+            "bash scripts/install-test-deps.sh (it builds tansu 0.6.0 with the fixes of scripts/tansu/)",
         );
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
