@@ -981,7 +981,8 @@ impl Worker {
             &records::now_rfc3339(),
             self.config.limits.max_record_bytes(),
         )
-        .to_vec();
+        .into_iter()
+        .collect::<Vec<_>>();
         outputs.append(&mut incident_outputs);
         Processed::Outputs(outputs)
     }

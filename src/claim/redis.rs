@@ -378,34 +378,46 @@ impl RedisClaimStore {
     /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
     /// The claim script's invocation for one request: its four keys and its arguments.
     fn claim_invocation<'s>(&'s self, req: &ClaimRequest) -> redis::ScriptInvocation<'s> {
-        let mut inv = self.scripts.claim.prepare_invoke();
+        let mut inv = self.claim_call(&self.scripts.claim);
         self.claim_keys_and_args(&mut inv, req);
         inv
     }
 
-    /// Add one request's four keys and its argument object to a claim invocation.
-    fn claim_keys_and_args(&self, inv: &mut redis::ScriptInvocation<'_>, req: &ClaimRequest) {
+    /// A call of a claim script, with the arguments every claim of it shares (claim.lua).
+    fn claim_call<'s>(&self, script: &'s Script) -> redis::ScriptInvocation<'s> {
         let (history_max, history_age_ms) = self.history_args();
-        let args = json!({
-            "now": req.now_ms,
-            "event_id": req.event_id,
-            "candidates": req.candidates.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "escalation": req.escalation.to_string(),
-            "on_breach": req.on_breach.to_string(),
-            "rank": req.priority.rank(),
-            "priority": req.priority.as_str(),
-            "lease_ms": req.lease.as_millis() as u64,
-            "first_ms": req.sla.as_millis() as u64,
-            "resolution_ms": req.resolution.as_millis() as u64,
-            "remember_ms": req.remember.as_millis().max(1) as u64,
-            "history_max": history_max,
-            "history_age_ms": history_age_ms,
-        });
+        let mut inv = script.prepare_invoke();
+        inv.arg(history_max).arg(history_age_ms);
+        inv
+    }
+
+    /// Add one request's four keys and its arguments (positional, claim.lua's `claim_args`)
+    /// to a claim invocation.
+    fn claim_keys_and_args(&self, inv: &mut redis::ScriptInvocation<'_>, req: &ClaimRequest) {
+        let mut candidates = String::new();
+        for (i, c) in req.candidates.iter().enumerate() {
+            if i > 0 {
+                candidates.push(',');
+            }
+            candidates.push_str(&c.department);
+            candidates.push('/');
+            candidates.push_str(&c.queue);
+        }
         inv.key(self.key(&req.owner_key, "owner"))
             .key(self.key(&req.owner_key, "fence"))
             .key(self.key(&req.owner_key, &format!("event:{}", req.event_id)))
             .key(self.key(&req.owner_key, "history"))
-            .arg(args.to_string());
+            .arg(req.now_ms)
+            .arg(&req.event_id)
+            .arg(candidates)
+            .arg(req.escalation.to_string())
+            .arg(req.on_breach.to_string())
+            .arg(req.priority.rank())
+            .arg(req.priority.as_str())
+            .arg(req.lease.as_millis() as u64)
+            .arg(req.sla.as_millis() as u64)
+            .arg(req.resolution.as_millis() as u64)
+            .arg(req.remember.as_millis().max(1) as u64);
     }
 
     /// A batch of requests: on one node `whole` (one script call for all, applied in order);
@@ -556,7 +568,7 @@ impl RedisClaimStore {
                 r.event_id
             )));
         }
-        let mut batch = self.scripts.claim_batch.prepare_invoke();
+        let mut batch = self.claim_call(&self.scripts.claim_batch);
         for r in reqs {
             self.claim_keys_and_args(&mut batch, r);
         }
@@ -746,7 +758,10 @@ fn from_wire<T: serde::de::DeserializeOwned>(text: &str, replayed: bool) -> Resu
 /// The claim script's answer: the decision, and the deadline to index (the owner's next one,
 /// or the decision's first-response deadline when the script reports none).
 fn claim_answer(record: &str, replayed: i64, due: &str) -> Result<(Claim, i64), ClaimError> {
-    let claim: Claim = from_wire(record, replayed == 1)?;
+    // Straight into the struct: a claim has no trail to decode (see `from_wire`).
+    let mut claim: Claim = serde_json::from_str(record)
+        .map_err(|e| ClaimError::Protocol(format!("unexpected script answer {record:?}: {e}")))?;
+    claim.replayed |= replayed == 1;
     let due = parse_i64(due)?;
     let due = if due > 0 { due } else { claim.sla_deadline_ms };
     Ok((claim, due))

@@ -80,7 +80,7 @@ pub fn assignment(topic: &str, a: &AssignmentEvent, time: &str) -> Output {
     Output {
         topic: topic.to_owned(),
         key: Some(a.owner_key.as_bytes().to_vec()),
-        payload: serde_json::to_vec(a).expect("assignment serializes"),
+        payload: to_json(a, 1024),
         headers: cloudevent_headers(
             &format!("{}/assignment", a.event_id),
             &ce_type,
@@ -88,6 +88,14 @@ pub fn assignment(topic: &str, a: &AssignmentEvent, time: &str) -> Output {
             time,
         ),
     }
+}
+
+/// A record's JSON, written into a buffer of about its size (not grown from empty, copying
+/// as it goes).
+fn to_json(value: &impl serde::Serialize, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, value).expect("records serialize");
+    out
 }
 
 /// A claimed event's two records: its assignment and its interaction. Pure, so the matching
@@ -165,7 +173,7 @@ pub fn interaction(topic: &str, i: &InteractionEvent, time: &str, max_bytes: usi
     let mut out = Output {
         topic: topic.to_owned(),
         key: Some(i.owner_key.as_bytes().to_vec()),
-        payload: serde_json::to_vec(i).expect("interaction serializes"),
+        payload: to_json(i, 768 + i.event.text.len() * 5 / 4),
         headers: cloudevent_headers(
             &format!("{}/interaction", i.event.event_id),
             "io.outcry.interaction",

@@ -1,12 +1,27 @@
 -- claim: one inbound event. New ownership, attach to the current owner, or (same event id
 -- again) the same decision as before.
 -- KEYS: owner hash, fence counter, event decision, history
--- ARGV[1]: {now, event_id, candidates (list of d/q), escalation, on_breach, rank, priority,
---           lease_ms, first_ms, resolution_ms, remember_ms, history_max, history_age_ms}
+-- ARGV: positional, no JSON to encode or decode per event: ARGV[1] history_max, ARGV[2]
+--   history_age_ms (shared by a call's claims), then CLAIM_ARGS per event from `claim_args`:
+--   now, event_id, candidates (`d/q,d/q`, in order), escalation, on_breach, rank, priority,
+--   lease_ms, first_ms, resolution_ms, remember_ms
 -- Returns {replayed 0/1, claim JSON, next due ms}
 --
 -- `claim` is the whole decision for one event; claim_one.lua calls it for one event (KEYS,
--- ARGV[1]), claim_batch.lua for a batch of events on one node (4 KEYS and one ARGV each).
+-- claim_args(3)), claim_batch.lua for a batch of events on one node (4 KEYS and CLAIM_ARGS
+-- arguments each).
+
+local CLAIM_ARGS = 11
+
+-- The arguments of the claim whose first argument is ARGV[i].
+local function claim_args(i)
+  return {now = tonumber(ARGV[i]), event_id = ARGV[i + 1], candidates = ARGV[i + 2],
+          escalation = ARGV[i + 3], on_breach = ARGV[i + 4], rank = tonumber(ARGV[i + 5]),
+          priority = ARGV[i + 6], lease_ms = tonumber(ARGV[i + 7]),
+          first_ms = tonumber(ARGV[i + 8]), resolution_ms = tonumber(ARGV[i + 9]),
+          remember_ms = tonumber(ARGV[i + 10]), history_max = tonumber(ARGV[1]),
+          history_age_ms = tonumber(ARGV[2])}
+end
 
 local function claim(k_owner, k_fence, k_event, k_history, a)
   local seen = redis.call('GET', k_event)
@@ -38,7 +53,7 @@ local function claim(k_owner, k_fence, k_event, k_history, a)
   else
     -- No owner (or the lease ran out): a new ownership with a fresh fencing token.
     local token = redis.call('INCR', k_fence)
-    local d, q = split_target(a.candidates[1])
+    local d, q = split_target(string.match(a.candidates, '^[^,]*'))
     local first_due = now + a.first_ms
     local resolve_due = now + a.resolution_ms
     -- The ownership lasts at least until its resolution is due.
@@ -50,7 +65,7 @@ local function claim(k_owner, k_fence, k_event, k_history, a)
     redis.call('HSET', k_owner,
       'department', d, 'queue', q, 'token', token, 'rank', a.rank, 'priority', a.priority,
       'lease_until', string.format('%d', lease_until), 'opened_at', string.format('%d', now),
-      'event_id', a.event_id, 'candidates', table.concat(a.candidates, ','),
+      'event_id', a.event_id, 'candidates', a.candidates,
       'escalation', a.escalation, 'on_breach', a.on_breach,
       'first_ms', string.format('%d', a.first_ms), 'resolution_ms', string.format('%d', a.resolution_ms),
       'first_due', string.format('%d', first_due), 'resolve_due', string.format('%d', resolve_due),
