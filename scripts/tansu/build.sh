@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the standalone broker of the end-to-end suite and the benchmark: tansu 0.6.0 (the
-# latest release) with the fixes in this folder, and installs it as ~/.cargo/bin/tansu.
+# latest release) with the fixes in this folder (patches to the tansu-storage crate), and installs
+# it as ~/.cargo/bin/tansu.
 #
 #   fetch-mid-batch.patch  tansu 0.6.0 answers a fetch at an offset inside a record batch with
 #                          the batches *after* that batch, so a consumer that resumes there (a
@@ -51,7 +52,13 @@ print(next(d["cksum"] for d in map(json.loads, sys.stdin) if d["vers"] == v))' "
 echo "==> tansu $VERSION: sources from $DL"
 fetch tansu
 fetch tansu-storage
-patch -s -d "$WORK/tansu-storage-$VERSION" -p1 < "$HERE/fetch-mid-batch.patch"
+for p in "$HERE"/*.patch; do
+    if command -v patch >/dev/null; then
+        patch -s -d "$WORK/tansu-storage-$VERSION" -p1 < "$p"
+    else
+        (cd "$WORK/tansu-storage-$VERSION" && git apply -p1 "$p")
+    fi
+done
 cat >> "$WORK/tansu-$VERSION/Cargo.toml" <<EOF
 
 [patch.crates-io]
