@@ -231,6 +231,45 @@ fn headers_of(msg: &OwnedMessage) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The pure stage for one raw event, and its metrics. Runs on any thread.
+/// The pure stage for every message of `batch` that is not from `feedback` (those are None),
+/// split across the machine's cores when the batch is large; in read order.
+fn decide_all(
+    pipeline: &crate::pipeline::Pipeline,
+    index: &IdentityIndex,
+    metrics: &Metrics,
+    feedback: &str,
+    batch: &[OwnedMessage],
+) -> Vec<Option<Result<Verdict, crate::normalize::Rejection>>> {
+    const PER_THREAD: usize = 64;
+    let one = |msg: &OwnedMessage| {
+        (msg.topic() != feedback).then(|| decide_one(pipeline, index, metrics, msg))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(batch.len() / PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return batch.iter().map(one).collect();
+    }
+    let chunk = batch.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let one = &one;
+        let mut parts = batch.chunks(chunk);
+        let first = parts.next().unwrap_or_default();
+        let others: Vec<_> = parts
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut all: Vec<_> = first.iter().map(one).collect();
+        for h in others {
+            all.extend(
+                h.join()
+                    .expect("the pure stage does not panic (it is guarded)"),
+            );
+        }
+        all
+    })
+}
+
 fn decide_one(
     pipeline: &crate::pipeline::Pipeline,
     index: &IdentityIndex,
@@ -613,7 +652,7 @@ impl Worker {
     ) -> Option<Vec<(OwnedMessage, Vec<Output>)>> {
         let pipeline = self.pipeline.current();
         let feedback_topic = &self.config.kafka.topics.feedback;
-        let verdicts = self.decide(&pipeline, &batch);
+        let (batch, verdicts) = self.decide(Arc::clone(&pipeline), batch).await;
         let mut steps: Vec<Step> = Vec::with_capacity(batch.len());
         let mut requests = Vec::new();
         for (msg, verdict) in batch.iter().zip(verdicts) {
@@ -663,43 +702,27 @@ impl Worker {
     }
 
     /// Step 2, decide: the pure stage for every raw event of the batch (None for feedback
-    /// messages). A large batch is split across the machine's cores; results keep read order.
-    fn decide(
+    /// messages), on a blocking-pool thread (split across the machine's cores when the batch
+    /// is large), so that meanwhile the worker's task goes on with other partitions' claims,
+    /// records, deliveries and reads. Results keep read order; the batch comes back with them.
+    async fn decide(
         &self,
-        pipeline: &crate::pipeline::Pipeline,
-        batch: &[OwnedMessage],
-    ) -> Vec<Option<Result<Verdict, crate::normalize::Rejection>>> {
-        const PER_THREAD: usize = 64;
-        let index = self.index.read().expect("identity index lock");
-        let feedback = self.config.kafka.topics.feedback.as_str();
-        let metrics = &self.metrics;
-        let one = |msg: &OwnedMessage| {
-            (msg.topic() != feedback).then(|| decide_one(pipeline, &index, metrics, msg))
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(batch.len() / PER_THREAD)
-            .max(1);
-        if threads == 1 {
-            return batch.iter().map(one).collect();
-        }
-        let chunk = batch.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let one = &one;
-            let mut parts = batch.chunks(chunk);
-            let first = parts.next().unwrap_or_default();
-            let others: Vec<_> = parts
-                .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
-                .collect();
-            let mut all: Vec<_> = first.iter().map(one).collect();
-            for h in others {
-                all.extend(
-                    h.join()
-                        .expect("the pure stage does not panic (it is guarded)"),
-                );
-            }
-            all
+        pipeline: Arc<crate::pipeline::Pipeline>,
+        batch: Vec<OwnedMessage>,
+    ) -> (
+        Vec<OwnedMessage>,
+        Vec<Option<Result<Verdict, crate::normalize::Rejection>>>,
+    ) {
+        let index = Arc::clone(&self.index);
+        let metrics = Arc::clone(&self.metrics);
+        let feedback = self.config.kafka.topics.feedback.clone();
+        tokio::task::spawn_blocking(move || {
+            let index = index.read().expect("identity index lock");
+            let verdicts = decide_all(&pipeline, &index, &metrics, &feedback, &batch);
+            (batch, verdicts)
         })
+        .await
+        .expect("the pure stage does not panic (it is guarded)")
     }
 
     /// A raw event's verdict: its records when it needs no claim (a dead letter, noise), or

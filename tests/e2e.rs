@@ -326,7 +326,10 @@ async fn the_broker_serves_a_fetch_from_the_middle_of_a_batch() {
         c.assign(&tpl).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let first = loop {
-            assert!(Instant::now() < deadline, "nothing read from offset {start} in 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "nothing read from offset {start} in 10 s"
+            );
             if let Some(m) = c.poll(Duration::from_millis(100)) {
                 let m = m.expect("consume");
                 break (m.offset(), m.payload().map(|p| p.to_vec()));
