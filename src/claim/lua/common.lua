@@ -2,7 +2,8 @@
 --
 -- Every key a script touches belongs to one owner key and carries it as its hash tag
 -- (`<prefix>:{<owner key>}:...`), so a script runs in one Redis Cluster slot.
--- Arguments come as one JSON object in ARGV[1]; results go back as JSON text.
+-- Arguments come as one JSON object in ARGV[1] (a claim's as positional ARGV, claim.lua: a batch
+-- sends many); results go back as JSON text.
 --
 -- Owner hash fields: department queue token rank priority lease_until opened_at event_id
 --   candidates (`d/q,d/q`) escalation on_breach first_ms resolution_ms first_due resolve_due
