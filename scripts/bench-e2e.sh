@@ -8,7 +8,8 @@
 #   scripts/bench-e2e.sh --events 100000 --data /work/shared/data/twcs_sample.csv \
 #       [--rounds 2] [--partitions 4] [--seed 15] [--out results.json] [--no-latency]
 #
-# `scripts/bench_e2e.py --help` lists every option. Needs: tansu 0.6.0, redis-server,
+# `scripts/bench_e2e.py --help` lists every option. Needs: tansu 0.6.0 as scripts/tansu/build.sh
+# builds it (an unpatched one loses events when a worker resumes mid-batch), redis-server,
 # redis-cli, python3 with kafka-python and lz4 (scripts/install-test-deps.sh installs them).
 # Every process it starts is stopped on exit, Ctrl-C included.
 set -euo pipefail
