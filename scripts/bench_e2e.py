@@ -22,6 +22,8 @@ Python 3 standard library plus kafka-python and lz4 (only for reading the latenc
 
 import argparse
 import atexit
+import glob
+import hashlib
 import json
 import os
 import random
@@ -269,6 +271,22 @@ def generate(args, tmp, outcry):
 
 # ---------------------------------------------------------------------------------------------
 # Config
+
+
+def warn_unpatched_tansu(tansu):
+    """scripts/tansu/build.sh keeps the hash of the patches it applied beside the binary; an
+    unpatched tansu 0.6.0 skips the rest of a record batch when a consumer resumes inside one
+    (a rebalance in a 2-worker run), so runs can stop short."""
+    patches = sorted(glob.glob(os.path.join(REPO, "scripts", "tansu", "*.patch")))
+    want = hashlib.sha256(b"".join(open(p, "rb").read() for p in patches)).hexdigest()
+    try:
+        have = open(os.path.join(os.path.dirname(tansu), ".tansu-outcry-patches")).read().strip()
+    except OSError:
+        have = None
+    if have != want:
+        log(f"warning: {tansu} is not the build of scripts/tansu/build.sh with the current "
+            "patches (run scripts/install-test-deps.sh): a worker that resumes inside a record "
+            "batch loses the rest of it on an unpatched tansu 0.6.0")
 
 
 def write_config(tmp, name, brokers, redis_url, topics):
@@ -760,6 +778,7 @@ def main():
     for tool in ("redis-server", "redis-cli"):
         if not shutil.which(tool):
             die(f"{tool} not found (apt-get install redis-server)")
+    warn_unpatched_tansu(args.tansu)
     if not args.no_latency:
         try:
             import kafka  # noqa: F401
