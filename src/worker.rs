@@ -230,7 +230,6 @@ fn headers_of(msg: &OwnedMessage) -> Vec<(String, Vec<u8>)> {
         .unwrap_or_default()
 }
 
-/// The pure stage for one raw event, and its metrics. Runs on any thread.
 /// The pure stage for every message of `batch` that is not from `feedback` (those are None),
 /// split across the machine's cores when the batch is large; in read order.
 fn decide_all(
@@ -270,6 +269,7 @@ fn decide_all(
     })
 }
 
+/// The pure stage for one raw event, and its metrics. Runs on any thread.
 fn decide_one(
     pipeline: &crate::pipeline::Pipeline,
     index: &IdentityIndex,

@@ -375,7 +375,6 @@ impl RedisClaimStore {
             .map_err(|e| self.failed(e))
     }
 
-    /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
     /// The claim script's invocation for one request: its four keys and its arguments.
     fn claim_invocation<'s>(&'s self, req: &ClaimRequest) -> redis::ScriptInvocation<'s> {
         let mut inv = self.claim_call(&self.scripts.claim);
@@ -613,7 +612,7 @@ impl RedisClaimStore {
         Ok(claims)
     }
 
-    /// Each owner key's requests in order, owner keys concurrently.
+    /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
     async fn index(&self, owner_key: &str, due_ms: i64) -> Result<(), ClaimError> {
         if due_ms <= 0 {
             return Ok(());
