@@ -508,17 +508,9 @@ impl RedisClaimStore {
             self.detect_keys_and_args(&mut batch, r);
         }
         let mut conn = self.conn().await?;
-        let answers: Vec<(i64, String)> = batch
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.failed(e))?;
-        if answers.len() != reqs.len() {
-            return Err(ClaimError::Protocol(format!(
-                "{} answers to {} detections",
-                answers.len(),
-                reqs.len()
-            )));
-        }
+        let answers: Vec<(i64, String)> = self
+            .invoke_batch(&batch, &mut conn, reqs.len(), "detections")
+            .await?;
         let found = answers
             .iter()
             .map(|(replayed, record)| from_wire(record, *replayed == 1))
@@ -572,18 +564,9 @@ impl RedisClaimStore {
             self.claim_keys_and_args(&mut batch, r);
         }
         let mut conn = self.conn().await?;
-        // invoke_async loads the script again when Redis lost it (a restart, SCRIPT FLUSH).
-        let answers: Vec<(i64, String, String)> = batch
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.failed(e))?;
-        if answers.len() != reqs.len() {
-            return Err(ClaimError::Protocol(format!(
-                "{} answers to {} claims",
-                answers.len(),
-                reqs.len()
-            )));
-        }
+        let answers: Vec<(i64, String, String)> = self
+            .invoke_batch(&batch, &mut conn, reqs.len(), "claims")
+            .await?;
         let mut claims = Vec::with_capacity(reqs.len());
         let mut index = redis::pipe();
         let mut writes = 0;
@@ -610,6 +593,26 @@ impl RedisClaimStore {
                 .map_err(|e| self.failed(e))?;
         }
         Ok(claims)
+    }
+
+    /// Call a batch script of `n` requests and check it answered each (`what`: the requests,
+    /// for the error). `invoke_async` loads the script again when Redis lost it (a restart,
+    /// `SCRIPT FLUSH`).
+    async fn invoke_batch<T: redis::FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+        conn: &mut (impl ConnectionLike + Send),
+        n: usize,
+        what: &str,
+    ) -> Result<Vec<T>, ClaimError> {
+        let answers: Vec<T> = inv.invoke_async(conn).await.map_err(|e| self.failed(e))?;
+        if answers.len() != n {
+            return Err(ClaimError::Protocol(format!(
+                "{} answers to {n} {what}",
+                answers.len()
+            )));
+        }
+        Ok(answers)
     }
 
     /// Index a deadline; `ZADD LT` keeps the earliest, so the index never runs late.
