@@ -9,6 +9,16 @@
 #                          rest of the batch. Kafka returns the batch holding the offset and the
 #                          client drops the records below it. Seen as lost events in two-worker
 #                          benchmark runs (BENCHMARKS.md); tests/e2e.rs checks it.
+#   fetch-listing.patch    tansu 0.6.0 lists every stored batch of the partition on each fetch
+#                          (an object-store list of its records/ folder), so a fetch costs
+#                          O(batches stored): ~0.6 us a batch, 64 ms a fetch at 100k batches
+#                          (scripts/tansu/fetch-cost.py), and the benchmark's latency p50 climbed
+#                          as its topics grew. With memory storage (the only writer of its
+#                          store), the store keeps the batches' base offsets per partition as it
+#                          stores them and a fetch looks them up there. Other storage unchanged.
+#
+# The patches apply in the order of PATCHES below (each is made on the sources with the ones
+# before it applied).
 #
 # The crates' sources come from the crates.io registry cargo uses (its index's `dl`), checked
 # against the index's SHA-256. tansu's own Cargo.lock pins every other dependency. The build
@@ -52,7 +62,15 @@ print(next(d["cksum"] for d in map(json.loads, sys.stdin) if d["vers"] == v))' "
 echo "==> tansu $VERSION: sources from $DL"
 fetch tansu
 fetch tansu-storage
+PATCHES=(fetch-mid-batch.patch fetch-listing.patch)
 for p in "$HERE"/*.patch; do
+    if [[ " ${PATCHES[*]} " != *" $(basename "$p") "* ]]; then
+        echo "error: $p is not in build.sh's PATCHES (the order they apply in)" >&2
+        exit 1
+    fi
+done
+for name in "${PATCHES[@]}"; do
+    p="$HERE/$name"
     if command -v patch >/dev/null; then
         patch -s -d "$WORK/tansu-storage-$VERSION" -p1 < "$p"
     else
