@@ -43,11 +43,16 @@ fn request(i: usize, now_ms: i64) -> ClaimRequest {
 }
 
 /// Redis' CPU seconds (user + sys of the main thread and children) and commands run so far.
-fn redis_counters(conn: &mut redis::Connection) -> (f64, u64) {
+/// Redis CPU seconds (user + sys), commands run (inside scripts too), and memory used (bytes).
+fn redis_counters(conn: &mut redis::Connection) -> (f64, u64, u64) {
     let info: String = redis::cmd("INFO").arg("all").query(conn).expect("INFO");
     let mut cpu = 0.0;
     let mut calls = 0;
+    let mut memory = 0;
     for line in info.lines() {
+        if let Some(v) = line.strip_prefix("used_memory:") {
+            memory = v.trim().parse().unwrap_or(0);
+        }
         if let Some(v) = line
             .strip_prefix("used_cpu_sys:")
             .or_else(|| line.strip_prefix("used_cpu_user:"))
@@ -63,7 +68,7 @@ fn redis_counters(conn: &mut redis::Connection) -> (f64, u64) {
             }
         }
     }
-    (cpu, calls)
+    (cpu, calls, memory)
 }
 
 fn main() {
@@ -88,7 +93,7 @@ fn main() {
     let warm: Vec<ClaimRequest> = (0..BATCH).map(|i| request(events + i, now_ms)).collect();
     rt.block_on(store.claim_batch(&warm));
 
-    let (cpu0, calls0) = redis_counters(&mut info);
+    let (cpu0, calls0, mem0) = redis_counters(&mut info);
     let start = Instant::now();
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for batch in reqs.chunks(BATCH) {
@@ -98,13 +103,36 @@ fn main() {
         }
     }
     let wall = start.elapsed();
-    let (cpu1, calls1) = redis_counters(&mut info);
-    let per = |x: f64| x / events as f64;
+    let (cpu1, calls1, mem1) = redis_counters(&mut info);
     println!("{events} events in batches of {BATCH}: {outcomes:?}");
+    report("claims", events, cpu1 - cpu0, calls1 - calls0, wall);
+    // What the keys of these claims hold in Redis' memory until they expire (the decisions
+    // for `claim.remember_events`, a new owner's hash, fence and history): for sizing.
     println!(
-        "Redis CPU {:.1} µs/event, {:.2} commands/event; wall {:.1} µs/event ({:.0} events/s)",
-        per((cpu1 - cpu0) * 1e6),
-        per((calls1 - calls0) as f64),
+        "memory: {:.0} bytes/event held ({:.1} MiB for {events} events)",
+        mem1.saturating_sub(mem0) as f64 / events as f64,
+        mem1.saturating_sub(mem0) as f64 / 1_048_576.0
+    );
+
+    // The same events again: every one a replay (one GET each). What a call costs Redis
+    // whatever the decision: arguments, keys, the script call, the answer.
+    let start = Instant::now();
+    for batch in reqs.chunks(BATCH) {
+        for r in rt.block_on(store.claim_batch(batch)) {
+            assert!(r.expect("replay").replayed, "a second claim is a replay");
+        }
+    }
+    let wall = start.elapsed();
+    let (cpu2, calls2, _) = redis_counters(&mut info);
+    report("replays", events, cpu2 - cpu1, calls2 - calls1, wall);
+}
+
+fn report(what: &str, events: usize, cpu_s: f64, calls: u64, wall: Duration) {
+    let per = |x: f64| x / events as f64;
+    println!(
+        "{what}: Redis CPU {:.1} µs/event, {:.2} commands/event; wall {:.1} µs/event ({:.0} events/s)",
+        per(cpu_s * 1e6),
+        per(calls as f64),
         per(wall.as_secs_f64() * 1e6),
         events as f64 / wall.as_secs_f64()
     );

@@ -1239,6 +1239,109 @@ async fn every_key_of_an_owner_shares_one_cluster_slot() {
     );
 }
 
+/// The history lives `history.max_age` past its newest entry whoever wrote it, though claims
+/// renew its expiry only now and then (claim.lua `history_until`): a claim sets one a quarter
+/// longer than the age, feedback never shortens it, a list feedback creates gets one, and an
+/// attach that does not renew it still leaves at least the age. Real time (PTTL is Redis's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_outlives_its_newest_entry_by_its_max_age() {
+    let redis = RedisServer::start(false);
+    let age = Duration::from_secs(3600);
+    let store = RedisClaimStore::connect(&redis.url(), "h")
+        .await
+        .unwrap()
+        .with_history(HistoryPolicy {
+            max_entries: 50,
+            max_age: age,
+        });
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let age_ms = age.as_millis() as i64;
+    // PTTL or LLEN of an owner's history.
+    let mut ask = |command: &str, owner: &str| -> i64 {
+        redis::cmd(command)
+            .arg(format!("h:{{{owner}}}:history"))
+            .query(&mut conn)
+            .unwrap()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+
+    let owner = owner();
+    let c = store
+        .claim(&req(&owner, "x:1", "billing", Priority::P3, now))
+        .await
+        .unwrap();
+    let first = ask("PTTL", &owner);
+    assert!(
+        first > age_ms + age_ms / 8,
+        "a claim keeps it longer: {first}"
+    );
+    // Feedback writes an entry with the plain age: the longer expiry stays.
+    store
+        .feedback(&fb(&owner, "f1", FeedbackKind::Accepted, c.token, now + 1))
+        .await
+        .unwrap();
+    assert!(
+        ask("PTTL", &owner) > age_ms + age_ms / 8,
+        "{}",
+        ask("PTTL", &owner)
+    );
+    // Attaches within the renewed span write only their entry; the age is still left.
+    for i in 2..6 {
+        let a = store
+            .claim(&req(
+                &owner,
+                &format!("x:{i}"),
+                "billing",
+                Priority::P3,
+                now + i,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(a.outcome, AssignmentOutcome::Attached);
+        assert!(
+            ask("PTTL", &owner) >= age_ms - 5_000,
+            "{}",
+            ask("PTTL", &owner)
+        );
+    }
+    assert_eq!(store.history(&owner, now + 10, 100).await.unwrap().len(), 6);
+    // The length cap is amortized: the list runs at most an eighth over `max_entries` (50)
+    // before it is trimmed; reads still see 50.
+    for i in 6..200 {
+        store
+            .claim(&req(
+                &owner,
+                &format!("x:{i}"),
+                "billing",
+                Priority::P3,
+                now + i,
+            ))
+            .await
+            .unwrap();
+        let len = ask("LLEN", &owner);
+        assert!(len <= 56, "{len} entries");
+    }
+    assert_eq!(
+        store.history(&owner, now + 300, 1000).await.unwrap().len(),
+        50
+    );
+
+    // A history that feedback starts (no owner: refused) expires too.
+    let other = self::owner();
+    store
+        .feedback(&fb(&other, "f2", FeedbackKind::Responded, 1, now))
+        .await
+        .unwrap();
+    let t = ask("PTTL", &other);
+    assert!(t > 0 && t <= age_ms, "{t}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flushed_script_cache_is_loaded_again() {
     let redis = RedisServer::start(false);

@@ -989,10 +989,12 @@ impl ClaimStore for RedisClaimStore {
     ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, ClaimError>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
+            // The list may run up to an eighth over `max_entries` between trims (common.lua).
+            let limit = limit.min(self.history.max_entries as usize).max(1);
             let lines: Vec<String> = redis::cmd("LRANGE")
                 .arg(self.key(owner_key, "history"))
                 .arg(0)
-                .arg(limit.max(1) as i64 - 1)
+                .arg(limit as i64 - 1)
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.failed(e))?;

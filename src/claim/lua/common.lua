@@ -9,6 +9,8 @@
 --   candidates (`d/q,d/q`) escalation on_breach first_ms resolution_ms first_due resolve_due
 --   responded_at accepted_at bounces bounced (`,dept,dept,`) trail (`at|from|tok|to|why` lines)
 --   breached (`,first_response,resolution,`) sla_state (`taken:<ms>`) breach (JSON) breach_token
+-- An owner hash exists only with its `token`: claim.lua creates it with one, every other
+-- script writes to it only after finding one (so "no token" means "no hash").
 
 local function hgetall(key)
   local flat = redis.call('HGETALL', key)
@@ -21,25 +23,61 @@ local function num(v)
   return tonumber(v) or 0
 end
 
--- Push one history entry (newest first), trim by length, then drop the oldest past max age.
--- Reads skip entries past the age, so dropping them is amortized: on every 16th entry and
--- whenever the list is full (LPUSH + PEXPIRE is the usual cost of a write).
-local function history(key, a, entry)
-  entry.at_ms = a.now
-  local n = redis.call('LPUSH', key, string.format('%d', a.now) .. '|' .. cjson.encode(entry))
-  if n > a.history_max then
-    redis.call('LTRIM', key, 0, a.history_max - 1)
+-- A JSON string. Names and ids are plain text almost always: quoted as they are, cjson only
+-- for the rare one that needs escaping (cjson.encode of a whole table costs ~2 µs per call).
+local function jstr(s)
+  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
+  return '"' .. s .. '"'
+end
+
+-- An integer as text: `%d`, not Lua's float formatting (`%.14g`, what `tostring` and a number
+-- passed to redis.call use: ~2x the cost).
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- Push one history entry (newest first), trim by length, then drop the oldest past max age;
+-- returns the list's length. Both caps are amortized: reads take at most `history_max`
+-- entries and skip those past the age, so the list is trimmed back to `history_max` once it
+-- runs an eighth over, and the oldest are dropped on every 16th entry and at each trim.
+-- entry: type, department, queue, token, id, note (HistoryEntry's fields); written as
+-- `<at ms>|<JSON>`.
+local function history_push(key, a, entry)
+  local at = int(a.now)
+  local n = redis.call('LPUSH', key, at .. '|{"type":' .. jstr(entry.type) .. ',"department":' ..
+    jstr(entry.department or '') .. ',"queue":' .. jstr(entry.queue or '') .. ',"token":' ..
+    int(entry.token or 0) .. ',"id":' .. jstr(entry.id or '') .. ',"note":' ..
+    jstr(entry.note or '') .. ',"at_ms":' .. at .. '}')
+  local trim = n > a.history_max + math.floor(a.history_max / 8)
+  if trim then
+    redis.call('LTRIM', key, 0, int(a.history_max - 1))
   end
-  if n % 16 == 0 or n > a.history_max then
+  if n % 16 == 0 or trim then
     local oldest = a.now - a.history_age_ms
     while true do
       local last = redis.call('LINDEX', key, -1)
       if not last then break end
-      local at = tonumber(string.match(last, '^(%-?%d+)|'))
-      if at and at < oldest then redis.call('RPOP', key) else break end
+      local at_ms = tonumber(string.match(last, '^(%-?%d+)|'))
+      if at_ms and at_ms < oldest then redis.call('RPOP', key) else break end
     end
   end
-  redis.call('PEXPIRE', key, a.history_age_ms)
+  return n
+end
+
+-- Make the history live at least `ms` from now. Expiries only move later (`GT`), so a claim
+-- that set a longer one (claim.lua `history_until`) is never cut short; a list the push just
+-- created (n == 1) has none yet (`GT` would leave it without one).
+local function history_keep(key, n, ms)
+  if n == 1 then
+    redis.call('PEXPIRE', key, int(ms))
+  else
+    redis.call('PEXPIRE', key, int(ms), 'GT')
+  end
+end
+
+-- A history entry, and the history lives `history.max_age` past it.
+local function history(key, a, entry)
+  history_keep(key, history_push(key, a, entry), a.history_age_ms)
 end
 
 -- The next deadline of an ownership and its kind: first response until responded (unless
