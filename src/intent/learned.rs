@@ -5,7 +5,8 @@
 //! to [`GRAM_MAX`] tokens) are found by the text's own n-grams: each token is looked up once in
 //! a vocabulary of the phrases' words, and an n-gram is a key of its word ids, looked up in one
 //! integer map that also says whether a longer phrase starts with it (so a text's n-grams stop
-//! growing as soon as no phrase can follow). Other phrases (a kept hand phrase with a hyphen,
+//! growing as soon as no phrase can follow). Stem phrases (`transfer~`: any word whose
+//! [`features::stem`] is that of `transfer`) are looked up by the stem of each word. Other phrases (a kept hand phrase with a hyphen,
 //! say) are found by an Aho-Corasick automaton.
 
 use super::features;
@@ -52,6 +53,8 @@ impl TermHit {
 #[derive(Debug, Clone, Default)]
 pub struct LearnedIndex {
     words: Map<Box<str>, u32>,
+    /// Stem phrases (`transfer~`): the [`features::stem`] of their word -> the term.
+    stems: Map<Box<str>, u32>,
     grams: Map<u64, u32>,
     ac: Option<AhoCorasick>,
     /// Pattern of `ac` -> its term.
@@ -91,10 +94,15 @@ impl LearnedIndex {
         }
         let rs = || ahash::RandomState::with_seeds(1, 2, 3, 4);
         let mut words: Map<Box<str>, u32> = HashMap::with_hasher(rs());
+        let mut stems: Map<Box<str>, u32> = HashMap::with_hasher(rs());
         let mut grams: Map<u64, u32> = HashMap::with_capacity_and_hasher(terms.len(), rs());
         let mut rest: Vec<&str> = Vec::new();
         let mut ac_terms = Vec::new();
         for (i, t) in terms.iter().enumerate() {
+            if let Some(key) = t.strip_suffix(features::STEM_MARK).and_then(features::stem) {
+                stems.insert(key.into(), i as u32);
+                continue;
+            }
             let toks = features::tokens(t);
             let parts: Vec<&str> = toks.iter().map(|&(a, b)| &t[a..b]).collect();
             let plain = !parts.is_empty()
@@ -126,6 +134,7 @@ impl LearnedIndex {
         };
         Ok(LearnedIndex {
             words,
+            stems,
             grams,
             ac,
             ac_terms,
@@ -214,6 +223,12 @@ impl LearnedIndex {
         let bytes = text.as_bytes();
         let mut out = Vec::new();
         for i in 0..toks.len() {
+            if !self.stems.is_empty() {
+                let word = &text[toks[i].0..toks[i].1];
+                if let Some(&term) = features::stem(word).and_then(|s| self.stems.get(s)) {
+                    out.push((toks[i].0, toks[i].1, term));
+                }
+            }
             let mut key = 0u64;
             let mut end = i;
             while ids[end] != 0 {
