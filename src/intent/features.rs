@@ -126,12 +126,50 @@ pub fn is_token_boundary(text: &str, start: usize, end: usize) -> bool {
     start_ok && end_ok
 }
 
+/// What ends a stem phrase: `transfer~` stands for every word whose [`stem`] is the stem of
+/// `transfer` (transfer, transfers, transferred, transferring).
+pub const STEM_MARK: char = '~';
+
+/// The light stem of a folded word: its inflectional suffix (`-ings`, `-ing`, `-ed`, `-es`,
+/// `-s`) stripped, a doubled last consonant undoubled, a final `e`, `i` or `y` dropped, never
+/// shorter than 3 letters; so that `transfer`, `transfers`, `transferred` and `transferring`
+/// share `transfer`, `charge`, `charges`, `charged` and `charging` share `charg`, `reply`,
+/// `replies` and `replied` share `repl`. Always a prefix of the word. `None` for words that are
+/// not 3 or more ASCII letters (numbers, emoji, other scripts, `don't`).
+pub fn stem(word: &str) -> Option<&str> {
+    let b = word.as_bytes();
+    if b.len() < 3 || !b.iter().all(u8::is_ascii_lowercase) {
+        return None;
+    }
+    let mut end = b.len();
+    for suffix in ["ings", "ing", "ed", "es", "s"] {
+        let n = suffix.len();
+        if end >= n + 3 && word.ends_with(suffix) {
+            // Not the `s` of `-ss`, `-us`, `-is` (`business`, `status`, `this`).
+            if suffix == "s" && matches!(b[end - 2], b's' | b'u' | b'i') {
+                continue;
+            }
+            end -= n;
+            break;
+        }
+    }
+    if end >= 4 && b[end - 1] == b[end - 2] && !b"aeiou".contains(&b[end - 1]) {
+        end -= 1;
+    }
+    if end >= 4 && matches!(b[end - 1], b'e' | b'i' | b'y') {
+        end -= 1;
+    }
+    Some(&word[..end])
+}
+
 /// Extracts the n-gram features of folded texts with a pack's negation cues.
 #[derive(Debug, Clone)]
 pub struct Features {
     cue_ac: AhoCorasick,
     window: usize,
     max_n: usize,
+    /// Also each word's [`stem`], as the feature `stem~`.
+    stems: bool,
 }
 
 impl Features {
@@ -142,7 +180,14 @@ impl Features {
             cue_ac: automaton(cues).expect("cue automaton"),
             window: window.max(1),
             max_n: max_n.max(1),
+            stems: false,
         }
+    }
+
+    /// Also extract each word's stem (`charg~` for `charges`), scoped like the word.
+    pub fn with_stems(mut self, stems: bool) -> Features {
+        self.stems = stems;
+        self
     }
 
     /// Every distinct (n-gram, negated) of a folded text, in order of first appearance. An
@@ -154,6 +199,14 @@ impl Features {
         let mut out: Vec<(String, bool)> = Vec::new();
         for i in 0..toks.len() {
             let neg = negation.covers(toks[i].0);
+            if self.stems {
+                if let Some(st) = stem(&text[toks[i].0..toks[i].1]) {
+                    let f = (format!("{st}{STEM_MARK}"), neg);
+                    if !out.contains(&f) {
+                        out.push(f);
+                    }
+                }
+            }
             let mut end = i;
             for n in 1..=self.max_n {
                 if n > 1 {
@@ -235,6 +288,44 @@ mod tests {
             "",
         ] {
             assert_eq!(tokens(t), by_chars(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn stems_share_inflections() {
+        fn st(w: &str) -> &str {
+            stem(w).unwrap_or("-")
+        }
+        for group in [
+            &["transfer", "transfers", "transferred", "transferring"][..],
+            &["charge", "charges", "charged", "charging"],
+            &["reply", "replies", "replied"],
+            &["cancel", "cancels", "cancelled", "cancelling"],
+            &["delay", "delays", "delayed", "delaying"],
+            &["issue", "issues", "issued"],
+            &["top", "tops", "topped", "topping"],
+            &["verify", "verified", "verifying"],
+        ] {
+            for w in group {
+                assert_eq!(st(w), st(group[0]), "{w}");
+            }
+        }
+        assert_eq!(st("transferring"), "transfer");
+        assert_eq!(st("business"), "busines");
+        assert_eq!(st("status"), "status");
+        assert_eq!(st("fees"), "fee");
+        assert_eq!(st("ok"), "-");
+        assert_eq!(st("don't"), "-");
+        assert_eq!(st("caf\u{e9}"), "-");
+        for w in [
+            "charges",
+            "transferred",
+            "replies",
+            "passes",
+            "status",
+            "business",
+        ] {
+            assert!(w.starts_with(st(w)));
         }
     }
 

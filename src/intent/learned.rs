@@ -5,8 +5,12 @@
 //! to [`GRAM_MAX`] tokens) are found by the text's own n-grams: each token is looked up once in
 //! a vocabulary of the phrases' words, and an n-gram is a key of its word ids, looked up in one
 //! integer map that also says whether a longer phrase starts with it (so a text's n-grams stop
-//! growing as soon as no phrase can follow). Other phrases (a kept hand phrase with a hyphen,
-//! say) are found by an Aho-Corasick automaton.
+//! growing as soon as no phrase can follow). Stem phrases (`transfer~`: any word whose
+//! [`features::stem`] is that of `transfer`) cost nothing more for a word of the vocabulary (its
+//! stem phrase is resolved with it when the pack compiles, and the forms written in stem phrases
+//! join the vocabulary for that alone); only a word the vocabulary lacks has its stem computed,
+//! and looked up when a filter of the stems' lengths and edge letters lets it through. Other
+//! phrases (a kept hand phrase with a hyphen, say) are found by an Aho-Corasick automaton.
 
 use super::features;
 use super::{automaton, Feature, NegationReach, Scope, Target};
@@ -22,6 +26,10 @@ const MAX_WORDS: usize = (1 << GRAM_BITS) - 1;
 /// `EXTENDS` when a longer phrase starts with it.
 const EXTENDS: u32 = 1 << 31;
 const NO_TERM: u32 = EXTENDS - 1;
+/// A word's stem phrase when it has none.
+const NO_STEM: u32 = u32::MAX;
+/// Bits of [`StemFilter`]'s hash.
+const FILTER_BITS: u32 = 14;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
@@ -51,7 +59,13 @@ impl TermHit {
 
 #[derive(Debug, Clone, Default)]
 pub struct LearnedIndex {
-    words: Map<Box<str>, u32>,
+    /// The phrases' words -> their id (0 for a word only there for its stem) and the term of
+    /// their stem phrase (`NO_STEM`: none).
+    words: Map<Box<str>, (u32, u32)>,
+    /// Stem phrases (`transfer~`): the [`features::stem`] of their word -> the term.
+    stems: Map<Box<str>, u32>,
+    /// Which stems `stems` may have, for words not in `words`.
+    stem_filter: StemFilter,
     grams: Map<u64, u32>,
     ac: Option<AhoCorasick>,
     /// Pattern of `ac` -> its term.
@@ -90,11 +104,16 @@ impl LearnedIndex {
             index.push((start, features.len() as u32, scoped));
         }
         let rs = || ahash::RandomState::with_seeds(1, 2, 3, 4);
-        let mut words: Map<Box<str>, u32> = HashMap::with_hasher(rs());
+        let mut words: Map<Box<str>, (u32, u32)> = HashMap::with_hasher(rs());
+        let mut stems: Map<Box<str>, u32> = HashMap::with_hasher(rs());
         let mut grams: Map<u64, u32> = HashMap::with_capacity_and_hasher(terms.len(), rs());
         let mut rest: Vec<&str> = Vec::new();
         let mut ac_terms = Vec::new();
         for (i, t) in terms.iter().enumerate() {
+            if let Some(key) = t.strip_suffix(features::STEM_MARK).and_then(features::stem) {
+                stems.insert(key.into(), i as u32);
+                continue;
+            }
             let toks = features::tokens(t);
             let parts: Vec<&str> = toks.iter().map(|&(a, b)| &t[a..b]).collect();
             let plain = !parts.is_empty()
@@ -109,7 +128,7 @@ impl LearnedIndex {
             let mut key = 0u64;
             for (n, w) in parts.iter().enumerate() {
                 let next = words.len() as u32 + 1;
-                let id = *words.entry((*w).into()).or_insert(next);
+                let id = words.entry((*w).into()).or_insert((next, NO_STEM)).0;
                 key = key << GRAM_BITS | u64::from(id);
                 let slot = grams.entry(key).or_insert(NO_TERM);
                 if n + 1 == parts.len() {
@@ -119,6 +138,20 @@ impl LearnedIndex {
                 }
             }
         }
+        // Each word's stem phrase, once; and the forms of the stem phrases, so that a text's
+        // word costs one lookup whenever a phrase names it.
+        let stem_of = |w: &str| features::stem(w).and_then(|s| stems.get(s)).copied();
+        for (w, (_, st)) in words.iter_mut() {
+            *st = stem_of(w).unwrap_or(NO_STEM);
+        }
+        for t in &terms {
+            if let Some(w) = t.strip_suffix(features::STEM_MARK) {
+                if let (Some(st), false) = (stem_of(w), words.contains_key(w)) {
+                    words.insert(w.into(), (0, st));
+                }
+            }
+        }
+        let stem_filter = StemFilter::new(stems.keys().map(|s| &**s));
         let ac = if rest.is_empty() {
             None
         } else {
@@ -126,6 +159,8 @@ impl LearnedIndex {
         };
         Ok(LearnedIndex {
             words,
+            stems,
+            stem_filter,
             grams,
             ac,
             ac_terms,
@@ -171,7 +206,10 @@ impl LearnedIndex {
             }
         }
         // Per term seen: 1 (its unscoped weights counted), 2 (plain ones), 4 (negated ones).
-        let mut seen: Vec<(u32, u8)> = Vec::new();
+        // An open-addressed table of (term, mask), at most half full (`u32::MAX`: empty).
+        let cap = (2 * found.len()).next_power_of_two().max(16);
+        let shift = 64 - cap.trailing_zeros();
+        let mut seen: Vec<(u32, u8)> = vec![(u32::MAX, 0); cap];
         let mut out = Vec::with_capacity(found.len());
         for (start, end, term) in found {
             let scoped = self.index[term as usize].2;
@@ -181,13 +219,12 @@ impl LearnedIndex {
                 (true, false) => 2,
                 (true, true) => 4,
             };
-            let mask = match seen.iter_mut().find(|(t, _)| *t == term) {
-                Some((_, m)) => m,
-                None => {
-                    seen.push((term, 0));
-                    &mut seen.last_mut().expect("just pushed").1
-                }
-            };
+            let mut at = (u64::from(term).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+            while seen[at].0 != term && seen[at].0 != u32::MAX {
+                at = (at + 1) & (cap - 1);
+            }
+            seen[at].0 = term;
+            let mask = &mut seen[at].1;
             if *mask & bit != 0 {
                 continue;
             }
@@ -207,17 +244,29 @@ impl LearnedIndex {
     /// order of start, then end.
     fn ngrams(&self, text: &str) -> Vec<(usize, usize, u32)> {
         let toks = features::tokens(text);
-        let ids: Vec<u32> = toks
+        let no_stems = self.stems.is_empty();
+        // Each token's word id (0: in no n-gram phrase) and stem phrase.
+        let ids: Vec<(u32, u32)> = toks
             .iter()
-            .map(|&(a, b)| self.words.get(&text[a..b]).copied().unwrap_or(0))
+            .map(|&(a, b)| {
+                let word = &text[a..b];
+                match self.words.get(word) {
+                    Some(&known) => known,
+                    None if no_stems => (0, NO_STEM),
+                    None => (0, self.stem_term(word)),
+                }
+            })
             .collect();
         let bytes = text.as_bytes();
         let mut out = Vec::new();
         for i in 0..toks.len() {
+            if ids[i].1 != NO_STEM {
+                out.push((toks[i].0, toks[i].1, ids[i].1));
+            }
             let mut key = 0u64;
             let mut end = i;
-            while ids[end] != 0 {
-                key = key << GRAM_BITS | u64::from(ids[end]);
+            while ids[end].0 != 0 {
+                key = key << GRAM_BITS | u64::from(ids[end].0);
                 let Some(&slot) = self.grams.get(&key) else {
                     break;
                 };
@@ -235,6 +284,16 @@ impl LearnedIndex {
             }
         }
         out
+    }
+
+    /// The stem phrase of a word not in `words` (`NO_STEM`: none).
+    fn stem_term(&self, word: &str) -> u32 {
+        match features::stem(word) {
+            Some(s) if self.stem_filter.may_have(s) => {
+                self.stems.get(s).copied().unwrap_or(NO_STEM)
+            }
+            _ => NO_STEM,
+        }
     }
 
     /// The features of `hit` that count there.
@@ -302,6 +361,39 @@ impl LearnedIndex {
     }
 }
 
+/// A set of bits, one per hash of a stem's length and first and last two letters: a word whose
+/// stem's bit is clear has no stem phrase, found without hashing the stem itself.
+#[derive(Debug, Clone, Default)]
+struct StemFilter(Vec<u64>);
+
+impl StemFilter {
+    fn new<'a>(stems: impl Iterator<Item = &'a str>) -> StemFilter {
+        let mut bits = vec![0u64; (1 << FILTER_BITS) / 64];
+        for s in stems {
+            let h = Self::hash(s);
+            bits[h / 64] |= 1 << (h % 64);
+        }
+        StemFilter(bits)
+    }
+
+    /// A stem is 3 or more ASCII letters ([`features::stem`]).
+    fn hash(s: &str) -> usize {
+        let b = s.as_bytes();
+        let n = b.len();
+        let key = u64::from(b[0])
+            | u64::from(b[1]) << 8
+            | u64::from(b[n - 2]) << 16
+            | u64::from(b[n - 1]) << 24
+            | (n as u64) << 32;
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize
+    }
+
+    fn may_have(&self, s: &str) -> bool {
+        let h = Self::hash(s);
+        self.0.get(h / 64).is_some_and(|w| w & (1 << (h % 64)) != 0)
+    }
+}
+
 /// What the features of `scope` add, pushed to `adds` (slots as in [`LearnedIndex::sum`]); the
 /// range pushed.
 fn row(
@@ -330,4 +422,71 @@ fn row(
         }
     }
     (start as u32, adds.len() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stem hits of the classifier before stems were resolved at compile time: each
+    /// word's stem looked up in `stems`.
+    fn stem_hits_by_lookup(ix: &LearnedIndex, text: &str) -> Vec<(usize, usize, u32)> {
+        features::tokens(text)
+            .into_iter()
+            .filter_map(|(a, b)| {
+                let st = features::stem(&text[a..b])?;
+                ix.stems.get(st).map(|&t| (a, b, t))
+            })
+            .collect()
+    }
+
+    /// A stem phrase matches every form of its stem: forms that are words of other phrases
+    /// (resolved when the pack compiles), its own written form, and forms no phrase has
+    /// (stemmed when classifying), as a lookup of every word's stem would.
+    #[test]
+    fn stem_phrases_match_known_and_unseen_forms() {
+        let terms: Vec<String> = ["transfer~", "my transfer", "charge~", "card", "cards", "ok"]
+            .map(String::from)
+            .to_vec();
+        let n = terms.len();
+        let ix = LearnedIndex::build(terms, vec![Vec::new(); n], 0).unwrap();
+        let term = |t: &str| ix.terms.iter().position(|x| x == t).unwrap() as u32;
+        let (transfer, my_transfer, charge, card) = (
+            term("transfer~"),
+            term("my transfer"),
+            term("charge~"),
+            term("card"),
+        );
+        // "transfering" and "charged" are in no phrase; "transfer" is a word of one, "charge"
+        // the form of a stem phrase only (it starts no n-gram).
+        let text = "my transfer transfering, charged charge card transfers";
+        assert_eq!(
+            ix.ngrams(text),
+            vec![
+                (0, 11, my_transfer),
+                (3, 11, transfer),
+                (12, 23, transfer),
+                (25, 32, charge),
+                (33, 39, charge),
+                (40, 44, card),
+                (45, 54, transfer),
+            ]
+        );
+        for text in [
+            text,
+            "transferred transferring transfers transfer transferr charging charges",
+            "ok cards chargeable charg chargé mytransfer 6transfers don't 😡 x",
+            "",
+        ] {
+            let stems: Vec<_> = ix
+                .ngrams(text)
+                .into_iter()
+                .filter(|&(_, _, t)| ix.terms[t as usize].ends_with(features::STEM_MARK))
+                .collect();
+            assert_eq!(stems, stem_hits_by_lookup(&ix, text), "{text}");
+        }
+        // A pack without stem phrases finds none.
+        let plain = LearnedIndex::build(vec!["transfer".into()], vec![Vec::new()], 0).unwrap();
+        assert_eq!(plain.ngrams("transfers transfer"), vec![(10, 18, 0)]);
+    }
 }

@@ -151,6 +151,13 @@ pub struct Settings {
     /// Intents that are not complaints (with `sentiment_calibration = "complaint_f1"`): a text
     /// is a complaint when its sentiment is negative or its intent is one not listed here.
     pub not_complaints: Vec<String>,
+    /// Also learn each word's light stem (`transfer~`: transfer, transfers, transferred,
+    /// transferring; [`crate::intent::features::stem`]) as a feature of its own, kept when at
+    /// least two forms of it occur in the data; written as its most frequent form and `~`.
+    pub stems: bool,
+    /// The pack's weights and biases are the average of the fits on every fold's training rows
+    /// and on all rows (bagging by the cross-validation's own subsamples), not the last alone.
+    pub average_folds: bool,
 }
 
 impl Default for Settings {
@@ -172,6 +179,8 @@ impl Default for Settings {
             intent_calibration: "macro_f1".into(),
             negation_scope: true,
             not_complaints: Vec::new(),
+            stems: false,
+            average_folds: false,
         }
     }
 }
@@ -350,22 +359,59 @@ pub fn learn(
 
     // Features.
     let negation = &spec.scoped_negation(negation);
-    let extractor = Features::new(&negation.cues, negation.window, st.max_n);
-    let extracted: Vec<Vec<(String, bool)>> = examples
+    let extractor = Features::new(&negation.cues, negation.window, st.max_n).with_stems(st.stems);
+    let folded: Vec<String> = examples
         .iter()
-        .map(|e| extractor.extract(&fold(&matching_text(&e.text)).text))
+        .map(|e| fold(&matching_text(&e.text)).text.into_owned())
         .collect();
+    let extracted: Vec<Vec<(String, bool)>> = folded.iter().map(|t| extractor.extract(t)).collect();
     let mut df: BTreeMap<(String, bool), usize> = BTreeMap::new();
     for f in &extracted {
         for k in f {
             *df.entry(k.clone()).or_default() += 1;
         }
     }
+    // Stem features: the forms of each stem in the data and how often each occurs.
+    let mut forms: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
+    if st.stems {
+        for t in &folded {
+            for (a, b) in crate::intent::features::tokens(t) {
+                let w = &t[a..b];
+                if let Some(stem) = crate::intent::features::stem(w) {
+                    *forms
+                        .entry(format!("{stem}{}", crate::intent::features::STEM_MARK))
+                        .or_default()
+                        .entry(w.to_owned())
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    // A stem with one form in the data is that word's feature again: not kept.
+    let is_stem = |p: &str| p.ends_with(crate::intent::features::STEM_MARK);
     let vocab: Vec<(String, bool)> = df
         .into_iter()
         .filter(|(_, c)| *c >= st.min_count)
+        .filter(|((p, _), _)| !is_stem(p) || forms.get(p).is_some_and(|f| f.len() >= 2))
         .map(|(k, _)| k)
         .collect();
+    // How a stem feature is written: its most frequent form (then the shortest, the first).
+    let written = |p: &str| -> String {
+        match forms.get(p) {
+            Some(f) if is_stem(p) => {
+                let (w, _) = f
+                    .iter()
+                    .max_by(|a, b| {
+                        a.1.cmp(b.1)
+                            .then(b.0.len().cmp(&a.0.len()))
+                            .then(b.0.cmp(a.0))
+                    })
+                    .expect("a stem has forms");
+                format!("{w}{}", crate::intent::features::STEM_MARK)
+            }
+            _ => p.to_owned(),
+        }
+    };
     let index: HashMap<&(String, bool), u32> = vocab
         .iter()
         .enumerate()
@@ -770,14 +816,27 @@ pub fn learn(
     ));
 
     let class_model = |t: usize, threshold: f64| -> ClassModel {
-        let (w, b) = fitted(k, t);
+        let averaged;
+        let (w, b) = if st.average_folds {
+            let fits: Vec<&(Vec<f32>, f32)> = (0..=k).map(|f| fitted(f, t)).collect();
+            let m = fits.len() as f64;
+            let w: Vec<f32> = (0..vocab.len())
+                .map(|j| round_weight(fits.iter().map(|x| f64::from(x.0[j])).sum::<f64>() / m))
+                .collect();
+            let b = round_bias(fits.iter().map(|x| f64::from(x.1)).sum::<f64>() / m);
+            averaged = (w, b);
+            (&averaged.0, &averaged.1)
+        } else {
+            let (w, b) = fitted(k, t);
+            (w, b)
+        };
         let target = &targets[t];
         let spec_of = spec.intents.iter().find(|i| i.name == target.name);
         let mut phrases: Vec<(String, Option<bool>, f32)> = w
             .iter()
             .enumerate()
             .filter(|(_, w)| **w != 0.0)
-            .map(|(j, &w)| (vocab[j].0.clone(), Some(vocab[j].1), w))
+            .map(|(j, &w)| (written(&vocab[j].0), Some(vocab[j].1), w))
             .collect();
         phrases.extend(target.pins.iter().map(|(p, w)| (p.clone(), None, *w)));
         ClassModel {
@@ -1161,6 +1220,12 @@ impl Model {
         if !st.negation_scope {
             o.push_str("negation_scope = false\n");
         }
+        if st.stems {
+            o.push_str("stems = true\n");
+        }
+        if st.average_folds {
+            o.push_str("average_folds = true\n");
+        }
         if !st.not_complaints.is_empty() {
             o.push_str(&format!("not_complaints = {}\n", list(&st.not_complaints)));
         }
@@ -1433,6 +1498,46 @@ sentiment_c = 4.0
         assert!(model.scores["intent_macro_f1"] > 0.5, "{:?}", model.scores);
     }
 
+    /// With `stems`, a word's inflections share a feature, written as its most frequent form
+    /// and `~`, which matches forms the data never had.
+    #[test]
+    fn stems_are_learned_and_match_unseen_forms() {
+        let mut s = spec();
+        s.settings.stems = true;
+        let mut rows = data();
+        for i in 0..12 {
+            let t = [
+                "flight {} delays again",
+                "{} hours of delay",
+                "delayed by {} hours",
+            ][i % 3];
+            rows.push(ex(&t.replace("{}", &i.to_string()), "late", "negative"));
+        }
+        let m = learn(&rows, &s, &negation(), &mut |_| {}).unwrap();
+        let toml = m.to_toml(&s, &header(), &negation(), "");
+        assert!(toml.contains("stems = true"), "{toml}");
+        let delay = m.intents.iter().find(|m| m.name == "delay").unwrap();
+        assert!(
+            delay
+                .phrases
+                .iter()
+                .any(|(p, _, w)| p == "delayed~" && *w > 0.0),
+            "{:?}",
+            delay.phrases
+        );
+        let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
+        assert_eq!(intent(&c, "still delaying"), "delay", "{toml}");
+        let text = matching_text("still delaying");
+        let a = c.analyze(&text);
+        let span = a
+            .intents
+            .iter()
+            .find(|s| s.name == "delay")
+            .and_then(|s| s.spans.iter().find(|s| s.rule == "delayed~"))
+            .expect("the stem phrase explains the decision");
+        assert_eq!(&text[span.start..span.end], "delaying");
+    }
+
     #[test]
     fn deterministic() {
         assert_eq!(pack().0, pack().0);
@@ -1653,10 +1758,26 @@ terms = ["en retard"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let f = Features::new(&cues, 3, 3);
+        let f = Features::new(&cues, 3, 3).with_stems(true);
         for t in texts {
             let folded = fold(&matching_text(t)).text.into_owned();
-            let want = f.extract(&folded);
+            // A stem feature is written as one of its words and `~`.
+            let form = |key: &str| -> String {
+                let Some(stem) = key.strip_suffix(crate::intent::features::STEM_MARK) else {
+                    return key.to_owned();
+                };
+                let (a, b) = crate::intent::features::tokens(&folded)
+                    .into_iter()
+                    .find(|&(a, b)| crate::intent::features::stem(&folded[a..b]) == Some(stem))
+                    .expect("a word of this stem");
+                format!("{}~", &folded[a..b])
+            };
+            let want: Vec<(String, bool)> = f
+                .extract(&folded)
+                .into_iter()
+                .map(|(p, n)| (form(&p), n))
+                .collect();
+            assert!(want.iter().any(|(p, _)| p.ends_with('~')), "{t}");
             let (plain, negated): (Vec<_>, Vec<_>) = want.iter().partition(|(_, n)| !n);
             let table = |xs: &[&(String, bool)]| {
                 xs.iter()
