@@ -1291,18 +1291,11 @@ async fn the_history_outlives_its_newest_entry_by_its_max_age() {
         "{}",
         ask("PTTL", &owner)
     );
+    // Event `x:<i>` of this owner at now + i ms.
+    let event = |i: i64| req(&owner, &format!("x:{i}"), "billing", Priority::P3, now + i);
     // Attaches within the renewed span write only their entry; the age is still left.
     for i in 2..6 {
-        let a = store
-            .claim(&req(
-                &owner,
-                &format!("x:{i}"),
-                "billing",
-                Priority::P3,
-                now + i,
-            ))
-            .await
-            .unwrap();
+        let a = store.claim(&event(i)).await.unwrap();
         assert_eq!(a.outcome, AssignmentOutcome::Attached);
         assert!(
             ask("PTTL", &owner) >= age_ms - 5_000,
@@ -1314,16 +1307,7 @@ async fn the_history_outlives_its_newest_entry_by_its_max_age() {
     // The length cap is amortized: the list runs at most an eighth over `max_entries` (50)
     // before it is trimmed; reads still see 50.
     for i in 6..200 {
-        store
-            .claim(&req(
-                &owner,
-                &format!("x:{i}"),
-                "billing",
-                Priority::P3,
-                now + i,
-            ))
-            .await
-            .unwrap();
+        store.claim(&event(i)).await.unwrap();
         let len = ask("LLEN", &owner);
         assert!(len <= 56, "{len} entries");
     }
