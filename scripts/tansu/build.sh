@@ -16,6 +16,13 @@
 #                          as its topics grew. With memory storage (the only writer of its
 #                          store), the store keeps the batches' base offsets per partition as it
 #                          stores them and a fetch looks them up there. Other storage unchanged.
+#   fetch-contiguous.patch tansu moves a partition's high watermark before it stores the batch,
+#                          so with two produces in flight a fetch could find a later batch stored
+#                          and an earlier one not yet, return the later one, and the client
+#                          skipped the earlier one's records for good (9 events lost in a long
+#                          chaos run, scripts/chaos.sh --events 100000 --seed 7). A fetch now
+#                          returns only contiguous batches from the one holding its offset, and
+#                          nothing when that one is not stored yet; the client asks again.
 #
 # The patches apply in the order of PATCHES below (each is made on the sources with the ones
 # before it applied).
@@ -62,7 +69,7 @@ print(next(d["cksum"] for d in map(json.loads, sys.stdin) if d["vers"] == v))' "
 echo "==> tansu $VERSION: sources from $DL"
 fetch tansu
 fetch tansu-storage
-PATCHES=(fetch-mid-batch.patch fetch-listing.patch)
+PATCHES=(fetch-mid-batch.patch fetch-listing.patch fetch-contiguous.patch)
 for p in "$HERE"/*.patch; do
     if [[ " ${PATCHES[*]} " != *" $(basename "$p") "* ]]; then
         echo "error: $p is not in build.sh's PATCHES (the order they apply in)" >&2
