@@ -19,8 +19,9 @@
 #   fetch-contiguous.patch tansu moves a partition's high watermark before it stores the batch,
 #                          so with two produces in flight a fetch could find a later batch stored
 #                          and an earlier one not yet, return the later one, and the client
-#                          skipped the earlier one's records for good (9 events lost in a long
-#                          chaos run, scripts/chaos.sh --events 100000 --seed 7). A fetch now
+#                          skipped the earlier one's records for good (found by reading its
+#                          code while chasing events lost in the long fault run; not their whole
+#                          cause: docs/reliability.md). A fetch now
 #                          returns only contiguous batches from the one holding its offset, and
 #                          nothing when that one is not stored yet; the client asks again.
 #
