@@ -715,7 +715,7 @@ def account(ledger, outputs, bounce_limit):
     rows.append(("stale-token outbound refused", f"{stale_ok} of {n_stale}", not stale_bad))
     refused_fresh = sum(1 for fid, i in ledger.feedback.items() if not i["stale"] and fid in refused)
     rows.append(("fresh-token feedback refused (moved meanwhile: allowed)", f"{refused_fresh}", True))
-    details = {"lost": lost[:20], "wrong_reason": wrong_reason[:20], "two_decisions": list(two.items())[:10],
+    details = {"lost": lost[:20], "lost_all": lost, "wrong_reason": wrong_reason[:20], "two_decisions": list(two.items())[:10],
                "token_down": down[:20], "two_owners": two_owners[:20], "bounce_bad": bounce_bad[:20],
                "sla_multi": multi[:10], "sla_unmatched": sorted(unmatched)[:10], "fb_lost": fb_lost[:20],
                "stale_bad": stale_bad[:20], "unacked": unacked[:20], "producer_errors": ledger.errors[:20]}
@@ -832,6 +832,8 @@ def main():
             time.sleep(0.5)
         stop.set()
         rows, details = account(ledger, outputs, BOUNCE_LIMIT)
+        if details["lost"]:
+            details["lost_diagnosis"] = diagnose_lost(servers, ledger, outputs, details.pop("lost_all"))
         fault_row = ", ".join(f"{k}={counts[k]}" for k in FAULTS)
         rows.insert(0, ("faults", fault_row, counts.get("sigterm_nonzero_exit", 0) == 0))
         rows.insert(1, ("worker starts (3 + restarts) / redis starts", f"{sum(servers.starts)} / {servers.redis_starts}", True))
@@ -864,6 +866,91 @@ def main():
         else:
             print(f"logs kept in {tmp}")
     sys.exit(0 if ok else 1)
+
+
+def diagnose_lost(servers, ledger, outputs, lost):
+    """Where a lost event went missing, asked of the broker while it still runs: is the raw
+    record still served at its position, how far the group committed, and does a fresh read of
+    the output topics find what the live reader did not (a reader that skipped records)."""
+    out = {}
+    c = KafkaConsumer(bootstrap_servers=servers.bootstrap, group_id=None, enable_auto_commit=False,
+                      auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    # 1. a fresh read of every output topic
+    tps = [TopicPartition(t, 0) for t in (T_ASG, T_INT, T_DLQ)]
+    c.assign(tps)
+    c.seek_to_beginning(*tps)
+    ends = c.end_offsets(tps)
+    counts, found = collections.Counter(), collections.defaultdict(list)
+    want = set(lost)
+    wanted_pos = {tuple(ledger.inputs[k]["pos"]): k for k in lost if "pos" in ledger.inputs[k]}
+    while any(c.position(tp) < ends[tp] for tp in tps):
+        batch = c.poll(timeout_ms=1000, max_records=5000)
+        if not batch:
+            break
+        for tp, recs in batch.items():
+            counts[tp.topic] += len(recs)
+            for m in recs:
+                text = m.value.decode(errors="replace") if m.value else ""
+                for k in want:
+                    if k in text:
+                        found[k].append((tp.topic, m.offset))
+                h = {k2: (v.decode(errors="replace") if v else "") for k2, v in (m.headers or [])}
+                src = (h.get("outcry.dlq.source.topic"), int(h.get("outcry.dlq.source.partition", -1) or -1),
+                       int(h.get("outcry.dlq.source.offset", -1) or -1))
+                if src in wanted_pos:
+                    found[wanted_pos[src]].append((tp.topic, m.offset))
+    with outputs.lock:
+        live = {t: len(outputs.msgs[t]) for t in (T_ASG, T_INT, T_DLQ)}
+    out["output_records_fresh_vs_live"] = {t: [counts[t], live[t], ends[TopicPartition(t, 0)]] for t in live}
+    out["found_in_fresh_read"] = dict(found)
+    # 2. the raw records at the lost positions
+    raw = {}
+    for k in lost:
+        pos = ledger.inputs[k].get("pos")
+        if not pos:
+            continue
+        tp = TopicPartition(T_RAW, pos[1])
+        c.assign([tp])
+        c.seek(tp, pos[2])
+        got = c.poll(timeout_ms=3000, max_records=1)
+        recs = got.get(tp, [])
+        first = recs[0] if recs else None
+        raw[k] = {"pos": pos, "served_offset": first.offset if first else None,
+                  "id_matches": bool(first and k.split(":", 1)[-1].encode() in (first.value or b""))}
+    out["raw_at_position"] = {k: v for k, v in list(raw.items())[:10]}
+    out["raw_served_and_matching"] = f"{sum(1 for v in raw.values() if v['id_matches'])} of {len(raw)}"
+    # the lost positions as ranges per partition
+    spans = collections.defaultdict(list)
+    for pos in sorted(tuple(ledger.inputs[k]["pos"]) for k in lost if "pos" in ledger.inputs[k]):
+        runs = spans[f"{pos[0]}/{pos[1]}"]
+        if runs and runs[-1][1] == pos[2] - 1:
+            runs[-1][1] = pos[2]
+        else:
+            runs.append([pos[2], pos[2]])
+    out["lost_offsets"] = dict(spans)
+    # 4. the raw partitions' batches as stored: contiguous, counts matching their headers
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import batchscan
+        host, port = servers.bootstrap.rsplit(":", 1)
+        for part in range(3):
+            around = [r[0] for r in spans.get(f"{T_RAW}/{part}", [])]
+            out[f"batches {T_RAW}/{part}"] = batchscan.scan(host, int(port), T_RAW, part, verbose_around=around)
+    except Exception as e:
+        out["batches"] = repr(e)
+    c.close()
+    # 3. what the group committed
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=servers.bootstrap)
+        if hasattr(admin, "list_group_offsets"):
+            offs = admin.list_group_offsets("outcry-chaos").get("outcry-chaos", {})
+        else:
+            offs = admin.list_consumer_group_offsets("outcry-chaos")
+        out["committed"] = {f"{tp.topic}/{tp.partition}": o.offset for tp, o in offs.items()}
+        admin.close()
+    except Exception as e:  # the diagnosis must not hide the table
+        out["committed"] = repr(e)
+    return out
 
 
 def all_feedback_seen(ledger, outputs):

@@ -341,6 +341,57 @@ async fn the_broker_serves_a_fetch_from_the_middle_of_a_batch() {
             "a fetch from offset {start} starts there"
         );
     }
+
+    // Then thirty batches of one record each. A fetch from inside the first batch, answered in
+    // several rounds (a small fetch.max.bytes makes each round short), must go on from where
+    // the last batch it returned ends: tansu 0.6.0 moved on by the records it returned, ran
+    // ahead by the distance into the first batch, and the client skipped the batches in that
+    // stretch without an error (scripts/tansu/fetch-advance.patch, docs/reliability.md).
+    let singles: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", tansu.bootstrap())
+        .set("linger.ms", "0")
+        .create()
+        .unwrap();
+    for i in 20..50 {
+        let payload = format!("m{i}");
+        let delivered = singles
+            .send(
+                FutureRecord::<(), _>::to(&topic)
+                    .partition(0)
+                    .payload(&payload),
+                Timeout::After(Duration::from_secs(10)),
+            )
+            .await
+            .map(|d| d.offset)
+            .unwrap();
+        assert_eq!(delivered, i, "one record per produce, in order");
+    }
+    for start in [1, 5, 9, 15] {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", tansu.bootstrap())
+            .set("group.id", format!("mid-batch-{}", unique_suffix()))
+            .set("enable.auto.commit", "false")
+            .set("fetch.max.bytes", "1000")
+            .set("message.max.bytes", "1000")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Offset(start))
+            .unwrap();
+        c.assign(&tpl).unwrap();
+        let mut read = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while read.last() != Some(&49) && Instant::now() < deadline {
+            if let Some(m) = c.poll(Duration::from_millis(100)) {
+                read.push(m.expect("consume").offset());
+            }
+        }
+        assert_eq!(
+            read,
+            (start..50).collect::<Vec<i64>>(),
+            "every offset from {start} to the end, none skipped"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,14 @@
 #                          rest of the batch. Kafka returns the batch holding the offset and the
 #                          client drops the records below it. Seen as lost events in two-worker
 #                          benchmark runs (BENCHMARKS.md); tests/e2e.rs checks it.
+#   fetch-advance.patch    tansu 0.6.0 serves a fetch in rounds and moved each round's start
+#                          on by the records returned, as if the first batch began at the
+#                          offset asked for. Since fetch-mid-batch it can begin before it, so a
+#                          fetch from inside a batch (a committed offset after a rebalance) ran
+#                          ahead by that distance and, when it took several rounds, skipped the
+#                          batches in between; the client saw a gap and never read them. The
+#                          long fault run's lost events (docs/reliability.md); reproduced by
+#                          tests/e2e.rs. A round now starts where the last batch returned ends.
 #   fetch-listing.patch    tansu 0.6.0 lists every stored batch of the partition on each fetch
 #                          (an object-store list of its records/ folder), so a fetch costs
 #                          O(batches stored): ~0.6 us a batch, 64 ms a fetch at 100k batches
@@ -20,8 +28,8 @@
 #                          so with two produces in flight a fetch could find a later batch stored
 #                          and an earlier one not yet, return the later one, and the client
 #                          skipped the earlier one's records for good (found by reading its
-#                          code while chasing events lost in the long fault run; not their whole
-#                          cause: docs/reliability.md). A fetch now
+#                          code while chasing events lost in the long fault run; not their
+#                          cause, which fetch-advance fixes: docs/reliability.md). A fetch now
 #                          returns only contiguous batches from the one holding its offset, and
 #                          nothing when that one is not stored yet; the client asks again.
 #
@@ -70,7 +78,7 @@ print(next(d["cksum"] for d in map(json.loads, sys.stdin) if d["vers"] == v))' "
 echo "==> tansu $VERSION: sources from $DL"
 fetch tansu
 fetch tansu-storage
-PATCHES=(fetch-mid-batch.patch fetch-listing.patch fetch-contiguous.patch)
+PATCHES=(fetch-mid-batch.patch fetch-advance.patch fetch-listing.patch fetch-contiguous.patch)
 for p in "$HERE"/*.patch; do
     if [[ " ${PATCHES[*]} " != *" $(basename "$p") "* ]]; then
         echo "error: $p is not in build.sh's PATCHES (the order they apply in)" >&2
