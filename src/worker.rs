@@ -156,12 +156,28 @@ fn outcome_of(
     }
 }
 
-/// Messages read and waiting, per input partition, and which partitions have a batch under
-/// way: one batch per partition at a time keeps each partition's events in order.
+/// How many batches of one partition may be under way at once: the next one is decided (the
+/// pure stage, on the blocking pool) while the one before it claims; its claims wait for that
+/// batch's turn to end (`Turn`), so a partition's events are still claimed in order.
+const BATCHES_PER_PARTITION: usize = 2;
+
+/// A batch's place in its partition's order: it claims after `wait` resolves (the batch before
+/// it has applied its claims and built its records) and resolves `done` when it has. A batch
+/// that ends without claiming (shutdown while the store was unavailable) drops `done`, and the
+/// batch after it ends too.
+struct Turn {
+    wait: Option<tokio::sync::oneshot::Receiver<()>>,
+    done: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Messages read and waiting, per input partition, and the batches under way per partition
+/// (at most [`BATCHES_PER_PARTITION`], claiming one after another in read order).
 #[derive(Default)]
 struct Partitions {
     waiting: std::collections::HashMap<(String, i32), std::collections::VecDeque<OwnedMessage>>,
-    busy: std::collections::HashSet<(String, i32)>,
+    busy: std::collections::HashMap<(String, i32), usize>,
+    /// The `done` side of each partition's newest batch under way: the next batch waits on it.
+    last: std::collections::HashMap<(String, i32), tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Partitions {
@@ -173,23 +189,33 @@ impl Partitions {
     }
 
     /// The next batch (at most `max` messages) of every partition that has messages waiting
-    /// and no batch under way; those partitions are busy until [`Partitions::done`].
-    fn start(&mut self, max: usize) -> Vec<((String, i32), Vec<OwnedMessage>)> {
+    /// and room for one more batch under way, each with its turn; until [`Partitions::done`]
+    /// the batch counts as under way.
+    fn start(&mut self, max: usize) -> Vec<((String, i32), Vec<OwnedMessage>, Turn)> {
         let mut out = Vec::new();
         for (part, q) in &mut self.waiting {
-            if q.is_empty() || self.busy.contains(part) {
+            let busy = self.busy.entry(part.clone()).or_default();
+            if q.is_empty() || *busy >= BATCHES_PER_PARTITION {
                 continue;
             }
+            *busy += 1;
             let n = q.len().min(max);
-            out.push((part.clone(), q.drain(..n).collect()));
-            self.busy.insert(part.clone());
+            let (done, next) = tokio::sync::oneshot::channel();
+            let wait = self.last.insert(part.clone(), next);
+            out.push((part.clone(), q.drain(..n).collect(), Turn { wait, done }));
         }
         self.waiting.retain(|_, q| !q.is_empty());
         out
     }
 
     fn done(&mut self, part: &(String, i32)) {
-        self.busy.remove(part);
+        if let Some(busy) = self.busy.get_mut(part) {
+            *busy = busy.saturating_sub(1);
+            if *busy == 0 {
+                self.busy.remove(part);
+                self.last.remove(part);
+            }
+        }
     }
 }
 
@@ -411,8 +437,9 @@ impl Worker {
 
         let mut tracker = OffsetTracker::new();
         let mut in_flight: FuturesUnordered<BoxFuture<'static, Finished>> = FuturesUnordered::new();
-        // Partitions are processed concurrently, each one batch at a time (so its events are
-        // claimed in order): while one partition's batch waits for Redis, another's is decided.
+        // Partitions are processed concurrently, and within a partition the next batch is
+        // decided while the one before it claims; claims go one batch at a time, in read order
+        // (`Turn`): while one batch waits for Redis, others are decided and emitted.
         let mut partitions = Partitions::default();
         let mut batches = FuturesUnordered::new();
         let mut failure: Option<WorkerError> = None;
@@ -433,9 +460,11 @@ impl Worker {
         let this = &self;
         let batch_shutdown = shutdown.clone();
         let start = |batches: &mut FuturesUnordered<_>, partitions: &mut Partitions| {
-            for (part, batch) in partitions.start(cfg.kafka.max_batch) {
+            for (part, batch, turn) in partitions.start(cfg.kafka.max_batch) {
                 let mut shutdown = batch_shutdown.clone();
-                batches.push(async move { (part, this.process_batch(batch, &mut shutdown).await) });
+                batches.push(async move {
+                    (part, this.process_batch(batch, turn, &mut shutdown).await)
+                });
             }
         };
 
@@ -642,17 +671,25 @@ impl Worker {
 
     /// Steps 2–4 for a batch: decide every raw event (the pure stage, on every core when the
     /// batch is large), claim the routed ones in one round trip, count the claimed ones
-    /// towards the incident detectors in one more, then build each event's records. Feedback messages follow, one by one in their order. Returns each message
+    /// towards the incident detectors in one more, then build each event's records. Feedback
+    /// messages follow, one by one in their order. Deciding needs no turn; from the claims on
+    /// the batch waits for the one before it in its partition (`turn`). Returns each message
     /// with the records it causes, in read order; None when shutdown arrived while the claim
     /// store was unavailable (the batch is left unfinished, to be read again).
     async fn process_batch(
         &self,
         batch: Vec<OwnedMessage>,
+        turn: Turn,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<Vec<(OwnedMessage, Vec<Output>)>> {
         let pipeline = self.pipeline.current();
         let feedback_topic = &self.config.kafka.topics.feedback;
         let (batch, verdicts) = self.decide(Arc::clone(&pipeline), batch).await;
+        // Decided while the batch before it claimed; now its turn (None: that batch ended
+        // without claiming, so this one does not claim either and is read again).
+        if let Some(wait) = turn.wait {
+            wait.await.ok()?;
+        }
         let mut steps: Vec<Step> = Vec::with_capacity(batch.len());
         let mut requests = Vec::new();
         for (msg, verdict) in batch.iter().zip(verdicts) {
@@ -698,6 +735,7 @@ impl Worker {
             };
             out.push((msg, outputs));
         }
+        let _ = turn.done.send(());
         Some(out)
     }
 
