@@ -257,6 +257,44 @@ const EVENTS: [&str; 4] = [
     "not json at all",
 ];
 
+/// One record to partition 0 of `topic`; its offset.
+async fn produce_to_0(producer: &FutureProducer, topic: &str, payload: &str) -> i64 {
+    producer
+        .send(
+            FutureRecord::<(), _>::to(topic)
+                .partition(0)
+                .payload(payload),
+            Timeout::After(Duration::from_secs(10)),
+        )
+        .await
+        .map(|d| d.offset)
+        .unwrap()
+}
+
+/// A consumer of partition 0 of `topic` from `start`, outside any group's offsets, with these
+/// client settings on top.
+fn consumer_at(
+    bootstrap: &str,
+    topic: &str,
+    start: i64,
+    settings: &[(&str, &str)],
+) -> BaseConsumer {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("mid-batch-{}", unique_suffix()))
+        .set("enable.auto.commit", "false");
+    for (k, v) in settings {
+        config.set(*k, *v);
+    }
+    let c: BaseConsumer = config.create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Offset(start))
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    c
+}
+
 /// The standalone broker serves a fetch that starts inside a record batch from that offset, as
 /// Kafka does (it returns the whole batch; the client drops the records below the offset). A
 /// worker resumes at its committed offset, which after a rebalance or a restart is usually in
@@ -288,42 +326,13 @@ async fn the_broker_serves_a_fetch_from_the_middle_of_a_batch() {
         .create()
         .unwrap();
     for burst in 0..2 {
-        let sends: Vec<_> = (0..10)
-            .map(|i| {
-                let payload = format!("m{}", burst * 10 + i);
-                let producer = producer.clone();
-                let topic = topic.clone();
-                async move {
-                    producer
-                        .send(
-                            FutureRecord::<(), _>::to(&topic)
-                                .partition(0)
-                                .payload(&payload),
-                            Timeout::After(Duration::from_secs(10)),
-                        )
-                        .await
-                        .map(|d| d.offset)
-                }
-            })
-            .collect();
-        let offsets: Vec<i64> = futures::future::join_all(sends)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap())
-            .collect();
+        let payloads: Vec<String> = (0..10).map(|i| format!("m{}", burst * 10 + i)).collect();
+        let sends = payloads.iter().map(|p| produce_to_0(&producer, &topic, p));
+        let offsets: Vec<i64> = futures::future::join_all(sends).await;
         assert_eq!(offsets, (burst * 10..burst * 10 + 10).collect::<Vec<i64>>());
     }
     for start in [0, 1, 5, 9, 10, 15, 19] {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", tansu.bootstrap())
-            .set("group.id", format!("mid-batch-{}", unique_suffix()))
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&topic, 0, Offset::Offset(start))
-            .unwrap();
-        c.assign(&tpl).unwrap();
+        let c = consumer_at(&tansu.bootstrap(), &topic, start, &[]);
         let deadline = Instant::now() + Duration::from_secs(10);
         let first = loop {
             assert!(
@@ -353,32 +362,12 @@ async fn the_broker_serves_a_fetch_from_the_middle_of_a_batch() {
         .create()
         .unwrap();
     for i in 20..50 {
-        let payload = format!("m{i}");
-        let delivered = singles
-            .send(
-                FutureRecord::<(), _>::to(&topic)
-                    .partition(0)
-                    .payload(&payload),
-                Timeout::After(Duration::from_secs(10)),
-            )
-            .await
-            .map(|d| d.offset)
-            .unwrap();
+        let delivered = produce_to_0(&singles, &topic, &format!("m{i}")).await;
         assert_eq!(delivered, i, "one record per produce, in order");
     }
     for start in [1, 5, 9, 15] {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", tansu.bootstrap())
-            .set("group.id", format!("mid-batch-{}", unique_suffix()))
-            .set("enable.auto.commit", "false")
-            .set("fetch.max.bytes", "1000")
-            .set("message.max.bytes", "1000")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&topic, 0, Offset::Offset(start))
-            .unwrap();
-        c.assign(&tpl).unwrap();
+        let small_fetches = [("fetch.max.bytes", "1000"), ("message.max.bytes", "1000")];
+        let c = consumer_at(&tansu.bootstrap(), &topic, start, &small_fetches);
         let mut read = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while read.last() != Some(&49) && Instant::now() < deadline {
