@@ -29,7 +29,7 @@ use crate::telemetry::{Metrics, Stage};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::producer::{FutureProducer, Producer};
@@ -66,10 +66,31 @@ pub struct Worker {
     pub status: Arc<Status>,
 }
 
-/// Records partition assignment changes, so the worker forgets offsets it no longer owns.
+/// Records partition assignment changes, so the worker forgets offsets it no longer owns, and
+/// holds a revoke back until the worker has drained the partitions (`Worker::finish_revoke`).
 struct WorkerContext {
     changed: Mutex<Vec<(String, i32)>>,
     metrics: Arc<Metrics>,
+    /// A revoke the worker has not answered yet: librdkafka waits for the unassign call.
+    pending_revoke: Mutex<Option<TopicPartitionList>>,
+    revoke_ready: tokio::sync::Notify,
+    /// Set once the worker is done: a revoke from then on (the consumer's close) is answered
+    /// at once.
+    closing: std::sync::atomic::AtomicBool,
+}
+
+impl WorkerContext {
+    fn log_change(&self, what: &str, tpl: &TopicPartitionList) {
+        let parts: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        tracing::info!(?parts, "partitions {what}");
+        if let Ok(mut changed) = self.changed.lock() {
+            changed.extend(parts);
+        }
+    }
 }
 
 impl ClientContext for WorkerContext {
@@ -87,27 +108,57 @@ impl ClientContext for WorkerContext {
 }
 
 impl ConsumerContext for WorkerContext {
-    fn post_rebalance(
+    /// An assignment is taken at once. A revoke is held back (librdkafka waits for the
+    /// unassign call) until the worker has finished the revoked partitions' batches under way
+    /// and committed their offsets, within `kafka.drain_timeout` (`Worker::finish_revoke`), so
+    /// the next owner starts where this one stopped. A lost assignment (session timed out) or a
+    /// revoke while closing is answered at once: there is nothing to commit then.
+    fn rebalance(
         &self,
-        _consumer: &rdkafka::consumer::BaseConsumer<Self>,
-        rebalance: &Rebalance<'_>,
+        consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        err: rdkafka::types::RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
     ) {
-        let (what, tpl) = match rebalance {
-            Rebalance::Assign(tpl) => ("assigned", *tpl),
-            Rebalance::Revoke(tpl) => ("revoked", *tpl),
-            Rebalance::Error(e) => {
-                tracing::warn!(error = %e, "rebalance error");
+        use rdkafka::consumer::RebalanceProtocol;
+        use rdkafka::types::RDKafkaRespErr as E;
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            E::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let r = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                self.log_change("assigned", tpl);
+                r
+            }
+            E::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
+                if !self.closing.load(Ordering::Relaxed) && !consumer.assignment_lost() =>
+            {
+                if let Ok(mut pending) = self.pending_revoke.lock() {
+                    *pending = Some(tpl.clone());
+                }
+                self.revoke_ready.notify_one();
                 return;
             }
+            _ => {
+                if err != E::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
+                    tracing::warn!(error = ?err, "rebalance error");
+                }
+                let r = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                self.log_change("revoked", tpl);
+                r
+            }
         };
-        let parts: Vec<(String, i32)> = tpl
-            .elements()
-            .iter()
-            .map(|e| (e.topic().to_owned(), e.partition()))
-            .collect();
-        tracing::info!(?parts, "partitions {what}");
-        if let Ok(mut changed) = self.changed.lock() {
-            changed.extend(parts);
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "rebalance: the assignment change failed");
         }
     }
 
@@ -407,6 +458,9 @@ impl Worker {
             .create_with_context(WorkerContext {
                 changed: Mutex::new(Vec::new()),
                 metrics: Arc::clone(&self.metrics),
+                pending_revoke: Mutex::new(None),
+                revoke_ready: tokio::sync::Notify::new(),
+                closing: std::sync::atomic::AtomicBool::new(false),
             })?;
         consumer.subscribe(&[&cfg.kafka.topics.raw, &cfg.kafka.topics.feedback])?;
         {
@@ -468,14 +522,36 @@ impl Worker {
             }
         };
 
+        // A revoke being drained: its partitions and until when (no reads meanwhile).
+        let mut revoking: Option<(TopicPartitionList, Instant)> = None;
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let can_read = tracker.in_flight() < cfg.kafka.max_in_flight;
+            if let Some((tpl, until)) = &revoking {
+                if self.revoke_drained(&tracker, tpl) || Instant::now() >= *until {
+                    self.finish_revoke(&consumer, tpl);
+                    revoking = None;
+                }
+            }
+            let can_read = revoking.is_none() && tracker.in_flight() < cfg.kafka.max_in_flight;
+            let revoke_tick = async {
+                match &revoking {
+                    Some((_, until)) => tokio::time::sleep_until((*until).into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
+                _ = consumer.context().revoke_ready.notified(), if revoking.is_none() => {
+                    let pending = consumer.context().pending_revoke.lock().ok().and_then(|mut p| p.take());
+                    if let Some(tpl) = pending {
+                        self.begin_revoke(&tpl, &mut partitions, &mut tracker);
+                        revoking = Some((tpl, Instant::now() + cfg.kafka.drain_timeout.0));
+                    }
+                }
+                _ = revoke_tick => {}
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                     if let Err(e) = self.finish(&consumer, &mut tracker, done) {
                         failure = Some(e);
@@ -531,6 +607,20 @@ impl Worker {
                 tracing::warn!(error = %e, "final commit failed")
             }
         }
+        // From here on a revoke (the consumer's close) is answered at once; one held back is
+        // answered now, its offsets committed above.
+        consumer.context().closing.store(true, Ordering::Relaxed);
+        let held = revoking.map(|(tpl, _)| tpl).or_else(|| {
+            consumer
+                .context()
+                .pending_revoke
+                .lock()
+                .ok()
+                .and_then(|mut p| p.take())
+        });
+        if let Some(tpl) = held {
+            self.finish_revoke(&consumer, &tpl);
+        }
         let _ = producer.flush(Timeout::After(Duration::from_secs(5)));
         tracing::info!(
             consumed = Status::get(&self.status.consumed),
@@ -541,6 +631,64 @@ impl Worker {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// A revoke arrived: the revoked partitions' messages not yet in a batch are dropped (the
+    /// next owner reads them) and leave the offset tracker; their batches under way and their
+    /// outputs in flight finish, so their offsets can be stored and committed.
+    fn begin_revoke(
+        &self,
+        tpl: &TopicPartitionList,
+        partitions: &mut Partitions,
+        tracker: &mut OffsetTracker,
+    ) {
+        for e in tpl.elements() {
+            let part = (e.topic().to_owned(), e.partition());
+            if let Some(dropped) = partitions.waiting.remove(&part) {
+                if let Some(first) = dropped.front() {
+                    tracker.abandon_from(&part.0, part.1, first.offset());
+                }
+            }
+        }
+        tracing::info!(
+            parts = tpl.count(),
+            "partitions revoked: finishing their batches under way before letting them go"
+        );
+    }
+
+    /// Every event of the revoked partitions that this worker still means to finish is done.
+    fn revoke_drained(&self, tracker: &OffsetTracker, tpl: &TopicPartitionList) -> bool {
+        tpl.elements()
+            .iter()
+            .all(|e| tracker.in_flight_of(e.topic(), e.partition()) == 0)
+    }
+
+    /// Commit what is stored and let the revoked partitions go (the unassign librdkafka waits
+    /// for); the offset tracker forgets them at the next read.
+    fn finish_revoke(&self, consumer: &StreamConsumer<WorkerContext>, tpl: &TopicPartitionList) {
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(())
+            | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => {
+                self.metrics
+                    .kafka_errors
+                    .with_label_values(&["commit"])
+                    .inc();
+                tracing::warn!(error = %e, "commit on revoke failed; the next owner reads the unfinished events again")
+            }
+        }
+        let result = if matches!(
+            consumer.rebalance_protocol(),
+            rdkafka::consumer::RebalanceProtocol::Cooperative
+        ) {
+            consumer.incremental_unassign(tpl)
+        } else {
+            consumer.unassign()
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "rebalance: the unassign failed");
+        }
+        consumer.context().log_change("revoked", tpl);
     }
 
     fn apply_rebalances(

@@ -998,6 +998,108 @@ async fn a_paused_worker_that_resumes_cannot_contradict_the_new_owner() {
     assert_eq!(committed(&bootstrap, &t), N as i64);
 }
 
+/// A second worker joins while the first has batches under way: the first lets its partitions
+/// go only once those batches are decided, delivered and committed (within
+/// `kafka.drain_timeout`), and drops what it read but had not started, so the next owner starts
+/// exactly where it stopped. No event is emitted twice. (Before the revoke was held back, every
+/// event in flight at the rebalance was emitted again by the partition's next owner.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_joining_takes_over_where_the_first_stopped() {
+    common::logs();
+    let tansu = Tansu::start();
+    let redis = RedisServer::start(false);
+    let t = Topics::new();
+    let bootstrap = tansu.bootstrap();
+    create_topics(&bootstrap, &t).await;
+    const N: usize = 10_000;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "20")
+        .create()
+        .unwrap();
+    let payloads: Vec<(String, String)> = (0..N)
+        .map(|i| {
+            let author = (9000 + i % 200).to_string();
+            let payload = format!(
+                r#"{{"data":{{"id":"{}","text":"my internet is down again","author_id":"{author}","created_at":"2026-11-20T09:00:00Z"}}}}"#,
+                90_000 + i
+            );
+            (author, payload)
+        })
+        .collect();
+    for chunk in payloads.chunks(1000) {
+        let sends = chunk.iter().map(|(k, p)| {
+            producer.send(
+                FutureRecord::<str, str>::to(&t.raw).key(k).payload(p),
+                Timeout::After(Duration::from_secs(30)),
+            )
+        });
+        for r in futures::future::join_all(sends).await {
+            r.unwrap();
+        }
+    }
+    // One event per claim: a slow worker, still under way when the second one joins, with up to
+    // `kafka.max_in_flight` events read ahead of what it has finished.
+    let settings = [
+        ("OUTCRY__KAFKA__MAX_BATCH", "1"),
+        ("OUTCRY__KAFKA__CONSUMER__AUTO.COMMIT.INTERVAL.MS", "1000"),
+        ("OUTCRY__CRM__FOLLOW_TOPIC", "false"),
+    ];
+    let config = repo().join("config/outcry.toml");
+    let (h1, h2) = (free_port(), free_port());
+    let first = start_outcry_env(&config, &bootstrap, &redis.url(), h1, &t, &settings);
+    wait_for(
+        "the first worker under way",
+        Duration::from_secs(60),
+        || metric_value(h1, "outcry_events_finished_total{").is_some_and(|n| n >= 500.0),
+    );
+    let second = start_outcry_env(&config, &bootstrap, &redis.url(), h2, &t, &settings);
+    wait_for("every offset committed", Duration::from_secs(120), || {
+        committed(&bootstrap, &t) >= N as i64
+    });
+    let joined = metric_value(h2, "outcry_events_finished_total{").unwrap_or(0.0);
+    assert!(sigterm_and_wait(first).success());
+    assert!(sigterm_and_wait(second).success());
+
+    // Read to the end (not by watermarks, which tansu reports short: `read_exactly`): until
+    // every event has its assignment, then a quiet second for any copies.
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", format!("e2e-reader-{}", unique_suffix()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&t.assignments, 0, Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let mut all: Vec<AssignmentEvent> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline
+        && (ids.len() < N || quiet_since.elapsed() < Duration::from_secs(1))
+    {
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            let a: AssignmentEvent =
+                serde_json::from_slice(m.expect("consume").payload().unwrap()).unwrap();
+            quiet_since = Instant::now();
+            if !a.owner_key.starts_with("incident:") {
+                ids.insert(a.event_id.clone());
+                all.push(a);
+            }
+        }
+    }
+    assert_eq!(ids.len(), N, "every event decided");
+    assert!(joined > 0.0, "the second worker took partitions over");
+    assert_eq!(
+        all.len(),
+        N,
+        "no event emitted twice ({} assignment records for {N} events)",
+        all.len()
+    );
+}
+
 /// A worker started while Redis is down waits for it (not ready, consuming nothing) instead of
 /// exiting, and works once Redis is back: a Redis restart does not crash-loop the workers being
 /// restarted meanwhile.

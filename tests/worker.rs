@@ -1813,12 +1813,15 @@ async fn a_worker_joining_mid_stream_loses_nothing() {
     assert!(b > 0, "the second worker took part");
 
     let mut decided: HashMap<(i32, i64), (String, String, u64)> = HashMap::new();
+    let mut copies = 0u64;
     for x in assignments(kafka.bootstrap_servers(), &t.assignments) {
         let d = (x.event_id.clone(), x.department.clone(), x.fencing_token);
         if let Some(prev) = decided.insert((x.source.partition, x.source.offset), d.clone()) {
             assert_eq!(prev, d, "{} decided twice differently", x.event_id);
+            copies += 1;
         }
     }
+    eprintln!("assignment records emitted twice: {copies}");
     let mut missing: Vec<&(i32, i64)> = preloaded
         .iter()
         .filter(|c| !decided.contains_key(c))

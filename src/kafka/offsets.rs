@@ -49,6 +49,22 @@ impl OffsetTracker {
         Some(next)
     }
 
+    /// The events of a partition from `offset` on will not be finished here (its partition is
+    /// being revoked and they were never processed): they leave the in-flight set, and the
+    /// position stays below them (every finished offset is lower).
+    pub fn abandon_from(&mut self, topic: &str, partition: i32, offset: i64) {
+        if let Some(st) = self.parts.get_mut(&(topic.to_owned(), partition)) {
+            st.in_flight.split_off(&offset);
+        }
+    }
+
+    /// Events of one partition read but not finished.
+    pub fn in_flight_of(&self, topic: &str, partition: i32) -> usize {
+        self.parts
+            .get(&(topic.to_owned(), partition))
+            .map_or(0, |p| p.in_flight.len())
+    }
+
     /// Forget a partition (revoked, or assigned afresh).
     pub fn forget(&mut self, topic: &str, partition: i32) {
         self.parts.remove(&(topic.to_owned(), partition));
@@ -81,6 +97,33 @@ mod tests {
         assert_eq!(t.finish("t", 0, 14), None, "13 still in flight");
         assert_eq!(t.finish("t", 0, 13), Some(15));
         assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn abandoned_events_leave_the_set_and_the_position_stays_below_them() {
+        let mut t = OffsetTracker::new();
+        for o in 10..20 {
+            t.begin("t", 0, o);
+        }
+        t.begin("t", 1, 3);
+        // 10..14 are under way, 14.. were read but are given up (their partition is revoked).
+        t.abandon_from("t", 0, 14);
+        assert_eq!(t.in_flight_of("t", 0), 4);
+        assert_eq!(t.in_flight_of("t", 1), 1, "other partitions untouched");
+        for o in [11, 12, 13] {
+            t.finish("t", 0, o);
+        }
+        assert_eq!(
+            t.finish("t", 0, 10),
+            Some(14),
+            "resume at the first abandoned event"
+        );
+        assert_eq!(t.in_flight_of("t", 0), 0);
+        assert_eq!(
+            t.finish("t", 0, 15),
+            None,
+            "an abandoned event finishing stores nothing"
+        );
     }
 
     #[test]
