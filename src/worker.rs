@@ -596,17 +596,7 @@ impl Worker {
         {
             tracing::warn!("drain timed out; unfinished events will be read again");
         }
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(())
-            | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => {
-                self.metrics
-                    .kafka_errors
-                    .with_label_values(&["commit"])
-                    .inc();
-                tracing::warn!(error = %e, "final commit failed")
-            }
-        }
+        self.commit_stored(&consumer, "final commit failed");
         // From here on a revoke (the consumer's close) is answered at once; one held back is
         // answered now, its offsets committed above.
         consumer.context().closing.store(true, Ordering::Relaxed);
@@ -663,9 +653,9 @@ impl Worker {
             .all(|e| tracker.in_flight_of(e.topic(), e.partition()) == 0)
     }
 
-    /// Commit what is stored and let the revoked partitions go (the unassign librdkafka waits
-    /// for); the offset tracker forgets them at the next read.
-    fn finish_revoke(&self, consumer: &StreamConsumer<WorkerContext>, tpl: &TopicPartitionList) {
+    /// Commit the stored offsets synchronously; a failure is counted and logged as `failed`
+    /// says (nothing stored is not a failure).
+    fn commit_stored(&self, consumer: &StreamConsumer<WorkerContext>, failed: &str) {
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(())
             | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
@@ -674,9 +664,18 @@ impl Worker {
                     .kafka_errors
                     .with_label_values(&["commit"])
                     .inc();
-                tracing::warn!(error = %e, "commit on revoke failed; the next owner reads the unfinished events again")
+                tracing::warn!(error = %e, "{failed}")
             }
         }
+    }
+
+    /// Commit what is stored and let the revoked partitions go (the unassign librdkafka waits
+    /// for); the offset tracker forgets them at the next read.
+    fn finish_revoke(&self, consumer: &StreamConsumer<WorkerContext>, tpl: &TopicPartitionList) {
+        self.commit_stored(
+            consumer,
+            "commit on revoke failed; the next owner reads the unfinished events again",
+        );
         let result = if matches!(
             consumer.rebalance_protocol(),
             rdkafka::consumer::RebalanceProtocol::Cooperative
