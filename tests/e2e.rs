@@ -859,6 +859,27 @@ fn signal(outcry: &Outcry, sig: &str) {
         .success());
 }
 
+/// An X v2 post from `author` about an outage, keyed by its author.
+fn outage_tweet(id: usize, author: usize) -> (String, String) {
+    let payload = format!(
+        r#"{{"data":{{"id":"{id}","text":"my internet is down again","author_id":"{author}","created_at":"2026-11-20T09:00:00Z"}}}}"#
+    );
+    (author.to_string(), payload)
+}
+
+/// Produce keyed records to `topic` and wait for every one to be acknowledged.
+async fn produce_keyed(producer: &FutureProducer, topic: &str, records: &[(String, String)]) {
+    let sends = records.iter().map(|(k, p)| {
+        producer.send(
+            FutureRecord::<str, str>::to(topic).key(k).payload(p),
+            Timeout::After(Duration::from_secs(30)),
+        )
+    });
+    for r in futures::future::join_all(sends).await {
+        r.unwrap();
+    }
+}
+
 /// A worker paused (SIGSTOP) past its session timeout while it holds decided, uncommitted
 /// events; the group moves its partitions to a second worker, which decides the same events
 /// again; then the first resumes and delivers what it held. On librdkafka's mock cluster, which
@@ -893,25 +914,10 @@ async fn a_paused_worker_that_resumes_cannot_contradict_the_new_owner() {
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             for chunk in 0..N / 10 {
                 tick.tick().await;
-                let sends: Vec<_> = (chunk * 10..chunk * 10 + 10)
-                    .map(|i| {
-                        let author = 9000 + i % 50;
-                        let payload = format!(
-                            r#"{{"data":{{"id":"{}","text":"my internet is down again","author_id":"{author}","created_at":"2026-11-20T09:00:00Z"}}}}"#,
-                            80_000 + i
-                        );
-                        (author.to_string(), payload)
-                    })
+                let tweets: Vec<_> = (chunk * 10..chunk * 10 + 10)
+                    .map(|i| outage_tweet(80_000 + i, 9000 + i % 50))
                     .collect();
-                let futures = sends.iter().map(|(k, p)| {
-                    producer.send(
-                        FutureRecord::<str, str>::to(&raw).key(k).payload(p),
-                        Timeout::After(Duration::from_secs(30)),
-                    )
-                });
-                for r in futures::future::join_all(futures).await {
-                    r.unwrap();
-                }
+                produce_keyed(&producer, &raw, &tweets).await;
             }
         })
     };
@@ -1017,26 +1023,11 @@ async fn a_worker_joining_takes_over_where_the_first_stopped() {
         .set("linger.ms", "20")
         .create()
         .unwrap();
-    let payloads: Vec<(String, String)> = (0..N)
-        .map(|i| {
-            let author = (9000 + i % 200).to_string();
-            let payload = format!(
-                r#"{{"data":{{"id":"{}","text":"my internet is down again","author_id":"{author}","created_at":"2026-11-20T09:00:00Z"}}}}"#,
-                90_000 + i
-            );
-            (author, payload)
-        })
+    let tweets: Vec<_> = (0..N)
+        .map(|i| outage_tweet(90_000 + i, 9000 + i % 200))
         .collect();
-    for chunk in payloads.chunks(1000) {
-        let sends = chunk.iter().map(|(k, p)| {
-            producer.send(
-                FutureRecord::<str, str>::to(&t.raw).key(k).payload(p),
-                Timeout::After(Duration::from_secs(30)),
-            )
-        });
-        for r in futures::future::join_all(sends).await {
-            r.unwrap();
-        }
+    for chunk in tweets.chunks(1000) {
+        produce_keyed(&producer, &t.raw, chunk).await;
     }
     // One event per claim: a slow worker, still under way when the second one joins, with up to
     // `kafka.max_in_flight` events read ahead of what it has finished.
