@@ -2,6 +2,10 @@
 //! (or the JSONL file in OUTCRY_BENCH_CORPUS). Same code as `outcry bench`.
 
 use outcry::demo;
+
+/// The daemon's allocator (src/main.rs), so that the bench measures what `outcry run` runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 fn main() {
@@ -17,6 +21,8 @@ fn main() {
     let pipeline = loaded.pipeline();
     let results = outcry::bench::run(&pipeline, &loaded.index, &events, Duration::from_secs(3));
     print!("{}", outcry::bench::render(&results, events.len()));
+    let stages = outcry::bench::stages(&pipeline, &loaded.index, &events);
+    print!("{}", outcry::bench::render_stages(&stages));
     let outcomes = outcry::bench::outcomes(&pipeline, &loaded.index, &events);
     print!("{}", outcry::bench::render_outcomes(&outcomes));
 }

@@ -1187,6 +1187,8 @@ fn bench(corpus: Option<&Path>, seconds: f64) -> ExitCode {
         Duration::from_secs_f64(seconds.max(0.1)),
     );
     print!("{}", crate::bench::render(&results, events.len()));
+    let stages = crate::bench::stages(&pipeline, &loaded.index, &events);
+    print!("{}", crate::bench::render_stages(&stages));
     let outcomes = crate::bench::outcomes(&pipeline, &loaded.index, &events);
     print!("{}", crate::bench::render_outcomes(&outcomes));
     ExitCode::SUCCESS

@@ -45,6 +45,13 @@ fn is_symbol(c: char) -> bool {
 
 /// Token spans (byte offsets) of a folded text, in order.
 pub fn tokens(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity(text.len() / 4);
+    each_token(text, |a, b| out.push((a, b)));
+    out
+}
+
+/// [`tokens`], each span handed to `f` as it is found (no vector of its own).
+pub fn each_token(text: &str, mut f: impl FnMut(usize, usize)) {
     let bytes = text.as_bytes();
     // The kind and length of the character at byte `i` (ASCII without decoding).
     let at = |i: usize| -> (Kind, usize) {
@@ -59,7 +66,6 @@ pub fn tokens(text: &str) -> Vec<(usize, usize)> {
             }
         }
     };
-    let mut out = Vec::with_capacity(text.len() / 4);
     let mut i = 0;
     while i < bytes.len() {
         let (k, n) = at(i);
@@ -67,7 +73,7 @@ pub fn tokens(text: &str) -> Vec<(usize, usize)> {
         i += n;
         match k {
             Kind::Other => {}
-            Kind::Symbol => out.push((start, i)),
+            Kind::Symbol => f(start, i),
             k => {
                 while i < bytes.len() {
                     let (next, n) = at(i);
@@ -84,11 +90,10 @@ pub fn tokens(text: &str) -> Vec<(usize, usize)> {
                         break;
                     }
                 }
-                out.push((start, i));
+                f(start, i);
             }
         }
     }
-    out
 }
 
 /// Whether `text[start..end]` begins at a token's start and ends at a token's end.

@@ -243,40 +243,42 @@ impl LearnedIndex {
     /// The text's n-grams that are plain terms (or more exactly: their ids and spans), in
     /// order of start, then end.
     fn ngrams(&self, text: &str) -> Vec<(usize, usize, u32)> {
-        let toks = features::tokens(text);
         let no_stems = self.stems.is_empty();
-        // Each token's word id (0: in no n-gram phrase) and stem phrase.
-        let ids: Vec<(u32, u32)> = toks
-            .iter()
-            .map(|&(a, b)| {
-                let word = &text[a..b];
-                match self.words.get(word) {
-                    Some(&known) => known,
-                    None if no_stems => (0, NO_STEM),
-                    None => (0, self.stem_term(word)),
-                }
-            })
-            .collect();
+        let mut toks: Vec<Token> = Vec::with_capacity(text.len() / 4);
+        features::each_token(text, |start, end| {
+            let w = &text[start..end];
+            let (word, stem) = match self.words.get(w) {
+                Some(&known) => known,
+                None if no_stems => (0, NO_STEM),
+                None => (0, self.stem_term(w)),
+            };
+            toks.push(Token {
+                start,
+                end,
+                word,
+                stem,
+            });
+        });
         let bytes = text.as_bytes();
         let mut out = Vec::new();
         for i in 0..toks.len() {
-            if ids[i].1 != NO_STEM {
-                out.push((toks[i].0, toks[i].1, ids[i].1));
+            if toks[i].stem != NO_STEM {
+                out.push((toks[i].start, toks[i].end, toks[i].stem));
             }
             let mut key = 0u64;
             let mut end = i;
-            while ids[end].0 != 0 {
-                key = key << GRAM_BITS | u64::from(ids[end].0);
+            while toks[end].word != 0 {
+                key = key << GRAM_BITS | u64::from(toks[end].word);
                 let Some(&slot) = self.grams.get(&key) else {
                     break;
                 };
                 if slot & !EXTENDS != NO_TERM {
-                    out.push((toks[i].0, toks[end].1, slot & !EXTENDS));
+                    out.push((toks[i].start, toks[end].end, slot & !EXTENDS));
                 }
                 // A longer phrase needs one more token, one space away.
                 let next_adjacent = end + 1 < toks.len()
-                    && toks[end + 1].0 == toks[end].1 + 1
-                    && bytes[toks[end].1] == b' ';
+                    && toks[end + 1].start == toks[end].end + 1
+                    && bytes[toks[end].end] == b' ';
                 if slot & EXTENDS == 0 || !next_adjacent {
                     break;
                 }
@@ -363,6 +365,15 @@ impl LearnedIndex {
 
 /// A set of bits, one per hash of a stem's length and first and last two letters: a word whose
 /// stem's bit is clear has no stem phrase, found without hashing the stem itself.
+/// A token of a text as [`LearnedIndex::ngrams`] sees it: its span, its word id (0: a word no
+/// term has) and the stem term it gives (`NO_STEM`: none).
+struct Token {
+    start: usize,
+    end: usize,
+    word: u32,
+    stem: u32,
+}
+
 #[derive(Debug, Clone, Default)]
 struct StemFilter(Vec<u64>);
 

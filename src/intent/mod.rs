@@ -853,13 +853,13 @@ impl Classifier {
         let n = self.classes.len();
         let mut slots = vec![0.0f32; n + 3 + self.langs.len()];
         self.learned.sum(hits, &mut slots);
-        let langs = slots.split_off(n + 3);
-        let sides = slots.split_off(n);
+        let langs = slots[n + 3..].to_vec();
         let biases = self
             .sentiment_model
             .as_ref()
             .map_or([0.0; 3], |m| m.biases());
-        let logits = [0, 1, 2].map(|i| biases[i] + sides[i]);
+        let logits = [0, 1, 2].map(|i| biases[i] + slots[n + i]);
+        slots.truncate(n);
         (slots, logits, langs)
     }
 
