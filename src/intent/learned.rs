@@ -79,6 +79,10 @@ pub struct LearnedIndex {
     rows: Vec<[(u32, u32); 3]>,
     /// `(slot, weight)`, the features of a row summed per slot (see [`LearnedIndex::sum`]).
     adds: Vec<(u32, f32)>,
+    /// Per term, a range of `speaks`: the weights that can speak for a decision's keywords
+    /// (see [`LearnedIndex::speaking_for`]).
+    speak_ranges: Vec<(u32, u32)>,
+    speaks: Vec<Speak>,
 }
 
 impl LearnedIndex {
@@ -93,7 +97,19 @@ impl LearnedIndex {
         let mut index = Vec::new();
         let mut rows = Vec::new();
         let mut adds = Vec::new();
+        let mut speaks = Vec::new();
+        let mut speak_ranges = Vec::new();
         for rules in by_term {
+            let first = speaks.len() as u32;
+            speaks.extend(rules.iter().filter_map(|f| match f.target {
+                Target::Class(c) if f.weight > 0.0 => Some(Speak {
+                    class: c as u32,
+                    weight: f.weight,
+                    scope: f.scope,
+                }),
+                _ => None,
+            }));
+            speak_ranges.push((first, speaks.len() as u32));
             let start = features.len() as u32;
             let scoped = rules.iter().any(|f| f.scope != Scope::Any);
             rows.push(
@@ -169,6 +185,8 @@ impl LearnedIndex {
             features,
             rows,
             adds,
+            speaks,
+            speak_ranges,
         })
     }
 
@@ -337,17 +355,15 @@ impl LearnedIndex {
     /// [`LearnedIndex::text`] makes a keyword of.
     pub fn speaking_for(&self, hits: &[TermHit], c: usize, out: &mut Vec<(f32, (u32, bool))>) {
         for h in hits {
-            let (a, b, _) = self.index[h.term as usize];
-            for l in &self.features[a as usize..b as usize] {
-                if l.target == Target::Class(c) && l.weight > 0.0 && h.counts(l.scope) {
-                    out.push((l.weight, (h.term, l.scope == Scope::Negated)));
+            let (a, b) = self.speak_ranges[h.term as usize];
+            for sp in &self.speaks[a as usize..b as usize] {
+                if sp.class as usize == c && h.counts(sp.scope) {
+                    out.push((sp.weight, (h.term, sp.scope == Scope::Negated)));
                 }
             }
         }
     }
 
-    /// The rule text of feature `f` of `term`: its phrase, `¬phrase` when it counts only after
-    /// a negation cue.
     pub fn rule_text(&self, term: u32, f: usize) -> String {
         self.text(term, self.features[f].scope == Scope::Negated)
     }
@@ -365,6 +381,15 @@ impl LearnedIndex {
 
 /// A set of bits, one per hash of a stem's length and first and last two letters: a word whose
 /// stem's bit is clear has no stem phrase, found without hashing the stem itself.
+/// A term's positive weight for a class in a scope: what can speak for a decision (the
+/// features of `LearnedIndex::features` that do, in their order, 12 bytes each).
+#[derive(Debug, Clone, Copy)]
+struct Speak {
+    class: u32,
+    weight: f32,
+    scope: Scope,
+}
+
 /// A token of a text as [`LearnedIndex::ngrams`] sees it: its span, its word id (0: a word no
 /// term has) and the stem term it gives (`NO_STEM`: none).
 struct Token {

@@ -116,9 +116,31 @@ pub fn decision_records(
         owner_key,
         route,
     } = decision;
-    let assignment = AssignmentEvent {
-        event_id: event.event_id.clone(),
+    // The interaction is serialized first, so that what both records carry (the intent, the
+    // identity, the event's coordinates) then moves into the assignment instead of being cloned.
+    let interaction = InteractionEvent {
         owner_key: owner_key.0.clone(),
+        event,
+        identity,
+        intent,
+        department: claim.department.clone(),
+        fencing_token: claim.token,
+        rules_version: rules_version.to_owned(),
+        noise: false,
+        truncated: None,
+    };
+    let interaction_out = self::interaction(&topics.interactions, &interaction, time, max_bytes);
+    let InteractionEvent {
+        owner_key,
+        event,
+        identity,
+        intent,
+        rules_version,
+        ..
+    } = interaction;
+    let assignment = AssignmentEvent {
+        event_id: event.event_id,
+        owner_key,
         outcome: claim.outcome,
         department: claim.department.clone(),
         queue: claim.queue.clone(),
@@ -134,32 +156,21 @@ pub fn decision_records(
         candidates: route.candidates.iter().map(ToString::to_string).collect(),
         priority_bumped: claim.bumped,
         replayed: claim.replayed,
-        intent: Some(intent.clone()),
-        identity: Some(identity.clone()),
-        platform: event.platform.clone(),
-        author_id: event.author.id.clone(),
-        created_at: event.created_at.clone(),
-        source: event.source.clone(),
-        rules_version: rules_version.to_owned(),
+        intent: Some(intent),
+        identity: Some(identity),
+        platform: event.platform,
+        author_id: event.author.id,
+        created_at: event.created_at,
+        source: event.source,
+        rules_version,
         previous: None,
         bounces: 0,
         trail: Vec::new(),
         incident,
     };
-    let interaction = InteractionEvent {
-        owner_key: owner_key.0,
-        event,
-        identity,
-        intent,
-        department: claim.department.clone(),
-        fencing_token: claim.token,
-        rules_version: rules_version.to_owned(),
-        noise: false,
-        truncated: None,
-    };
     [
         self::assignment(&topics.assignments, &assignment, time),
-        self::interaction(&topics.interactions, &interaction, time, max_bytes),
+        interaction_out,
     ]
 }
 
