@@ -62,27 +62,38 @@ pub fn matching_text(text: &str) -> String {
         if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
             // Folded a character at a time: ASCII by lowercasing, the rest by the tables
             // (a tweet is mostly ASCII around an emoji or a curly quote).
-            let folded = text.chars().flat_map(|c| {
-                let mut one = ['\0'; 3];
-                let n = if c.is_ascii() {
-                    one[0] = c.to_ascii_lowercase();
-                    1
+            let mut last_space = true;
+            for c in text.chars() {
+                if c.is_ascii() {
+                    push_folded(&mut out, &mut last_space, c.to_ascii_lowercase());
                 } else {
-                    let mut n = 0;
                     for f in std::iter::once(c).default_case_fold() {
-                        one[n] = f;
-                        n += 1;
+                        push_folded(&mut out, &mut last_space, f);
                     }
-                    n
-                };
-                one.into_iter().take(n)
-            });
-            collapse_into(&mut out, folded);
+                }
+            }
+            if out.ends_with(' ') {
+                out.pop();
+            }
         } else {
             collapse_into(&mut out, text.chars().nfkc().default_case_fold());
         }
     }
     out
+}
+
+/// One step of [`collapse_into`]: push `c`, or one space for a run of whitespace (none at the
+/// start: `last_space` begins true; the caller drops a trailing one).
+fn push_folded(out: &mut String, last_space: &mut bool, c: char) {
+    if c.is_whitespace() {
+        if !*last_space {
+            out.push(' ');
+            *last_space = true;
+        }
+    } else {
+        out.push(c);
+        *last_space = false;
+    }
 }
 
 /// [`matching_text`] of ASCII text: lowercased, runs of whitespace (in ASCII, what
@@ -113,15 +124,7 @@ fn ascii_matching_text(text: &str) -> String {
 fn collapse_into(out: &mut String, chars: impl Iterator<Item = char>) {
     let mut last_space = true;
     for c in chars {
-        if c.is_whitespace() {
-            if !last_space {
-                out.push(' ');
-                last_space = true;
-            }
-        } else {
-            out.push(c);
-            last_space = false;
-        }
+        push_folded(out, &mut last_space, c);
     }
     if out.ends_with(' ') {
         out.pop();
