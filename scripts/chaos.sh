@@ -7,7 +7,8 @@
 # Exit code 1 if any check fails. docs/reliability.md explains the table.
 #
 #   scripts/chaos.sh --events 100000 --seed 7          # the long run (release build)
-#   scripts/chaos.sh --short                           # the CI form: 3000 events, seed 1
+#   scripts/chaos.sh --ci                              # the form scripts/test.sh runs: 20000 events, seed 2
+#   scripts/chaos.sh --short                           # a quick look: 3000 events, seed 1
 #   scripts/chaos.sh --outcry target/debug/outcry ...  # use this binary, build nothing
 #
 # Every other flag goes to scripts/chaos.py (--rate, --faults-per-kind, --drain-timeout,
@@ -22,6 +23,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --outcry) outcry="$2"; shift 2 ;;
     --outcry=*) outcry="${1#*=}"; shift ;;
+    --ci) args+=(--events 20000 --seed "${CHAOS_SEED:-2}"); shift ;;
     --short) args+=(--events 3000 --seed "${CHAOS_SEED:-1}" --rate 100 --faults-per-kind 1 --drain-timeout 100); shift ;;
     -h|--help)
       sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
