@@ -556,6 +556,9 @@ pub struct Router {
     tier_points: Vec<(String, i32)>,
     related_points: Vec<(String, i32)>,
     sla: [SlaPolicy; 4],
+    /// Each class's SLA as its reason reads (`sla p2: first response 1h, resolution 1day`),
+    /// written once: the same for every event of the class.
+    sla_reasons: [String; 4],
     on_breach: [Arc<Target>; 4],
     bounce_limit: u32,
 }
@@ -610,6 +613,14 @@ impl Router {
                 .map(|(k, v)| (k.to_lowercase(), *v))
                 .collect(),
             sla: policies.map(|p| p.clone()),
+            sla_reasons: [Priority::P1, Priority::P2, Priority::P3, Priority::P4].map(|priority| {
+                let policy = policies[priority.index()];
+                format!(
+                    "sla {priority}: first response {}, resolution {}",
+                    humantime::format_duration(policy.first_response),
+                    humantime::format_duration(policy.resolution)
+                )
+            }),
             on_breach: policies.map(|p| {
                 p.on_breach
                     .clone()
@@ -787,11 +798,7 @@ impl Router {
         } else {
             format!("class {priority}: {score} points (from {from})")
         });
-        reasons.push(format!(
-            "sla {priority}: first response {}, resolution {}",
-            humantime::format_duration(policy.first_response),
-            humantime::format_duration(policy.resolution)
-        ));
+        reasons.push(self.sla_reasons[priority.index()].clone());
         Route {
             rule: name,
             candidates,
