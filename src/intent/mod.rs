@@ -1333,13 +1333,21 @@ enum Phrase<'a> {
 /// The most phrases a decision's keywords list.
 pub const KEYWORDS_MAX: usize = 8;
 
+/// A keyword carries at least this share of the heaviest keyword's weight. A learned decision
+/// is often many small weights ("no" 0.65, "sent" 0.3, "and" 0.1, "i" 0.05): the list names
+/// those that carried it, not every word that leaned its way. Hand phrases (weight 1 each) all
+/// stay.
+pub const KEYWORDS_MIN_SHARE: f32 = 0.25;
+
 /// A decision's keywords: the phrases that spoke for it, heaviest first (equal weights in the
-/// order given), each once, at most [`KEYWORDS_MAX`]. `text` makes a phrase's text.
+/// order given), each once, at most [`KEYWORDS_MAX`], none lighter than
+/// [`KEYWORDS_MIN_SHARE`] of the heaviest. `text` makes a phrase's text.
 fn heaviest_phrases<P>(mut phrases: Vec<(f32, P)>, text: impl Fn(&P) -> String) -> Vec<String> {
     phrases.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let floor = phrases.first().map_or(0.0, |(w, _)| w * KEYWORDS_MIN_SHARE);
     let mut out: Vec<String> = Vec::new();
-    for (_, p) in &phrases {
-        if out.len() == KEYWORDS_MAX {
+    for (w, p) in &phrases {
+        if out.len() == KEYWORDS_MAX || *w < floor {
             break;
         }
         let t = text(p);
@@ -1661,6 +1669,14 @@ weight = 3.0
             m.keywords,
             ["down", "a1", "a2", "a3", "a4", "a5", "a6", "a7"]
         );
+        assert_eq!(decide(&c.analyze(text)), Classification::Intent(m));
+        // A phrase under a quarter of the heaviest's weight is no keyword.
+        let pack = pack.replace("weight = 3.0", "weight = 5.0");
+        let c = Classifier::compile(&[RulePack::from_toml("kw", &pack).unwrap()]).unwrap();
+        let Classification::Intent(m) = c.classify(text) else {
+            panic!("an intent")
+        };
+        assert_eq!(m.keywords, ["down"]);
         assert_eq!(decide(&c.analyze(text)), Classification::Intent(m));
     }
 
