@@ -601,6 +601,10 @@ fn classify(a: ClassifyArgs) -> ExitCode {
                     "intent": intent,
                     "severity": severity,
                     "noise": (kind == "noise").then(|| analysis.noise.iter().find(|n| n.qualifies).map(|n| n.name.clone())),
+                    "keywords": match &decision {
+                        Classification::Intent(m) => &m.keywords,
+                        Classification::Noise { keywords } => keywords,
+                    },
                 },
                 "route": route.as_ref().map(|r| serde_json::json!({
                     "route": &*r.rule,
@@ -643,6 +647,12 @@ fn classify(a: ClassifyArgs) -> ExitCode {
                 }
                 for why in &r.reasons {
                     out.push_str(&format!("  because {why}\n"));
+                }
+                if !m.keywords.is_empty() {
+                    out.push_str(&format!(
+                        "  keywords (in the assignment): {}\n",
+                        m.keywords.join(", ")
+                    ));
                 }
             }
             _ => out.push_str(&format!(

@@ -605,3 +605,48 @@ fn generic_pack_extracts_orders_and_products() {
     );
     assert_eq!(entities(&c, "I want to order 2 routers"), pairs(&[]));
 }
+
+/// `outcry classify` shows the keywords the assignment will carry, in text and in JSON: the
+/// phrases that spoke for the decision, none under a quarter of the heaviest's weight.
+#[test]
+fn classify_shows_the_keywords_the_assignment_carries() {
+    let dir = std::env::temp_dir().join(format!("outcry-rules-kw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("pack.toml"),
+        "name = \"t\"\n[[intent]]\nname = \"outage\"\n[[intent.phrases]]\nterms = [\"down\"]\nweight = 4.0\n[[intent.phrases]]\nterms = [\"site\"]\nweight = 1.5\n[[intent.phrases]]\nterms = [\"the\"]\nweight = 0.5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("outcry.toml"),
+        "[rules]\npacks = [\"pack.toml\"]\n",
+    )
+    .unwrap();
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_outcry"));
+        cmd.arg("classify")
+            .arg("--config")
+            .arg(dir.join("outcry.toml"))
+            .arg("the site is down");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("run outcry");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = run(false);
+    assert!(
+        text.contains("keywords (in the assignment): down, site\n"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(run(true).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        json["decision"]["keywords"],
+        serde_json::json!(["down", "site"])
+    );
+}
