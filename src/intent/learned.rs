@@ -364,6 +364,8 @@ impl LearnedIndex {
         }
     }
 
+    /// The rule text of feature `f` of `term`: its phrase, `¬phrase` when it counts only after
+    /// a negation cue.
     pub fn rule_text(&self, term: u32, f: usize) -> String {
         self.text(term, self.features[f].scope == Scope::Negated)
     }
