@@ -235,7 +235,9 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Benchmark the matching stage (raw bytes to decision) beside JSON parsing alone.
+    /// Benchmark the matching stage (raw bytes to decision) beside JSON parsing alone, with the
+    /// cost of the two output records and where the stage's time goes (normalize, identity,
+    /// classify, route).
     Bench {
         /// JSONL corpus (one raw event per line); default: the bundled sample feed.
         #[arg(long)]
