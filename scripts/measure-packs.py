@@ -22,6 +22,9 @@ Lines of the table (every score is on texts the scored model was not trained on)
   sentiment is negative; the peer is a binary classifier trained on negative-vs-not.
 - banking77 accuracy (77 intents): train on banking77_train.csv, score on banking77_test.csv
   (the hand packs have no banking77 intents: not measured).
+- The peer is trained with four settings (PEER_SETTINGS); its usual row is the first (C=10), and
+  a "best setting per column" row gives, for each column, the best of the four on the very data
+  it is scored on (flattering the peer), so that no line is won against a badly set peer.
 
 A second table, across industries: the generic customer-care pack on our 600 hand-labelled
 inbound tweets of the twcs sample (config/learn/twcs-labels.csv), grouped by the industry of the
