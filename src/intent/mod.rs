@@ -775,31 +775,37 @@ impl Classifier {
             }
         }
         let language = heaviest(&lang_weight).map(|i| self.langs[i].clone());
-        // The best qualifying class among those `pick` accepts, in `analyze`'s order: score,
-        // then severity, then definition order.
-        let best = |pick: &dyn Fn(&Class) -> bool| {
-            let mut best: Option<(usize, f32)> = None;
+        // The best qualifying class among those each pick accepts (noise that overrides,
+        // intents, noise), in `analyze`'s order: score, then severity, then definition order.
+        // One pass over the classes for the three (a pack may have 77 of them).
+        let best = {
+            let mut best: [Option<(usize, f32)>; 3] = [None; 3];
             for (ix, sc) in score.iter().enumerate() {
                 let (Some(sc), class) = (*sc, &self.classes[ix]) else {
                     continue;
                 };
-                if !pick(class) || sc < class.min_score {
+                if sc < class.min_score {
                     continue;
                 }
                 let margin = sc - class.min_score;
-                let better = match best {
-                    None => true,
-                    Some((b, bm)) => margin
-                        .total_cmp(&bm)
-                        .then(class.severity.cmp(&self.classes[b].severity))
-                        .is_gt(),
-                };
-                if better {
-                    best = Some((ix, margin));
+                let picks = [class.noise && class.overrides, !class.noise, class.noise];
+                for (slot, pick) in best.iter_mut().zip(picks) {
+                    let better = pick
+                        && match *slot {
+                            None => true,
+                            Some((b, bm)) => margin
+                                .total_cmp(&bm)
+                                .then(class.severity.cmp(&self.classes[b].severity))
+                                .is_gt(),
+                        };
+                    if better {
+                        *slot = Some((ix, margin));
+                    }
                 }
             }
-            best.map(|(ix, _)| ix)
+            best.map(|b| b.map(|(ix, _)| ix))
         };
+        let [noise_overriding, intent, noise] = best;
         let keywords = |class: usize| {
             let hand = hits
                 .iter()
@@ -820,12 +826,12 @@ impl Classifier {
                 Phrase::Hand(text) => (*text).to_owned(),
             })
         };
-        if let Some(n) = best(&|c| c.noise && c.overrides) {
+        if let Some(n) = noise_overriding {
             return Classification::Noise {
                 keywords: keywords(n),
             };
         }
-        if let Some(i) = best(&|c| !c.noise) {
+        if let Some(i) = intent {
             return Classification::Intent(IntentMatch {
                 intent: self.classes[i].name.clone(),
                 severity: self.classes[i].severity,
@@ -835,7 +841,7 @@ impl Classifier {
                 entities: self.entity_values(text, &entities, &entity_patterns),
             });
         }
-        if let Some(n) = best(&|c| c.noise) {
+        if let Some(n) = noise {
             return Classification::Noise {
                 keywords: keywords(n),
             };
