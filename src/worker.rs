@@ -2,9 +2,9 @@
 //!
 //! One consumer-group member. Input partitions are processed concurrently, and within a
 //! partition the next batch is decided while the one before it claims; claims go one batch at a
-//! time in read order (`Turn`), so a partition's events are claimed in their order. The stages of an event are named steps: `read_batch`
-//! takes what has arrived (up to `kafka.max_batch`) and enters each in the `OffsetTracker`;
-//! `decide` runs the pure stage on the batch (on every core when it is large);
+//! time in read order (`Turn`), so a partition's events are claimed in their order. The
+//! stages of an event are named steps: `read_batch` takes what has arrived (up to
+//! `kafka.max_batch`) and enters each in the `OffsetTracker`; `decide` runs the pure stage on the batch (on every core when it is large);
 //! `claim_all` claims the routed events in one round trip, in read order, so events of
 //! one owner key (one partition) are decided in order; `emit` builds each event's
 //! records; `deliver` produces them concurrently up to `kafka.max_in_flight`; and
