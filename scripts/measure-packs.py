@@ -85,6 +85,39 @@ def macro_f1(gold, pred, classes):
     return sum(out) / len(out)
 
 
+def paired_interval(gold, a, b, classes=None, resamples=2000, seed=16):
+    """The difference a - b of two methods' scores on the same items, with its 95% paired
+    bootstrap interval (the items resampled with replacement, both methods scored on each
+    resample): binary F1 of True when `classes` is None, accuracy when it is "accuracy", else
+    the macro-F1 over `classes`. An interval that holds 0 is a tie at this sample size."""
+    import numpy as np
+    n = len(gold)
+    w = np.random.default_rng(seed).multinomial(n, [1.0 / n] * n, size=resamples).astype(np.float64)
+    gold = np.array(gold, dtype=object)
+
+    def scores(pred):
+        pred = np.array(pred, dtype=object)
+        if classes == "accuracy":
+            return w @ (gold == pred) / n
+        per_class = []
+        for c in (classes or [True]):
+            g, p = gold == c, pred == c
+            tp, fp, fn = w @ (g & p), w @ (~g & p), w @ (g & ~p)
+            per_class.append(np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0))
+        return np.mean(per_class, axis=0)
+
+    def point(pred):
+        if classes == "accuracy":
+            return accuracy(list(gold), pred)
+        if classes is None:
+            return binary_f1(list(gold), pred)
+        return macro_f1(list(gold), pred, classes)
+
+    diff = scores(a) - scores(b)
+    lo, hi = np.percentile(diff, [2.5, 97.5])
+    return point(a) - point(b), lo, hi
+
+
 def accuracy(gold, pred):
     return sum(g == p for g, p in zip(gold, pred)) / len(gold)
 
@@ -209,7 +242,7 @@ def cross_domain(args, tmp, t0):
     results["TF-IDF + LR peer, no twcs in training"] = q[PEER_SETTINGS[0]]
     peer_grid = {"industry held out": lio_peer, "no twcs in training": q}
 
-    table = ["| method (600 labelled twcs tweets, 7 industries) | complaint F1 | complaint precision | complaint recall | intent macro-F1 |",
+    table = [f"| method ({len(twcs)} labelled twcs tweets, {len(industries)} industries) | complaint F1 | complaint precision | complaint recall | intent macro-F1 |",
              "|---|---|---|---|---|"]
     for name, preds in results.items():
         pi = [p[0] for p in preds]
@@ -235,7 +268,56 @@ def cross_domain(args, tmp, t0):
     for t in twcs:
         by[t["industry"]] = by.get(t["industry"], 0) + 1
     note = ", ".join(f"{k} {v}" for k, v in sorted(by.items(), key=lambda x: -x[1]))
-    return "\n".join(table) + f"\n\nTweets per industry: {note}; complaints {sum(gold_c)} of {len(twcs)}."
+    diffs = ["| learned pack − peer (95% paired bootstrap interval) | complaint F1 | intent macro-F1 |",
+             "|---|---|---|"]
+    for what, grid in peer_grid.items():
+        pack = results[f"learned generic pack, {what}"]
+        for label, pick in [("C=10", lambda col: PEER_SETTINGS[0]),
+                            ("best setting per column", lambda col: max(col, key=col.get))]:
+            cells = []
+            for kind, gold, classes in [(1, gold_c, None), (0, gold_i, GENERIC_INTENTS)]:
+                col = {st: (binary_f1(gold, [p[kind] for p in preds]) if classes is None
+                            else macro_f1(gold, [p[kind] for p in preds], classes))
+                       for st, preds in grid.items()}
+                st = pick(col)
+                d, lo, hi = paired_interval(gold, [p[kind] for p in pack],
+                                            [p[kind] for p in grid[st]], classes)
+                cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] ({setting_name(st)})")
+            diffs.append(f"| {what}, vs peer {label} | " + " | ".join(cells) + " |")
+    return ("\n".join(table) + f"\n\nTweets per industry: {note}; complaints {sum(gold_c)} of {len(twcs)}."
+            + "\n\n" + "\n".join(diffs))
+
+
+def airline_differences(learned, peer_results, peer_negative_reason, gold_reason, gold_sent,
+                        gold_complaint, negative):
+    """The learned airline pack minus the peer (C=10, and the best setting per column), with
+    95% paired bootstrap intervals over the tweets."""
+    reasons = list(REASONS)
+    r, s, c = learned
+    columns = [  # (name, gold, pack's predictions, the peer's per setting, classes)
+        ("reasons macro-F1", gold_reason, r, {st: p[0] for st, p in peer_results.items()}, reasons),
+        ("reasons macro-F1, negative tweets", [gold_reason[i] for i in negative],
+         [r[i] for i in negative],
+         {st: [p[i] for i in negative] for st, p in peer_negative_reason.items()}, reasons),
+        ("sentiment accuracy", gold_sent, s, {st: p[1] for st, p in peer_results.items()}, "accuracy"),
+        ("sentiment macro-F1", gold_sent, s, {st: p[1] for st, p in peer_results.items()}, SENTIMENTS),
+        ("complaint F1", gold_complaint, c, {st: p[2] for st, p in peer_results.items()}, None),
+    ]
+    out = ["| learned airline pack − peer (95% paired bootstrap interval) | "
+           + " | ".join(name for name, *_ in columns) + " |",
+           "|---" * (len(columns) + 1) + "|"]
+    for label, best in [("C=10", False), ("best setting per column", True)]:
+        cells = []
+        for _, gold, pack, peers, classes in columns:
+            def score(p):
+                if classes == "accuracy":
+                    return accuracy(gold, p)
+                return binary_f1(gold, p) if classes is None else macro_f1(gold, p, classes)
+            st = max(peers, key=lambda k: score(peers[k])) if best else PEER_SETTINGS[0]
+            d, lo, hi = paired_interval(gold, pack, peers[st], classes)
+            cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" + (f" ({setting_name(st)})" if best else ""))
+        out.append(f"| vs peer {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 # The peer's settings: the first is the peer of every earlier table (C=10, classes unweighted);
@@ -403,6 +485,10 @@ def main():
     for k, v in banking.items():
         if k.startswith("learned"):
             table.append(f"| {k} | — | — | — | — | — | {v:.3f} |")
+    if not args.no_learned:
+        table += ["", airline_differences(results["learned airline pack"], peer_results,
+                                          peer_negative_reason, gold_reason, gold_sent,
+                                          gold_complaint, negative)]
     text = "\n".join(table)
     print(text)
     if cross:
