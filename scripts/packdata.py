@@ -74,7 +74,9 @@ def twcs_labelled(data, labels=LABELS):
     by_id = {r["tweet_id"]: r for r in rows}
 
     def brand_of(r):
-        ids = (r["response_tweet_id"] or "").split(",") + [r["in_response_to_tweet_id"]]
+        # The answers to the tweet, then the tweet it answers (written as a float: "3.0").
+        ids = (r["response_tweet_id"] or "").split(",")
+        ids.append((r["in_response_to_tweet_id"] or "").removesuffix(".0"))
         for i in ids:
             b = by_id.get(i.strip())
             if b and b["inbound"] == "False":
