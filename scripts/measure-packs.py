@@ -200,6 +200,8 @@ def cross_domain(args, tmp, t0):
     results["hand generic pack"] = hand
 
     def peer_targets(rows):
+        """The peer's complaint and intent targets of `rows`; an intent of None: unknown (a row
+        labelled `?`, which trains the pack's sentiment only: the peer's complaint only)."""
         ys_c, ys_i = [], []
         for text, label, sentiment, source in rows:
             intent = labels.get(label, "") or ""
@@ -210,7 +212,7 @@ def cross_domain(args, tmp, t0):
             if not intent and label == "" and sentiment == "positive":
                 intent = "praise"
             ys_c.append(c)
-            ys_i.append(intent or "none")
+            ys_i.append(None if label == "?" else intent or "none")
         return ys_c, ys_i
 
     def run(name, rows, test_ix):
@@ -224,7 +226,8 @@ def cross_domain(args, tmp, t0):
         tx = [r[0] for r in rows]
         ys_c, ys_i = peer_targets(rows)
         pc = peer(tx, ys_c, [texts[i] for i in test_ix])
-        pi = peer(tx, ys_i, [texts[i] for i in test_ix])
+        known = [j for j, y in enumerate(ys_i) if y is not None]
+        pi = peer([tx[j] for j in known], [ys_i[j] for j in known], [texts[i] for i in test_ix])
         return [view(r) for r in out], {st: [("" if i == "none" else i, bool(c))
                                              for i, c in zip(pi[st], pc[st])] for st in PEER_SETTINGS}
 

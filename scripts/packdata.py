@@ -132,14 +132,31 @@ def banking_problem_labels():
     return {k for k, v in labels.items() if k.startswith("banking77:") and v in PROBLEM_INTENTS}
 
 
+# The share of airline_dev's tweets that train the generic pack's intents (chosen by a hash of
+# the text); the others are labelled `?` (intent unknown) and train its sentiment only. All
+# 7,332 of them would be three in four of the intents' rows and teach every industry that a
+# problem is a trip or a complaint about staff. Chosen among 1, 0.5, 0.3 and 0.15 on the
+# leave-one-industry-out scores of label rows 1-600 only (docs/rules.md, sixth session);
+# OUTCRY_AIRLINE_INTENT_SHARE overrides it, to measure another.
+AIRLINE_INTENT_SHARE = float(os.environ.get("OUTCRY_AIRLINE_INTENT_SHARE", "0.15"))
+
+
+def hashed_share(text):
+    """A number in [0, 1) fixed by the text: rows under a share are that share of the rows."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 2**32
+
+
 def generic_rows(data, twcs=None, airline=True, banking=True):
     """Training rows (text, label, sentiment, source) of the generic pack. `twcs`: the labelled
     tweets to include (default: all of them)."""
     out = []
     if airline:
         for r in airline_rows(data):
-            out.append((training_text(r["text"]), f"airline:{r['negativereason']}" if r["negativereason"] else "",
-                        r["airline_sentiment"], "airline"))
+            text = training_text(r["text"])
+            label = f"airline:{r['negativereason']}" if r["negativereason"] else ""
+            if hashed_share(text) >= AIRLINE_INTENT_SHARE:
+                label = "?"
+            out.append((text, label, r["airline_sentiment"], "airline"))
     if banking:
         # Sentiment, the twcs convention (negative = a complaint): a query config/learn/generic.toml
         # maps to a problem intent is negative, the others neutral.

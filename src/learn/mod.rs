@@ -35,7 +35,9 @@ pub struct Spec {
     pub base: Option<String>,
     #[serde(default = "text_column")]
     pub text_column: String,
-    /// The column with the intent label; empty or unmapped values: no intent.
+    /// The column with the intent label; empty or unmapped values: no intent. A row labelled
+    /// [`UNKNOWN_INTENT`] (`?`), before or after the mapping, has an intent nobody wrote down:
+    /// it trains the sentiment only (as a row with an empty sentiment trains the intents only).
     #[serde(default)]
     pub label_column: Option<String>,
     /// The column with `negative` / `neutral` / `positive`.
@@ -70,6 +72,9 @@ pub struct Spec {
     #[serde(default)]
     pub settings: Settings,
 }
+
+/// The label of a row whose intent is unknown: it neither trains nor scores the intents.
+pub const UNKNOWN_INTENT: &str = "?";
 
 fn text_column() -> String {
     "text".into()
@@ -300,6 +305,19 @@ pub fn learn(
         return Err(format!("{} rows: too few to learn from", examples.len()));
     }
     let n = examples.len();
+    // Rows whose intent is known: every row but those labelled `?` (before or after mapping).
+    let intent_known: Vec<bool> = examples
+        .iter()
+        .map(|e| {
+            let l = e.label.as_deref().unwrap_or("").trim();
+            l != UNKNOWN_INTENT && spec.labels.get(l).map(String::as_str) != Some(UNKNOWN_INTENT)
+        })
+        .collect();
+    if !intent_known.iter().any(|&k| k) && spec.sentiment_column.is_none() {
+        return Err(format!(
+            "every row is labelled `{UNKNOWN_INTENT}`: nothing to learn"
+        ));
+    }
     // Intents, in the spec's order, then the others by name.
     let intent_of = |e: &Example| -> Option<String> {
         let l = e.label.as_deref().unwrap_or("").trim();
@@ -315,7 +333,11 @@ pub fn learn(
             spec.sentiment_intents.get(s).cloned()
         })
     };
-    let gold: Vec<Option<String>> = examples.iter().map(intent_of).collect();
+    let gold: Vec<Option<String>> = examples
+        .iter()
+        .zip(&intent_known)
+        .map(|(e, &known)| if known { intent_of(e) } else { None })
+        .collect();
     let mut names: Vec<String> = spec.intents.iter().map(|i| i.name.clone()).collect();
     let mut others: Vec<String> = gold
         .iter()
@@ -496,7 +518,7 @@ pub fn learn(
         };
         let labelled: Vec<bool> = match (name.starts_with("sentiment:"), &sentiments) {
             (true, Some(s)) => s.iter().map(Option::is_some).collect(),
-            _ => vec![true; n],
+            _ => intent_known.clone(),
         };
         let mut pins = Vec::new();
         for p in spec.pin.iter().filter(|p| &p.target == name) {
@@ -684,7 +706,14 @@ pub fn learn(
     let run_job = |&(f, what): &(usize, usize)| -> Vec<(usize, (Vec<f32>, f32))> {
         match what {
             MULTI_INTENTS => {
-                let fits = fit_multi(f, &intent_ts, &|i| gold_class[i], &|_| true, st.c, st.l2);
+                let fits = fit_multi(
+                    f,
+                    &intent_ts,
+                    &|i| gold_class[i],
+                    &|i| intent_known[i],
+                    st.c,
+                    st.l2,
+                );
                 intent_ts.iter().copied().zip(fits).collect()
             }
             MULTI_SENTIMENT => {
@@ -758,18 +787,31 @@ pub fn learn(
                 ))
             }
         };
-        thresholds = calibrate_intents(&oof[..ni], &gold_ix, objective);
+        // Calibrated and scored on the rows whose intent is known.
+        let known: Vec<usize> = (0..n).filter(|&i| intent_known[i]).collect();
+        let known_scores: Vec<Vec<f64>> = oof[..ni]
+            .iter()
+            .map(|s| known.iter().map(|&i| s[i]).collect())
+            .collect();
+        let known_gold: Vec<Option<usize>> = known.iter().map(|&i| gold_ix[i]).collect();
+        thresholds = calibrate_intents(&known_scores, &known_gold, objective);
         let pred = decide_intents(&oof[..ni], &thresholds);
         for (i, p) in pred.iter().enumerate() {
             complaint_by_intent[i] = p.is_some_and(|c| !st.not_complaints.contains(&names[c]));
         }
+        let known_pred: Vec<Option<usize>> = known.iter().map(|&i| pred[i]).collect();
         scores.insert(
             "intent_macro_f1".into(),
-            round3(macro_f1(&gold_ix, &pred, ni)),
+            round3(macro_f1(&known_gold, &known_pred, ni)),
         );
+        let right = known_gold
+            .iter()
+            .zip(&known_pred)
+            .filter(|(g, p)| g == p)
+            .count();
         scores.insert(
             "intent_accuracy".into(),
-            round3(gold_ix.iter().zip(&pred).filter(|(g, p)| g == p).count() as f64 / n as f64),
+            round3(right as f64 / known.len().max(1) as f64),
         );
     }
     let mut sent_thresholds = (0.0, 0.0);
@@ -1603,6 +1645,66 @@ terms = ["en retard"]
         bad.push(ex("x", "", "angry"));
         let e = learn(&bad, &spec(), &negation(), &mut |_| {}).unwrap_err();
         assert!(e.contains("row 51: sentiment \"angry\""), "{e}");
+    }
+
+    /// Rows labelled `?` train the sentiment and leave the intents' models as they were; the
+    /// same rows labelled "" (no intent) would move them.
+    #[test]
+    fn rows_of_unknown_intent_train_the_sentiment_only() {
+        let weight = |m: &Model, intent: &str, phrase: &str| -> (f32, f32) {
+            let c = m.intents.iter().find(|c| c.name == intent).unwrap();
+            let w = c
+                .phrases
+                .iter()
+                .find(|(p, scope, _)| p == phrase && *scope == Some(false))
+                .map_or(0.0, |(_, _, w)| *w);
+            (w, c.bias)
+        };
+        let with = |label: &str| {
+            let mut rows = data();
+            for i in 0..12 {
+                rows.push(ex(
+                    &format!("delayed and charged twice {i}"),
+                    label,
+                    "negative",
+                ));
+                rows.push(ex(&format!("charged twice {i}"), label, "negative"));
+            }
+            learn(&rows, &spec(), &negation(), &mut |_| {}).unwrap()
+        };
+        let base = learn(&data(), &spec(), &negation(), &mut |_| {}).unwrap();
+        let unknown = with(UNKNOWN_INTENT);
+        let none = with("");
+        assert!(weight(&base, "delay", "delayed").0 > 0.0);
+        assert_eq!(
+            weight(&unknown, "delay", "delayed"),
+            weight(&base, "delay", "delayed")
+        );
+        assert_ne!(
+            weight(&none, "delay", "delayed"),
+            weight(&base, "delay", "delayed")
+        );
+        let negative = &unknown.sentiment.as_ref().unwrap()[0];
+        assert!(
+            negative
+                .phrases
+                .iter()
+                .any(|(p, _, w)| (p.contains("charged") || p.contains("twice")) && *w > 0.0),
+            "{:?}",
+            negative.phrases
+        );
+        // A set of nothing but unknown intents and no sentiment column is refused.
+        let mut s = spec();
+        s.sentiment_column = None;
+        let rows: Vec<Example> = data()
+            .into_iter()
+            .map(|mut e| {
+                e.label = Some(UNKNOWN_INTENT.into());
+                e
+            })
+            .collect();
+        let e = learn(&rows, &s, &negation(), &mut |_| {}).unwrap_err();
+        assert!(e.contains("nothing to learn"), "{e}");
     }
 
     #[test]
