@@ -15,7 +15,7 @@ intent, so intents are not scored across sources. Criterion: the mean of the two
 largest wins (within 0.0005 of the current setting's: the current setting).
 
 `twcs`: scripts/measure-packs.py's cross-domain lines of the learned generic pack (leave one
-industry of the 600 labelled twcs tweets out; no twcs in training) for the named settings, in
+industry of the labelled twcs tweets out — 600 of them when it was run; no twcs in training) for the named settings, in
 one run. The peer is not run (its lines do not depend on these settings).
 
 Run 2026-12-05 (12 settings): the criterion chose complaint_f1 (mean 0.7586; current 0.7496),
