@@ -88,6 +88,14 @@ def macro_f1(gold, pred, classes):
     return sum(out) / len(out)
 
 
+def score(gold, pred, classes=None):
+    """Binary F1 of True when `classes` is None, accuracy when it is "accuracy", else the
+    macro-F1 over `classes`."""
+    if classes == "accuracy":
+        return accuracy(gold, pred)
+    return binary_f1(gold, pred) if classes is None else macro_f1(gold, pred, classes)
+
+
 def paired_interval(gold, a, b, classes=None, resamples=2000, seed=16):
     """The difference a - b of two methods' scores on the same items, with its 95% paired
     bootstrap interval (the items resampled with replacement, both methods scored on each
@@ -109,16 +117,9 @@ def paired_interval(gold, a, b, classes=None, resamples=2000, seed=16):
             per_class.append(np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0))
         return np.mean(per_class, axis=0)
 
-    def point(pred):
-        if classes == "accuracy":
-            return accuracy(list(gold), pred)
-        if classes is None:
-            return binary_f1(list(gold), pred)
-        return macro_f1(list(gold), pred, classes)
-
     diff = scores(a) - scores(b)
     lo, hi = np.percentile(diff, [2.5, 97.5])
-    return point(a) - point(b), lo, hi
+    return score(list(gold), a, classes) - score(list(gold), b, classes), lo, hi
 
 
 def accuracy(gold, pred):
@@ -295,8 +296,7 @@ def cross_domain(args, tmp, t0):
                 for kind, gold, classes in [(1, gold_c, None), (0, gold_i, GENERIC_INTENTS)]:
                     gold = [gold[i] for i in ix]
                     peers = {st: [preds[i][kind] for i in ix] for st, preds in grid.items()}
-                    col = {st: (binary_f1(gold, p) if classes is None else macro_f1(gold, p, classes))
-                           for st, p in peers.items()}
+                    col = {st: score(gold, p, classes) for st, p in peers.items()}
                     st = pick(col)
                     d, lo, hi = paired_interval(gold, [p[kind] for p in pack], peers[st], classes)
                     cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] ({setting_name(st)})")
@@ -326,11 +326,7 @@ def airline_differences(learned, peer_results, peer_negative_reason, gold_reason
     for label, best in [("C=10", False), ("best setting per column", True)]:
         cells = []
         for _, gold, pack, peers, classes in columns:
-            def score(p):
-                if classes == "accuracy":
-                    return accuracy(gold, p)
-                return binary_f1(gold, p) if classes is None else macro_f1(gold, p, classes)
-            st = max(peers, key=lambda k: score(peers[k])) if best else PEER_SETTINGS[0]
+            st = max(peers, key=lambda k: score(gold, peers[k], classes)) if best else PEER_SETTINGS[0]
             d, lo, hi = paired_interval(gold, pack, peers[st], classes)
             cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" + (f" ({setting_name(st)})" if best else ""))
         out.append(f"| vs peer {label} | " + " | ".join(cells) + " |")
