@@ -26,7 +26,7 @@ Lines of the table (every score is on texts the scored model was not trained on)
   a "best setting per column" row gives, for each column, the best of the four on the very data
   it is scored on (flattering the peer), so that no line is won against a badly set peer.
 
-A second table, across industries: the generic customer-care pack on our 1,800 hand-labelled
+A second table, across industries: the generic customer-care pack on our 2,778 hand-labelled
 inbound tweets of the twcs sample (config/learn/twcs-labels.csv), grouped by the industry of the
 brand each was addressed to (scripts/packdata.py). Leave one industry out: the generic pack
 (config/learn/generic.toml) and the peer are trained on airline_dev, the banking77 sample and
@@ -39,7 +39,7 @@ Intent macro-F1: over the generic pack's nine intents, "none" (questions, noise)
 decision but not averaged; the peer is a 10-class classifier, trained on the rows that train the
 pack's intents (not the airline tweets labelled `?`, which train the pack's sentiment only).
 Then the differences pack − peer with 95% paired bootstrap intervals, on all labelled tweets
-and on those labelled after the pack's settings were chosen (FRESH_FROM).
+and on the tweets labelled after the pack's settings were chosen (FRESH).
 
 The data's label strings substituted into airline tweets ("Cancelled Flightled") are undone
 before anything sees the text. The data stays where it is; temporary files go to a temporary
@@ -176,10 +176,12 @@ def twcs_gold_intent(t, labels):
     return labels.get(f"twcs:{t['intent']}", "") or ""
 
 
-# The labelled tweets before this row of config/learn/twcs-labels.csv were all the generic pack's
-# settings were ever chosen with; those from it on were labelled afterwards (sixth session of
-# 2026-12-05) and measure the pack on tweets no choice has seen.
-FRESH_FROM = 600
+# Slices of config/learn/twcs-labels.csv scored apart, from a row on: the labelled tweets before
+# row 600 were all the generic pack's settings were ever chosen with; rows 601-1,800 were
+# labelled afterwards (sixth session of 2026-12-05), and rows 1,801-2,778 later still (seventh
+# session), after every setting and before any measurement had looked at them.
+FRESH = [(600, "labelled after the settings were chosen"),
+         (1800, "labelled last (seventh session)")]
 
 
 def cross_domain(args, tmp, t0):
@@ -283,15 +285,16 @@ def cross_domain(args, tmp, t0):
     note = ", ".join(f"{k} {v}" for k, v in sorted(by.items(), key=lambda x: -x[1]))
     diffs = ["| learned pack − peer (95% paired bootstrap interval) | tweets | complaint F1 | intent macro-F1 |",
              "|---|---|---|---|"]
-    subsets = [("all", range(len(twcs)))]
-    if len(twcs) > FRESH_FROM:
-        subsets.append((f"labelled after the settings were chosen (label rows {FRESH_FROM + 1}–{len(twcs)})",
-                        range(FRESH_FROM, len(twcs))))
-    for subset, ix in subsets:
+    c10 = ("C=10", lambda col: PEER_SETTINGS[0])
+    best = ("best setting per column", lambda col: max(col, key=col.get))
+    # All tweets against both peers; each later slice against the peer's best setting only.
+    subsets = [("all", range(len(twcs)), [c10, best])]
+    subsets += [(f"{what} (label rows {start + 1}–{len(twcs)})", range(start, len(twcs)), [best])
+                for start, what in FRESH if len(twcs) > start]
+    for subset, ix, peers_to_beat in subsets:
         for what, grid in peer_grid.items():
             pack = [results[f"learned generic pack, {what}"][i] for i in ix]
-            for label, pick in [("C=10", lambda col: PEER_SETTINGS[0]),
-                                ("best setting per column", lambda col: max(col, key=col.get))]:
+            for label, pick in peers_to_beat:
                 cells = []
                 for kind, gold, classes in [(1, gold_c, None), (0, gold_i, GENERIC_INTENTS)]:
                     gold = [gold[i] for i in ix]
