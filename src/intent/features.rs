@@ -167,6 +167,30 @@ pub fn stem(word: &str) -> Option<&str> {
     Some(&word[..end])
 }
 
+/// What ends a prefix phrase: `cancel*` stands for every word that begins with `cancel` and is
+/// longer than it (cancelled, cancellation, cancelling; not `cancel` itself, a word of its own).
+pub const PREFIX_MARK: char = '*';
+
+/// The lengths of the prefixes that are features ([`prefixes`]).
+pub const PREFIX_LENS: [usize; 3] = [4, 5, 6];
+
+/// The prefixes of a folded word that are features: its first 4, 5 and 6 letters, each when
+/// the word is longer and they are ASCII lowercase letters; so that `cancelled`, `cancellation`
+/// and `#cancelledagain`'s `cancelledagain` share `canc`, `cance` and `cancel`, and a word's
+/// misspelt or glued endings still count.
+pub fn prefixes(word: &str) -> impl Iterator<Item = &str> {
+    let b = word.as_bytes();
+    PREFIX_LENS
+        .into_iter()
+        .filter(move |&n| b.len() > n && b[..n].iter().all(u8::is_ascii_lowercase))
+        .map(move |n| &word[..n])
+}
+
+/// Whether `key` (a prefix phrase without its mark) is one [`prefixes`] can give.
+pub fn is_prefix_key(key: &str) -> bool {
+    PREFIX_LENS.contains(&key.len()) && key.bytes().all(|b| b.is_ascii_lowercase())
+}
+
 /// Extracts the n-gram features of folded texts with a pack's negation cues.
 #[derive(Debug, Clone)]
 pub struct Features {
@@ -175,6 +199,8 @@ pub struct Features {
     max_n: usize,
     /// Also each word's [`stem`], as the feature `stem~`.
     stems: bool,
+    /// Also each word's [`prefixes`], as the features `pref*`.
+    prefixes: bool,
 }
 
 impl Features {
@@ -186,12 +212,20 @@ impl Features {
             window: window.max(1),
             max_n: max_n.max(1),
             stems: false,
+            prefixes: false,
         }
     }
 
     /// Also extract each word's stem (`charg~` for `charges`), scoped like the word.
     pub fn with_stems(mut self, stems: bool) -> Features {
         self.stems = stems;
+        self
+    }
+
+    /// Also extract each word's prefixes (`canc*`, `cance*`, `cancel*` for `cancelled`),
+    /// scoped like the word.
+    pub fn with_prefixes(mut self, prefixes: bool) -> Features {
+        self.prefixes = prefixes;
         self
     }
 
@@ -207,6 +241,14 @@ impl Features {
             if self.stems {
                 if let Some(st) = stem(&text[toks[i].0..toks[i].1]) {
                     let f = (format!("{st}{STEM_MARK}"), neg);
+                    if !out.contains(&f) {
+                        out.push(f);
+                    }
+                }
+            }
+            if self.prefixes {
+                for p in prefixes(&text[toks[i].0..toks[i].1]) {
+                    let f = (format!("{p}{PREFIX_MARK}"), neg);
                     if !out.contains(&f) {
                         out.push(f);
                     }
@@ -294,6 +336,31 @@ mod tests {
         ] {
             assert_eq!(tokens(t), by_chars(t), "{t}");
         }
+    }
+
+    #[test]
+    fn prefixes_of_a_word() {
+        fn p(w: &str) -> Vec<&str> {
+            prefixes(w).collect()
+        }
+        assert_eq!(p("cancelled"), ["canc", "cance", "cancel"]);
+        assert_eq!(p("cancel"), ["canc", "cance"]);
+        assert_eq!(p("delay"), ["dela"]);
+        assert!(p("late").is_empty() && p("").is_empty());
+        // Letters only: no prefix through a digit or an apostrophe, none of other scripts.
+        assert!(p("6delays").is_empty() && p("cafés").is_empty());
+        assert_eq!(p("don'tcare"), Vec::<&str>::new());
+        assert_eq!(p("wifi's"), ["wifi"]);
+        assert!(is_prefix_key("canc") && is_prefix_key("cancel"));
+        assert!(!is_prefix_key("can") && !is_prefix_key("cancell") && !is_prefix_key("can't"));
+        let f = Features::new(&["not".into()], 3, 2).with_prefixes(true);
+        let got = f.extract("not delayed");
+        assert!(got.contains(&("dela*".into(), true)), "{got:?}");
+        assert!(got.contains(&("delaye*".into(), true)), "{got:?}");
+        assert!(
+            !got.iter().any(|(f, _)| f == "not*" || f == "delayed*"),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! [`features::stem`] is that of `transfer`) cost nothing more for a word of the vocabulary (its
 //! stem phrase is resolved with it when the pack compiles, and the forms written in stem phrases
 //! join the vocabulary for that alone); only a word the vocabulary lacks has its stem computed,
-//! and looked up when a filter of the stems' lengths and edge letters lets it through. Other
+//! and looked up when a filter of the stems' lengths and edge letters lets it through. Prefix
+//! phrases (`cancel*`: any longer word that begins with `cancel`, [`features::prefixes`]) are
+//! resolved the same way: with a word of the vocabulary when the pack compiles, and for other
+//! words by their 4-, 5- and 6-letter prefixes, each behind a filter of its own. Other
 //! phrases (a kept hand phrase with a hyphen, say) are found by an Aho-Corasick automaton.
 
 use super::features;
@@ -26,8 +29,12 @@ const MAX_WORDS: usize = (1 << GRAM_BITS) - 1;
 /// `EXTENDS` when a longer phrase starts with it.
 const EXTENDS: u32 = 1 << 31;
 const NO_TERM: u32 = EXTENDS - 1;
-/// A word's stem phrase when it has none.
-const NO_STEM: u32 = u32::MAX;
+/// A word's stem or prefix phrase when it has none.
+const NO_SUB: u32 = u32::MAX;
+/// The sub-word phrases a word gives: its stem phrase, then its prefix phrases.
+const SUBS: usize = 1 + features::PREFIX_LENS.len();
+type Subs = [u32; SUBS];
+const NO_SUBS: Subs = [NO_SUB; SUBS];
 /// Bits of [`StemFilter`]'s hash.
 const FILTER_BITS: u32 = 14;
 
@@ -59,13 +66,17 @@ impl TermHit {
 
 #[derive(Debug, Clone, Default)]
 pub struct LearnedIndex {
-    /// The phrases' words -> their id (0 for a word only there for its stem) and the term of
-    /// their stem phrase (`NO_STEM`: none).
-    words: Map<Box<str>, (u32, u32)>,
+    /// The phrases' words -> their id (0 for a word only there for its stem) and the terms of
+    /// their stem and prefix phrases (`NO_SUB`: none).
+    words: Map<Box<str>, (u32, Subs)>,
     /// Stem phrases (`transfer~`): the [`features::stem`] of their word -> the term.
     stems: Map<Box<str>, u32>,
     /// Which stems `stems` may have, for words not in `words`.
     stem_filter: StemFilter,
+    /// Prefix phrases (`cancel*`): their prefix -> the term.
+    prefixes: Map<Box<str>, u32>,
+    /// Which prefixes `prefixes` may have, for words not in `words`.
+    prefix_filter: StemFilter,
     grams: Map<u64, u32>,
     ac: Option<AhoCorasick>,
     /// Pattern of `ac` -> its term.
@@ -120,14 +131,22 @@ impl LearnedIndex {
             index.push((start, features.len() as u32, scoped));
         }
         let rs = || ahash::RandomState::with_seeds(1, 2, 3, 4);
-        let mut words: Map<Box<str>, (u32, u32)> = HashMap::with_hasher(rs());
+        let mut words: Map<Box<str>, (u32, Subs)> = HashMap::with_hasher(rs());
         let mut stems: Map<Box<str>, u32> = HashMap::with_hasher(rs());
+        let mut prefixes: Map<Box<str>, u32> = HashMap::with_hasher(rs());
         let mut grams: Map<u64, u32> = HashMap::with_capacity_and_hasher(terms.len(), rs());
         let mut rest: Vec<&str> = Vec::new();
         let mut ac_terms = Vec::new();
         for (i, t) in terms.iter().enumerate() {
             if let Some(key) = t.strip_suffix(features::STEM_MARK).and_then(features::stem) {
                 stems.insert(key.into(), i as u32);
+                continue;
+            }
+            if let Some(key) = t
+                .strip_suffix(features::PREFIX_MARK)
+                .filter(|k| features::is_prefix_key(k))
+            {
+                prefixes.insert(key.into(), i as u32);
                 continue;
             }
             let toks = features::tokens(t);
@@ -144,7 +163,7 @@ impl LearnedIndex {
             let mut key = 0u64;
             for (n, w) in parts.iter().enumerate() {
                 let next = words.len() as u32 + 1;
-                let id = words.entry((*w).into()).or_insert((next, NO_STEM)).0;
+                let id = words.entry((*w).into()).or_insert((next, NO_SUBS)).0;
                 key = key << GRAM_BITS | u64::from(id);
                 let slot = grams.entry(key).or_insert(NO_TERM);
                 if n + 1 == parts.len() {
@@ -154,20 +173,23 @@ impl LearnedIndex {
                 }
             }
         }
-        // Each word's stem phrase, once; and the forms of the stem phrases, so that a text's
-        // word costs one lookup whenever a phrase names it.
-        let stem_of = |w: &str| features::stem(w).and_then(|s| stems.get(s)).copied();
-        for (w, (_, st)) in words.iter_mut() {
-            *st = stem_of(w).unwrap_or(NO_STEM);
+        // Each word's stem and prefix phrases, once; and the forms of the stem phrases, so that
+        // a text's word costs one lookup whenever a phrase names it.
+        let subs_of =
+            |w: &str| sub_terms(w, |s| stems.get(s).copied(), |p| prefixes.get(p).copied());
+        for (w, (_, subs)) in words.iter_mut() {
+            *subs = subs_of(w);
         }
         for t in &terms {
             if let Some(w) = t.strip_suffix(features::STEM_MARK) {
-                if let (Some(st), false) = (stem_of(w), words.contains_key(w)) {
-                    words.insert(w.into(), (0, st));
+                let subs = subs_of(w);
+                if subs[0] != NO_SUB && !words.contains_key(w) {
+                    words.insert(w.into(), (0, subs));
                 }
             }
         }
         let stem_filter = StemFilter::new(stems.keys().map(|s| &**s));
+        let prefix_filter = StemFilter::new(prefixes.keys().map(|s| &**s));
         let ac = if rest.is_empty() {
             None
         } else {
@@ -177,6 +199,8 @@ impl LearnedIndex {
             words,
             stems,
             stem_filter,
+            prefixes,
+            prefix_filter,
             grams,
             ac,
             ac_terms,
@@ -261,27 +285,27 @@ impl LearnedIndex {
     /// The text's n-grams that are plain terms (or more exactly: their ids and spans), in
     /// order of start, then end.
     fn ngrams(&self, text: &str) -> Vec<(usize, usize, u32)> {
-        let no_stems = self.stems.is_empty();
+        let no_subs = self.stems.is_empty() && self.prefixes.is_empty();
         let mut toks: Vec<Token> = Vec::with_capacity(text.len() / 4);
         features::each_token(text, |start, end| {
             let w = &text[start..end];
-            let (word, stem) = match self.words.get(w) {
+            let (word, subs) = match self.words.get(w) {
                 Some(&known) => known,
-                None if no_stems => (0, NO_STEM),
-                None => (0, self.stem_term(w)),
+                None if no_subs => (0, NO_SUBS),
+                None => (0, self.unseen_sub_terms(w)),
             };
             toks.push(Token {
                 start,
                 end,
                 word,
-                stem,
+                subs,
             });
         });
         let bytes = text.as_bytes();
         let mut out = Vec::new();
         for i in 0..toks.len() {
-            if toks[i].stem != NO_STEM {
-                out.push((toks[i].start, toks[i].end, toks[i].stem));
+            for &t in toks[i].subs.iter().filter(|&&t| t != NO_SUB) {
+                out.push((toks[i].start, toks[i].end, t));
             }
             let mut key = 0u64;
             let mut end = i;
@@ -306,14 +330,21 @@ impl LearnedIndex {
         out
     }
 
-    /// The stem phrase of a word not in `words` (`NO_STEM`: none).
-    fn stem_term(&self, word: &str) -> u32 {
-        match features::stem(word) {
-            Some(s) if self.stem_filter.may_have(s) => {
-                self.stems.get(s).copied().unwrap_or(NO_STEM)
+    /// The stem and prefix phrases of a word not in `words`, each looked up only when its
+    /// filter lets it through.
+    fn unseen_sub_terms(&self, word: &str) -> Subs {
+        let lookup = |map: &Map<Box<str>, u32>, filter: &StemFilter, key: &str| {
+            if map.is_empty() || !filter.may_have(key) {
+                None
+            } else {
+                map.get(key).copied()
             }
-            _ => NO_STEM,
-        }
+        };
+        sub_terms(
+            word,
+            |s| lookup(&self.stems, &self.stem_filter, s),
+            |p| lookup(&self.prefixes, &self.prefix_filter, p),
+        )
     }
 
     /// The features of `hit` that count there.
@@ -381,8 +412,8 @@ impl LearnedIndex {
     }
 }
 
-/// A set of bits, one per hash of a stem's length and first and last two letters: a word whose
-/// stem's bit is clear has no stem phrase, found without hashing the stem itself.
+/// A set of bits, one per hash of a stem's (or prefix's) length and first and last two letters:
+/// a word whose stem's bit is clear has no stem phrase, found without hashing the stem itself.
 /// A term's positive weight for a class in a scope: what can speak for a decision (the
 /// features of `LearnedIndex::features` that do, in their order, 12 bytes each).
 #[derive(Debug, Clone, Copy)]
@@ -393,12 +424,27 @@ struct Speak {
 }
 
 /// A token of a text as [`LearnedIndex::ngrams`] sees it: its span, its word id (0: a word no
-/// term has) and the stem term it gives (`NO_STEM`: none).
+/// term has) and the stem and prefix terms it gives (`NO_SUB`: none).
 struct Token {
     start: usize,
     end: usize,
     word: u32,
-    stem: u32,
+    subs: Subs,
+}
+
+/// A word's stem term, then its prefix terms (shortest first), by the lookups given;
+/// `NO_SUB` where there is none.
+fn sub_terms(
+    word: &str,
+    stem: impl Fn(&str) -> Option<u32>,
+    prefix: impl Fn(&str) -> Option<u32>,
+) -> Subs {
+    let mut subs = NO_SUBS;
+    subs[0] = features::stem(word).and_then(stem).unwrap_or(NO_SUB);
+    for (slot, p) in subs[1..].iter_mut().zip(features::prefixes(word)) {
+        *slot = prefix(p).unwrap_or(NO_SUB);
+    }
+    subs
 }
 
 #[derive(Debug, Clone, Default)]
@@ -414,7 +460,7 @@ impl StemFilter {
         StemFilter(bits)
     }
 
-    /// A stem is 3 or more ASCII letters ([`features::stem`]).
+    /// A stem is 3 or more ASCII letters ([`features::stem`]), a prefix 4 or more.
     fn hash(s: &str) -> usize {
         let b = s.as_bytes();
         let n = b.len();
@@ -526,5 +572,76 @@ mod tests {
         // A pack without stem phrases finds none.
         let plain = LearnedIndex::build(vec!["transfer".into()], vec![Vec::new()], 0).unwrap();
         assert_eq!(plain.ngrams("transfers transfer"), vec![(10, 18, 0)]);
+    }
+
+    /// A prefix phrase matches every longer word that begins with it, whether the word is in
+    /// another phrase (resolved when the pack compiles) or in none (looked up when
+    /// classifying), as a lookup of every word's prefixes would; never the prefix itself.
+    #[test]
+    fn prefix_phrases_match_longer_words_known_and_unseen() {
+        let terms: Vec<String> = [
+            "cancel*",
+            "canc*",
+            "delay~",
+            "cancelled flight",
+            "delay*",
+            "ok",
+        ]
+        .map(String::from)
+        .to_vec();
+        let n = terms.len();
+        let ix = LearnedIndex::build(terms, vec![Vec::new(); n], 0).unwrap();
+        let term = |t: &str| ix.terms.iter().position(|x| x == t).unwrap() as u32;
+        let (cancel, canc, delay_stem, cancelled_flight, delay) = (
+            term("cancel*"),
+            term("canc*"),
+            term("delay~"),
+            term("cancelled flight"),
+            term("delay*"),
+        );
+        let hits = |text: &str| {
+            let mut h = ix.ngrams(text);
+            h.sort_unstable();
+            h
+        };
+        // "cancelled" is a word of a phrase; "cancellation", "delayed" and "#delaysagain"'s word
+        // are in none; "cancel" and "delay" are the prefixes themselves.
+        assert_eq!(
+            hits("cancelled flight cancellation cancel delayed delay #delaysagain"),
+            vec![
+                (0, 9, cancel),
+                (0, 9, canc),
+                (0, 16, cancelled_flight),
+                (17, 29, cancel),
+                (17, 29, canc),
+                (30, 36, canc),
+                (37, 44, delay_stem),
+                (37, 44, delay),
+                (45, 50, delay_stem),
+                (52, 63, delay),
+            ]
+        );
+        for text in [
+            "cancelation canceled cancels cancun canc canceling 6cancelled cañcel delayyy",
+            "ok delays delaying",
+            "",
+        ] {
+            let mut got: Vec<_> = ix
+                .ngrams(text)
+                .into_iter()
+                .filter(|&(_, _, t)| ix.terms[t as usize].ends_with(features::PREFIX_MARK))
+                .collect();
+            got.sort_unstable();
+            let mut want: Vec<_> = features::tokens(text)
+                .into_iter()
+                .flat_map(|(a, b)| {
+                    features::prefixes(&text[a..b])
+                        .filter_map(|p| ix.prefixes.get(p).map(|&t| (a, b, t)))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            want.sort_unstable();
+            assert_eq!(got, want, "{text}");
+        }
     }
 }

@@ -160,6 +160,10 @@ pub struct Settings {
     /// transferring; [`crate::intent::features::stem`]) as a feature of its own, kept when at
     /// least two forms of it occur in the data; written as its most frequent form and `~`.
     pub stems: bool,
+    /// Also learn each word's first 4, 5 and 6 letters (`cancel*`: cancelled, cancellation,
+    /// cancelling; [`crate::intent::features::prefixes`]) as features of their own, each kept
+    /// when at least two words of the data begin with it.
+    pub prefixes: bool,
     /// The pack's weights and biases are the average of the fits on every fold's training rows
     /// and on all rows (bagging by the cross-validation's own subsamples), not the last alone.
     pub average_folds: bool,
@@ -185,6 +189,7 @@ impl Default for Settings {
             negation_scope: true,
             not_complaints: Vec::new(),
             stems: false,
+            prefixes: false,
             average_folds: false,
         }
     }
@@ -381,7 +386,9 @@ pub fn learn(
 
     // Features.
     let negation = &spec.scoped_negation(negation);
-    let extractor = Features::new(&negation.cues, negation.window, st.max_n).with_stems(st.stems);
+    let extractor = Features::new(&negation.cues, negation.window, st.max_n)
+        .with_stems(st.stems)
+        .with_prefixes(st.prefixes);
     let folded: Vec<String> = examples
         .iter()
         .map(|e| fold(&matching_text(&e.text)).text.into_owned())
@@ -393,28 +400,37 @@ pub fn learn(
             *df.entry(k.clone()).or_default() += 1;
         }
     }
-    // Stem features: the forms of each stem in the data and how often each occurs.
+    // Stem and prefix features: the forms of each (the words it stands for) in the data and
+    // how often each occurs.
     let mut forms: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
-    if st.stems {
+    if st.stems || st.prefixes {
+        use crate::intent::features::{prefixes, stem, PREFIX_MARK, STEM_MARK};
+        let mut form = |key: String, w: &str| {
+            *forms
+                .entry(key)
+                .or_default()
+                .entry(w.to_owned())
+                .or_default() += 1;
+        };
         for t in &folded {
             for (a, b) in crate::intent::features::tokens(t) {
                 let w = &t[a..b];
-                if let Some(stem) = crate::intent::features::stem(w) {
-                    *forms
-                        .entry(format!("{stem}{}", crate::intent::features::STEM_MARK))
-                        .or_default()
-                        .entry(w.to_owned())
-                        .or_default() += 1;
+                if let (true, Some(stem)) = (st.stems, stem(w)) {
+                    form(format!("{stem}{STEM_MARK}"), w);
+                }
+                for p in prefixes(w).filter(|_| st.prefixes) {
+                    form(format!("{p}{PREFIX_MARK}"), w);
                 }
             }
         }
     }
-    // A stem with one form in the data is that word's feature again: not kept.
+    // A stem or prefix with one form in the data is that word's feature again: not kept.
     let is_stem = |p: &str| p.ends_with(crate::intent::features::STEM_MARK);
+    let is_sub = |p: &str| is_stem(p) || p.ends_with(crate::intent::features::PREFIX_MARK);
     let vocab: Vec<(String, bool)> = df
         .into_iter()
         .filter(|(_, c)| *c >= st.min_count)
-        .filter(|((p, _), _)| !is_stem(p) || forms.get(p).is_some_and(|f| f.len() >= 2))
+        .filter(|((p, _), _)| !is_sub(p) || forms.get(p).is_some_and(|f| f.len() >= 2))
         .map(|(k, _)| k)
         .collect();
     // How a stem feature is written: its most frequent form (then the shortest, the first).
@@ -1265,6 +1281,9 @@ impl Model {
         if st.stems {
             o.push_str("stems = true\n");
         }
+        if st.prefixes {
+            o.push_str("prefixes = true\n");
+        }
         if st.average_folds {
             o.push_str("average_folds = true\n");
         }
@@ -1578,6 +1597,51 @@ sentiment_c = 4.0
             .and_then(|s| s.spans.iter().find(|s| s.rule == "delayed~"))
             .expect("the stem phrase explains the decision");
         assert_eq!(&text[span.start..span.end], "delaying");
+    }
+
+    /// With `prefixes`, the words that begin alike share features, written as the prefix and
+    /// `*`, which match words the data never had (a hashtag, a misspelling).
+    #[test]
+    fn prefixes_are_learned_and_match_unseen_words() {
+        let mut s = spec();
+        s.settings.prefixes = true;
+        let mut rows = data();
+        for i in 0..12 {
+            let t = [
+                "flight {} delayed again",
+                "{} hours of delays",
+                "delayed by {} hours",
+            ][i % 3];
+            rows.push(ex(&t.replace("{}", &i.to_string()), "late", "negative"));
+        }
+        let m = learn(&rows, &s, &negation(), &mut |_| {}).unwrap();
+        let toml = m.to_toml(&s, &header(), &negation(), "");
+        assert!(toml.contains("prefixes = true"), "{toml}");
+        let delay = m.intents.iter().find(|m| m.name == "delay").unwrap();
+        let prefix = delay
+            .phrases
+            .iter()
+            .find(|(p, _, w)| p.ends_with('*') && *w > 0.0)
+            .map(|(p, _, _)| p.clone())
+            .unwrap_or_else(|| panic!("a prefix phrase: {:?}", delay.phrases));
+        assert!(["dela*", "delay*"].contains(&prefix.as_str()), "{prefix}");
+        let c = Classifier::compile(&[RulePack::from_toml("learned", &toml).unwrap()]).unwrap();
+        assert_eq!(intent(&c, "#delayedagain"), "delay", "{toml}");
+        let text = matching_text("so delayyyy");
+        let a = c.analyze(&text);
+        let span = a
+            .intents
+            .iter()
+            .find(|s| s.name == "delay")
+            .and_then(|s| s.spans.iter().find(|s| s.rule.ends_with('*')))
+            .expect("a prefix phrase explains the decision");
+        assert_eq!(&text[span.start..span.end], "delayyyy");
+        // Without the setting, no prefix phrase.
+        let plain = learn(&rows, &spec(), &negation(), &mut |_| {}).unwrap();
+        assert!(plain
+            .intents
+            .iter()
+            .all(|m| m.phrases.iter().all(|(p, _, _)| !p.ends_with('*'))));
     }
 
     #[test]
