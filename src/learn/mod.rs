@@ -296,6 +296,28 @@ fn folds(n: usize, k: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Learn a model. `progress` is told what happens (one line at a time).
+/// Whether `p` is a prefix phrase (`cance*`) whose words in the data (`forms`) all begin with
+/// one longer prefix of [`crate::intent::features::PREFIX_LENS`] that has just those words.
+fn longer_prefix_has_its_words(p: &str, forms: &HashMap<String, BTreeMap<String, usize>>) -> bool {
+    use crate::intent::features::{PREFIX_LENS, PREFIX_MARK};
+    let (Some(key), Some(words)) = (p.strip_suffix(PREFIX_MARK), forms.get(p)) else {
+        return false;
+    };
+    let Some(&m) = PREFIX_LENS.iter().find(|&&m| m > key.len()) else {
+        return false;
+    };
+    let Some(first) = words.keys().next() else {
+        return false;
+    };
+    let longer = match first.get(..m) {
+        Some(q) if first.len() > m => format!("{q}{PREFIX_MARK}"),
+        _ => return false,
+    };
+    forms
+        .get(&longer)
+        .is_some_and(|l| l.len() == words.len() && l.keys().eq(words.keys()))
+}
+
 pub fn learn(
     examples: &[Example],
     spec: &Spec,
@@ -424,13 +446,16 @@ pub fn learn(
             }
         }
     }
-    // A stem or prefix with one form in the data is that word's feature again: not kept.
+    // A stem or prefix with one form in the data is that word's feature again, and a prefix
+    // whose words all share its next longer prefix is that prefix again (`cance*` when every
+    // word is a `cancel*`): not kept.
     let is_stem = |p: &str| p.ends_with(crate::intent::features::STEM_MARK);
     let is_sub = |p: &str| is_stem(p) || p.ends_with(crate::intent::features::PREFIX_MARK);
     let vocab: Vec<(String, bool)> = df
         .into_iter()
         .filter(|(_, c)| *c >= st.min_count)
         .filter(|((p, _), _)| !is_sub(p) || forms.get(p).is_some_and(|f| f.len() >= 2))
+        .filter(|((p, _), _)| !longer_prefix_has_its_words(p, &forms))
         .map(|(k, _)| k)
         .collect();
     // How a stem feature is written: its most frequent form (then the shortest, the first).
@@ -1642,6 +1667,30 @@ sentiment_c = 4.0
             .intents
             .iter()
             .all(|m| m.phrases.iter().all(|(p, _, _)| !p.ends_with('*'))));
+    }
+
+    /// A prefix whose words are all those of its next longer prefix adds nothing: not kept.
+    #[test]
+    fn a_prefix_with_the_words_of_a_longer_one_is_dropped() {
+        let mut forms: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
+        let mut add = |p: &str, words: &[&str]| {
+            let f = forms.entry(p.to_owned()).or_default();
+            for w in words {
+                *f.entry((*w).to_owned()).or_default() += 1;
+            }
+        };
+        add("canc*", &["cancelled", "cancels"]);
+        add("cance*", &["cancelled", "cancels"]);
+        add("cancel*", &["cancelled", "cancels"]);
+        add("dela*", &["delayed", "delays", "delaware"]);
+        add("delay*", &["delayed", "delays"]);
+        assert!(longer_prefix_has_its_words("canc*", &forms));
+        assert!(longer_prefix_has_its_words("cance*", &forms));
+        // The longest has none longer; `dela*` has a word `delay*` lacks; not prefixes.
+        assert!(!longer_prefix_has_its_words("cancel*", &forms));
+        assert!(!longer_prefix_has_its_words("dela*", &forms));
+        assert!(!longer_prefix_has_its_words("delay~", &forms));
+        assert!(!longer_prefix_has_its_words("cancel", &forms));
     }
 
     #[test]
