@@ -1584,21 +1584,27 @@ sentiment_c = 4.0
         assert!(model.scores["intent_macro_f1"] > 0.5, "{:?}", model.scores);
     }
 
+    /// The test data and 12 tweets of intent `late`, 4 of each template (`{}`: a number).
+    fn with_delays(templates: [&str; 3]) -> Vec<Example> {
+        let mut rows = data();
+        for i in 0..12 {
+            let t = templates[i % 3].replace("{}", &i.to_string());
+            rows.push(ex(&t, "late", "negative"));
+        }
+        rows
+    }
+
     /// With `stems`, a word's inflections share a feature, written as its most frequent form
     /// and `~`, which matches forms the data never had.
     #[test]
     fn stems_are_learned_and_match_unseen_forms() {
         let mut s = spec();
         s.settings.stems = true;
-        let mut rows = data();
-        for i in 0..12 {
-            let t = [
-                "flight {} delays again",
-                "{} hours of delay",
-                "delayed by {} hours",
-            ][i % 3];
-            rows.push(ex(&t.replace("{}", &i.to_string()), "late", "negative"));
-        }
+        let rows = with_delays([
+            "flight {} delays again",
+            "{} hours of delay",
+            "delayed by {} hours",
+        ]);
         let m = learn(&rows, &s, &negation(), &mut |_| {}).unwrap();
         let toml = m.to_toml(&s, &header(), &negation(), "");
         assert!(toml.contains("stems = true"), "{toml}");
@@ -1630,15 +1636,11 @@ sentiment_c = 4.0
     fn prefixes_are_learned_and_match_unseen_words() {
         let mut s = spec();
         s.settings.prefixes = true;
-        let mut rows = data();
-        for i in 0..12 {
-            let t = [
-                "flight {} delayed again",
-                "{} hours of delays",
-                "delayed by {} hours",
-            ][i % 3];
-            rows.push(ex(&t.replace("{}", &i.to_string()), "late", "negative"));
-        }
+        let rows = with_delays([
+            "flight {} delayed again",
+            "{} hours of delays",
+            "delayed by {} hours",
+        ]);
         let m = learn(&rows, &s, &negation(), &mut |_| {}).unwrap();
         let toml = m.to_toml(&s, &header(), &negation(), "");
         assert!(toml.contains("prefixes = true"), "{toml}");
