@@ -35,7 +35,7 @@ const NO_SUB: u32 = u32::MAX;
 const SUBS: usize = 1 + features::PREFIX_LENS.len();
 type Subs = [u32; SUBS];
 const NO_SUBS: Subs = [NO_SUB; SUBS];
-/// Bits of [`StemFilter`]'s hash.
+/// Bits of [`KeyFilter`]'s hash.
 const FILTER_BITS: u32 = 14;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
@@ -72,11 +72,11 @@ pub struct LearnedIndex {
     /// Stem phrases (`transfer~`): the [`features::stem`] of their word -> the term.
     stems: Map<Box<str>, u32>,
     /// Which stems `stems` may have, for words not in `words`.
-    stem_filter: StemFilter,
+    stem_filter: KeyFilter,
     /// Prefix phrases (`cancel*`): their prefix -> the term.
     prefixes: Map<Box<str>, u32>,
     /// Which prefixes `prefixes` may have, for words not in `words`.
-    prefix_filter: StemFilter,
+    prefix_filter: KeyFilter,
     grams: Map<u64, u32>,
     ac: Option<AhoCorasick>,
     /// Pattern of `ac` -> its term.
@@ -175,8 +175,13 @@ impl LearnedIndex {
         }
         // Each word's stem and prefix phrases, once; and the forms of the stem phrases, so that
         // a text's word costs one lookup whenever a phrase names it.
-        let subs_of =
-            |w: &str| sub_terms(w, |s| stems.get(s).copied(), |p| prefixes.get(p).copied());
+        let subs_of = |w: &str| {
+            let (stem, prefix) = (
+                |s: &str| stems.get(s).copied(),
+                |p: &str| prefixes.get(p).copied(),
+            );
+            sub_terms(w, !prefixes.is_empty(), stem, prefix)
+        };
         for (w, (_, subs)) in words.iter_mut() {
             *subs = subs_of(w);
         }
@@ -188,8 +193,8 @@ impl LearnedIndex {
                 }
             }
         }
-        let stem_filter = StemFilter::new(stems.keys().map(|s| &**s));
-        let prefix_filter = StemFilter::new(prefixes.keys().map(|s| &**s));
+        let stem_filter = KeyFilter::new(stems.keys().map(|s| &**s));
+        let prefix_filter = KeyFilter::new(prefixes.keys().map(|s| &**s));
         let ac = if rest.is_empty() {
             None
         } else {
@@ -333,7 +338,7 @@ impl LearnedIndex {
     /// The stem and prefix phrases of a word not in `words`, each looked up only when its
     /// filter lets it through.
     fn unseen_sub_terms(&self, word: &str) -> Subs {
-        let lookup = |map: &Map<Box<str>, u32>, filter: &StemFilter, key: &str| {
+        let lookup = |map: &Map<Box<str>, u32>, filter: &KeyFilter, key: &str| {
             if map.is_empty() || !filter.may_have(key) {
                 None
             } else {
@@ -342,6 +347,7 @@ impl LearnedIndex {
         };
         sub_terms(
             word,
+            !self.prefixes.is_empty(),
             |s| lookup(&self.stems, &self.stem_filter, s),
             |p| lookup(&self.prefixes, &self.prefix_filter, p),
         )
@@ -432,32 +438,35 @@ struct Token {
     subs: Subs,
 }
 
-/// A word's stem term, then its prefix terms (shortest first), by the lookups given;
-/// `NO_SUB` where there is none.
+/// A word's stem term, then its prefix terms (shortest first; none looked for unless
+/// `has_prefixes`), by the lookups given; `NO_SUB` where there is none.
 fn sub_terms(
     word: &str,
+    has_prefixes: bool,
     stem: impl Fn(&str) -> Option<u32>,
     prefix: impl Fn(&str) -> Option<u32>,
 ) -> Subs {
     let mut subs = NO_SUBS;
     subs[0] = features::stem(word).and_then(stem).unwrap_or(NO_SUB);
-    for (slot, p) in subs[1..].iter_mut().zip(features::prefixes(word)) {
-        *slot = prefix(p).unwrap_or(NO_SUB);
+    if has_prefixes {
+        for (slot, p) in subs[1..].iter_mut().zip(features::prefixes(word)) {
+            *slot = prefix(p).unwrap_or(NO_SUB);
+        }
     }
     subs
 }
 
 #[derive(Debug, Clone, Default)]
-struct StemFilter(Vec<u64>);
+struct KeyFilter(Vec<u64>);
 
-impl StemFilter {
-    fn new<'a>(stems: impl Iterator<Item = &'a str>) -> StemFilter {
+impl KeyFilter {
+    fn new<'a>(stems: impl Iterator<Item = &'a str>) -> KeyFilter {
         let mut bits = vec![0u64; (1 << FILTER_BITS) / 64];
         for s in stems {
             let h = Self::hash(s);
             bits[h / 64] |= 1 << (h % 64);
         }
-        StemFilter(bits)
+        KeyFilter(bits)
     }
 
     /// A stem is 3 or more ASCII letters ([`features::stem`]), a prefix 4 or more.
